@@ -1,0 +1,207 @@
+//! One error enum per operation.
+//!
+//! Messages say what happened and, where there is something to do, what to do. Errors
+//! about decryption are deliberately opaque: they never say *why* authentication failed,
+//! so that a peer or the relay learns nothing from them.
+
+use thiserror::Error;
+
+/// Parsing an envelope's outer layer failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// Fewer bytes than the fixed prefix.
+    #[error("envelope too short ({len} bytes): it was truncated in transit")]
+    TooShort {
+        /// Bytes received.
+        len: usize,
+    },
+    /// More bytes than any envelope this library writes.
+    #[error("envelope too long ({len} bytes, at most {max}): refuse it")]
+    TooLong {
+        /// Bytes received.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A version byte this library does not know.
+    #[error("envelope version {version} is not supported: update the app")]
+    UnsupportedVersion {
+        /// The version byte found.
+        version: u8,
+    },
+}
+
+/// A device certificate was malformed or its signature did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CertificateError {
+    /// A field had the wrong length or was missing.
+    #[error("device certificate is malformed ({field})")]
+    Malformed {
+        /// Which field.
+        field: &'static str,
+    },
+    /// The account key's signature over the device keys did not verify.
+    #[error("device certificate signature is invalid: do not trust this device")]
+    BadSignature,
+}
+
+/// Parsing or verifying a prekey bundle failed. Fetch a fresh bundle; if it fails again
+/// the publisher or the relay is misbehaving.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// Not a protobuf `PrekeyBundle`, or a field had the wrong length.
+    #[error("prekey bundle is malformed ({field})")]
+    Malformed {
+        /// Which field.
+        field: &'static str,
+    },
+    /// A bundle version this library does not know.
+    #[error("prekey bundle version {found} is not supported (this library reads {supported})")]
+    UnsupportedVersion {
+        /// Version found.
+        found: u32,
+        /// Version supported.
+        supported: u32,
+    },
+    /// The device certificate inside is invalid.
+    #[error("prekey bundle: {0}")]
+    Certificate(#[from] CertificateError),
+    /// The device's signature over its prekeys did not verify.
+    #[error("prekey bundle signature is invalid: do not start a session with it")]
+    BadPrekeySignature,
+    /// The bundle belongs to a different account than the one expected.
+    #[error("prekey bundle belongs to a different account than expected")]
+    UnexpectedAccount,
+}
+
+/// Starting a session from a verified bundle failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// A public key in the bundle is a low-order point (no shared secret would result).
+    #[error("the bundle contains an invalid public key: do not start a session with it")]
+    InvalidPeerKey,
+    /// The bundle is our own.
+    #[error("cannot start a session with this device itself")]
+    OwnBundle,
+}
+
+/// Accepting a first-contact envelope failed. The account is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum FirstContactError {
+    /// The envelope's outer layer is invalid.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// Addressed to a different mailbox than this account's.
+    #[error("this envelope is not addressed to this device's mailbox")]
+    NotForThisMailbox,
+    /// The sealed box or the first ratchet message did not decrypt. Opaque on purpose.
+    #[error("first-contact message could not be decrypted: it was damaged or not meant for this device")]
+    DecryptionFailed,
+    /// The decrypted content was not a valid initial message.
+    #[error("first-contact message is malformed ({field})")]
+    Malformed {
+        /// Which field.
+        field: &'static str,
+    },
+    /// The sender's device certificate is invalid.
+    #[error("first-contact sender: {0}")]
+    Certificate(#[from] CertificateError),
+    /// The sender used prekeys this device no longer has.
+    #[error("the sender used an old or unknown prekey: they must fetch this device's current bundle and try again")]
+    UnknownPrekey,
+    /// The same initial message was accepted before.
+    #[error("this first-contact message was already accepted (a replay); it is ignored")]
+    Replayed,
+    /// The sender is this device itself.
+    #[error("first-contact message claims to come from this device itself")]
+    FromSelf,
+}
+
+/// Encrypting a message failed. The session is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EncryptError {
+    /// The plaintext exceeds [`crate::MAX_PLAINTEXT_LEN`].
+    #[error("message too large ({len} bytes, at most {max}): send large content as an attachment")]
+    PlaintextTooLarge {
+        /// Plaintext length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The sending chain has produced 2^32 - 1 messages (unreachable in practice).
+    #[error("this session has sent the maximum number of messages in one chain: start a new session")]
+    ChainExhausted,
+    /// The peer's ratchet key is invalid.
+    #[error("the peer's ratchet key is invalid: start a new session")]
+    InvalidPeerKey,
+}
+
+/// Decrypting a message failed. The session is exactly as it was before the call.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DecryptError {
+    /// The envelope's outer layer is invalid.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The envelope is for a queue this session does not receive on.
+    #[error("this envelope belongs to another conversation's queue")]
+    WrongQueue,
+    /// Authentication failed: the message was damaged, forged or is for another
+    /// session. Opaque on purpose.
+    #[error("message could not be decrypted: it was damaged or not meant for this conversation")]
+    DecryptionFailed,
+    /// The message was already decrypted (or its key expired from the skipped-key store).
+    #[error("message was already received (a duplicate or replay); it is ignored")]
+    Duplicate,
+    /// The message is further ahead in its chain than the session allows to skip.
+    #[error("message is {gap} messages ahead of the last one received (at most {max}); too many were lost to catch up")]
+    TooFarAhead {
+        /// How many message keys would have to be skipped.
+        gap: u64,
+        /// The configured maximum.
+        max: u32,
+    },
+    /// The message authenticated but its contents are malformed (a faulty sender).
+    #[error("message is malformed ({field}); the sender's app may be faulty")]
+    Malformed {
+        /// What was wrong.
+        field: &'static str,
+    },
+}
+
+/// Loading persisted or exported state failed. Nothing was loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Not a valid state blob: corrupted or truncated storage.
+    #[error("stored state is corrupted ({field}): restore it from a backup")]
+    Malformed {
+        /// Which field.
+        field: &'static str,
+    },
+    /// Written by a newer (or unknown) version of the library.
+    #[error("stored state has version {found}, this library reads {supported}: update the app")]
+    UnsupportedVersion {
+        /// Version found.
+        found: u32,
+        /// Version supported.
+        supported: u32,
+    },
+    /// An encrypted export did not decrypt: wrong key or damaged data.
+    #[error("exported state could not be decrypted: wrong key, or the export is damaged")]
+    DecryptionFailed,
+    /// The export holds a different kind of state than requested.
+    #[error("exported state holds a {found}, not a {expected}")]
+    WrongKind {
+        /// What was expected.
+        expected: &'static str,
+        /// What was found.
+        found: &'static str,
+    },
+}

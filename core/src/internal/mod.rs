@@ -1,0 +1,59 @@
+//! Internals exposed for fuzzing, known-answer vectors and benches only.
+//!
+//! **Not API.** Nothing here is stable, and these functions skip the checks the public
+//! API makes. Do not use them in applications.
+
+use crate::crypto::secret::Secret32;
+use crate::ratchet::chain_key::ChainKey;
+use crate::ratchet::header::{Header, HeaderKey};
+use crate::ratchet::root_key::RootKey;
+
+/// `KDF_RK_HE(root, dh)`: (next root, chain key, next header key).
+#[must_use]
+pub fn kdf_root(root: [u8; 32], dh_output: [u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
+    let (root, chain, header) = RootKey::new(Secret32::new(root)).advance(&Secret32::new(dh_output));
+    (
+        *root.as_secret().as_bytes(),
+        *chain.as_secret().as_bytes(),
+        *header.as_secret().as_bytes(),
+    )
+}
+
+/// One chain step: (message key, header nonce, next chain key); `None` at index overflow.
+#[must_use]
+pub fn kdf_chain(chain: [u8; 32], index: u32) -> Option<([u8; 32], [u8; 12], [u8; 32])> {
+    let (message_key, nonce, next) = ChainKey::new(Secret32::new(chain), index).step()?;
+    Some((*message_key.key.as_bytes(), nonce, *next.as_secret().as_bytes()))
+}
+
+/// Encrypts a ratchet header: nonce || ciphertext || tag.
+#[must_use]
+pub fn encrypt_header(
+    header_key: [u8; 32],
+    nonce: [u8; 12],
+    ratchet_key: [u8; 32],
+    previous_chain_length: u32,
+    index: u32,
+    aad: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let header = Header {
+        ratchet_key,
+        previous_chain_length,
+        index,
+    };
+    if header
+        .encrypt_into(&HeaderKey::new(Secret32::new(header_key)), &nonce, aad, &mut out)
+        .is_err()
+    {
+        out.clear();
+    }
+    out
+}
+
+/// Decrypts a ratchet header: (ratchet key, PN, N), or `None`.
+#[must_use]
+pub fn decrypt_header(header_key: [u8; 32], encrypted: &[u8], aad: &[u8]) -> Option<([u8; 32], u32, u32)> {
+    Header::decrypt(&HeaderKey::new(Secret32::new(header_key)), encrypted, aad)
+        .map(|h| (h.ratchet_key, h.previous_chain_length, h.index))
+}

@@ -1,0 +1,7 @@
+//! Persistence: storage traits, an in-memory implementation, encrypted export, and the
+//! receive/send logic that works over any store.
+
+pub mod export;
+pub mod memory;
+pub mod protocol;
+pub mod traits;
