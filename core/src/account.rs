@@ -266,7 +266,10 @@ impl Account {
     /// # Errors
     /// [`FirstContactError`] if the envelope is not for this mailbox, does not open, or
     /// its content is malformed or from an invalid certificate.
-    pub fn open_first_contact(&self, envelope: &Envelope) -> Result<FirstContact, FirstContactError> {
+    pub fn open_first_contact(
+        &self,
+        envelope: &Envelope,
+    ) -> Result<FirstContact, FirstContactError> {
         if envelope.send_id() != self.mailbox.send_id() {
             return Err(FirstContactError::NotForThisMailbox);
         }
@@ -346,8 +349,9 @@ impl Account {
             &initial.kem_ciphertext,
         )
         .map_err(|_| FirstContactError::DecryptionFailed)?;
-        let (session, plaintext) = Session::respond(self, contact, &shared, signed.pair.clone(), rng)
-            .map_err(|_| FirstContactError::DecryptionFailed)?;
+        let (session, plaintext) =
+            Session::respond(self, contact, &shared, signed.pair.clone(), rng)
+                .map_err(|_| FirstContactError::DecryptionFailed)?;
 
         // Commit.
         if let Some(id) = initial.one_time_prekey_id {
@@ -404,13 +408,16 @@ impl Account {
         }
         let malformed = |field| StateError::Malformed { field };
         let secret = |bytes: &[u8], field| Secret32::from_slice(bytes).ok_or(malformed(field));
-        let identity = SigningKeyPair::from_secret(&secret(&state.account_secret, "account_secret")?);
-        let device_dh =
-            DhKeyPair::from_secret(*secret(&state.device_dh_secret, "device_dh_secret")?.as_bytes());
-        let device_signing =
-            SigningKeyPair::from_secret(&secret(&state.device_signing_secret, "device_signing_secret")?);
-        let account_id =
-            AccountId::from_slice(&state.account_id).ok_or(malformed("account_id"))?;
+        let identity =
+            SigningKeyPair::from_secret(&secret(&state.account_secret, "account_secret")?);
+        let device_dh = DhKeyPair::from_secret(
+            *secret(&state.device_dh_secret, "device_dh_secret")?.as_bytes(),
+        );
+        let device_signing = SigningKeyPair::from_secret(&secret(
+            &state.device_signing_secret,
+            "device_signing_secret",
+        )?);
+        let account_id = AccountId::from_slice(&state.account_id).ok_or(malformed("account_id"))?;
         let device_id = DeviceId::from_slice(&state.device_id).ok_or(malformed("device_id"))?;
         let certificate = DeviceCertificate::from_proto_unverified(
             state.certificate.as_ref().ok_or(malformed("certificate"))?,

@@ -100,7 +100,9 @@ pub enum FirstContactError {
     #[error("this envelope is not addressed to this device's mailbox")]
     NotForThisMailbox,
     /// The sealed box or the first ratchet message did not decrypt. Opaque on purpose.
-    #[error("first-contact message could not be decrypted: it was damaged or not meant for this device")]
+    #[error(
+        "first-contact message could not be decrypted: it was damaged or not meant for this device"
+    )]
     DecryptionFailed,
     /// The decrypted content was not a valid initial message.
     #[error("first-contact message is malformed ({field})")]
@@ -112,7 +114,9 @@ pub enum FirstContactError {
     #[error("first-contact sender: {0}")]
     Certificate(#[from] CertificateError),
     /// The sender used prekeys this device no longer has.
-    #[error("the sender used an old or unknown prekey: they must fetch this device's current bundle and try again")]
+    #[error(
+        "the sender used an old or unknown prekey: they must fetch this device's current bundle and try again"
+    )]
     UnknownPrekey,
     /// The same initial message was accepted before.
     #[error("this first-contact message was already accepted (a replay); it is ignored")]
@@ -135,7 +139,9 @@ pub enum EncryptError {
         max: usize,
     },
     /// The sending chain has produced 2^32 - 1 messages (unreachable in practice).
-    #[error("this session has sent the maximum number of messages in one chain: start a new session")]
+    #[error(
+        "this session has sent the maximum number of messages in one chain: start a new session"
+    )]
     ChainExhausted,
     /// The peer's ratchet key is invalid.
     #[error("the peer's ratchet key is invalid: start a new session")]
@@ -152,15 +158,17 @@ pub enum DecryptError {
     /// The envelope is for a queue this session does not receive on.
     #[error("this envelope belongs to another conversation's queue")]
     WrongQueue,
-    /// Authentication failed: the message was damaged, forged or is for another
-    /// session. Opaque on purpose.
+    /// Authentication failed: the message was damaged, forged, for another session, or
+    /// so old that its chain expired. Opaque on purpose.
     #[error("message could not be decrypted: it was damaged or not meant for this conversation")]
     DecryptionFailed,
     /// The message was already decrypted (or its key expired from the skipped-key store).
     #[error("message was already received (a duplicate or replay); it is ignored")]
     Duplicate,
     /// The message is further ahead in its chain than the session allows to skip.
-    #[error("message is {gap} messages ahead of the last one received (at most {max}); too many were lost to catch up")]
+    #[error(
+        "message is {gap} messages ahead of the last one received (at most {max}); too many were lost to catch up"
+    )]
     TooFarAhead {
         /// How many message keys would have to be skipped.
         gap: u64,

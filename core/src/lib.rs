@@ -58,14 +58,14 @@ pub mod storage;
 pub mod internal;
 
 pub use account::{ACCOUNT_STATE_VERSION, Account, FirstContact, InboundSession};
-pub use envelope::padme::padme;
+pub use envelope::padme::{MIN_PADDED_LEN, padded_len, padme};
 pub use envelope::queue::{QUEUE_ID_LEN, QueueKeys, ReceiveId, SendId, verify_fetch_proof};
 pub use envelope::{
     ENVELOPE_PREFIX_LEN, ENVELOPE_VERSION, Envelope, MAX_ENVELOPE_LEN, MAX_PLAINTEXT_LEN,
 };
 pub use error::{
-    BundleError, CertificateError, DecryptError, EncryptError, EnvelopeError,
-    FirstContactError, HandshakeError, StateError,
+    BundleError, CertificateError, DecryptError, EncryptError, EnvelopeError, FirstContactError,
+    HandshakeError, StateError,
 };
 pub use identity::certificate::DeviceCertificate;
 pub use identity::fingerprint::{Fingerprint, SafetyNumber};

@@ -264,7 +264,10 @@ impl Session {
     /// # Errors
     /// [`DecryptError::WrongQueue`] if the first contact belongs to another session;
     /// otherwise as [`Session::decrypt`].
-    pub fn decrypt_first_contact(&mut self, contact: &FirstContact) -> Result<Vec<u8>, DecryptError> {
+    pub fn decrypt_first_contact(
+        &mut self,
+        contact: &FirstContact,
+    ) -> Result<Vec<u8>, DecryptError> {
         if contact.session_id() != self.id || self.initiator {
             return Err(DecryptError::WrongQueue);
         }
@@ -385,10 +388,9 @@ impl Session {
         }
         let malformed = |field| StateError::Malformed { field };
         let certificate = |proto: &Option<pb::DeviceCertificate>, field| {
-            proto
-                .as_ref()
-                .ok_or(malformed(field))
-                .and_then(|c| DeviceCertificate::from_proto_unverified(c).map_err(|_| malformed(field)))
+            proto.as_ref().ok_or(malformed(field)).and_then(|c| {
+                DeviceCertificate::from_proto_unverified(c).map_err(|_| malformed(field))
+            })
         };
         let send_id = |bytes: &[u8], field| SendId::from_slice(bytes).ok_or(malformed(field));
         let key32 = |bytes: &[u8], field| -> Result<[u8; 32], StateError> {
@@ -420,13 +422,11 @@ impl Session {
             local: certificate(&state.local, "local")?,
             peer: certificate(&state.peer, "peer")?,
             associated_data: key32(&state.associated_data, "associated_data")?,
-            ratchet: Ratchet::from_proto(
-                state.ratchet.as_ref().ok_or(malformed("ratchet"))?,
-                &config,
-            )?,
+            ratchet: Ratchet::from_proto(state.ratchet.as_ref().ok_or(malformed("ratchet"))?)?,
             inbound: QueueKeys::from_parts(
                 send_id(&inbound.send_id, "inbound.send_id")?,
-                &Secret32::from_slice(&inbound.auth_secret).ok_or(malformed("inbound.auth_secret"))?,
+                &Secret32::from_slice(&inbound.auth_secret)
+                    .ok_or(malformed("inbound.auth_secret"))?,
             ),
             outbound: send_id(&state.outbound_send_id, "outbound_send_id")?,
             pending,

@@ -1,1 +1,16 @@
+//! Satchel's cross-crate tests, in one binary (links once; fast on a 2-core CI).
 
+// Test code may panic on what it set up itself; the workspace lints are for library code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+
+mod debug_output;
+mod properties;
+mod sessions;
+mod support;
+mod vectors;

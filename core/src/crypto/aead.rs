@@ -55,7 +55,12 @@ pub(crate) fn open(
     let tag = <&Tag>::try_from(tag).map_err(|_| AeadFailure)?;
     let mut buffer = ciphertext.to_vec();
     cipher(key)
-        .decrypt_inout_detached(<&Nonce>::from(nonce), aad, buffer.as_mut_slice().into(), tag)
+        .decrypt_inout_detached(
+            <&Nonce>::from(nonce),
+            aad,
+            buffer.as_mut_slice().into(),
+            tag,
+        )
         .map_err(|_| AeadFailure)?;
     Ok(buffer)
 }

@@ -62,5 +62,6 @@ pub(crate) fn verify(
 ) -> Result<(), BadSignature> {
     let key = VerifyingKey::from_bytes(public).map_err(|_| BadSignature)?;
     let signature = Signature::from_slice(signature).map_err(|_| BadSignature)?;
-    key.verify_strict(message, &signature).map_err(|_| BadSignature)
+    key.verify_strict(message, &signature)
+        .map_err(|_| BadSignature)
 }

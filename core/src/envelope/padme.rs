@@ -7,7 +7,8 @@
 //! `O(log log L)` bits instead of `O(log L)`.
 //!
 //! Plaintexts are padded with one `0x80` byte followed by zeros (ISO/IEC 7816-4), up to
-//! `padme(len + 1)`, so the marker always fits and unpadding is unambiguous.
+//! `padme(max(len + 1, MIN_PADDED_LEN))`, so the marker always fits, unpadding is
+//! unambiguous, and all short messages ("ok", "thanks") share one 32-byte bucket.
 
 /// The Padmé length for `len` (lengths 0 and 1 are returned unchanged).
 ///
@@ -29,9 +30,18 @@ pub fn padme(len: usize) -> usize {
     (len + mask) & !mask
 }
 
-/// Appends `plaintext || 0x80 || 0x00…` padded to `padme(plaintext.len() + 1)`.
+/// The smallest padded length: every plaintext of up to 31 bytes pads to 32.
+pub const MIN_PADDED_LEN: usize = 32;
+
+/// The padded length of a plaintext of `len` bytes (marker byte included).
+#[must_use]
+pub fn padded_len(len: usize) -> usize {
+    padme(len.saturating_add(1).max(MIN_PADDED_LEN))
+}
+
+/// Appends `plaintext || 0x80 || 0x00…` padded to [`padded_len`].
 pub(crate) fn pad_into(plaintext: &[u8], out: &mut Vec<u8>) {
-    let target = padme(plaintext.len() + 1);
+    let target = padded_len(plaintext.len());
     out.reserve(target);
     out.extend_from_slice(plaintext);
     out.push(0x80);
@@ -44,10 +54,7 @@ pub(crate) struct BadPadding;
 
 /// Strips the padding added by [`pad_into`], in place.
 pub(crate) fn unpad(buffer: &mut Vec<u8>) -> Result<(), BadPadding> {
-    let marker = buffer
-        .iter()
-        .rposition(|&b| b != 0)
-        .ok_or(BadPadding)?;
+    let marker = buffer.iter().rposition(|&b| b != 0).ok_or(BadPadding)?;
     if buffer.get(marker) != Some(&0x80) {
         return Err(BadPadding);
     }
@@ -91,7 +98,7 @@ mod tests {
             let plaintext: Vec<u8> = (0..len).map(|i| (i % 7) as u8).collect();
             let mut buffer = Vec::new();
             pad_into(&plaintext, &mut buffer);
-            assert_eq!(buffer.len(), padme(len + 1));
+            assert_eq!(buffer.len(), padme((len + 1).max(MIN_PADDED_LEN)));
             unpad(&mut buffer).unwrap();
             assert_eq!(buffer, plaintext);
         }

@@ -156,7 +156,8 @@ impl QueueKeys {
     /// Signs a relay-chosen challenge, proving possession of the queue key.
     #[must_use]
     pub fn prove(&self, challenge: &[u8]) -> [u8; 64] {
-        self.auth.sign(&fetch_proof_message(&self.receive_id(), challenge))
+        self.auth
+            .sign(&fetch_proof_message(&self.receive_id(), challenge))
     }
 }
 

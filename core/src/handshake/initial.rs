@@ -33,13 +33,14 @@ pub(crate) fn decode_sealed_content(
         .sender
         .as_ref()
         .ok_or(FirstContactError::Malformed { field: "sender" })?;
-    let ephemeral_public: [u8; 32] = initial
-        .ephemeral_key
-        .as_slice()
-        .try_into()
-        .map_err(|_| FirstContactError::Malformed {
-            field: "ephemeral_key",
-        })?;
+    let ephemeral_public: [u8; 32] =
+        initial
+            .ephemeral_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| FirstContactError::Malformed {
+                field: "ephemeral_key",
+            })?;
     if initial.kem_ciphertext.len() != CIPHERTEXT_LEN {
         return Err(FirstContactError::Malformed {
             field: "kem_ciphertext",

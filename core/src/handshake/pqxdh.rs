@@ -112,7 +112,11 @@ pub(crate) struct SessionSeed {
 /// root key || initiator header key || responder header key || initiator inbound send
 /// id || responder inbound send id.
 pub(crate) fn session_seed(shared: &Secret32) -> SessionSeed {
-    let okm = Zeroizing::new(hkdf::<128>(&[0u8; 32], shared.as_bytes(), LABEL_SESSION_INIT));
+    let okm = Zeroizing::new(hkdf::<128>(
+        &[0u8; 32],
+        shared.as_bytes(),
+        LABEL_SESSION_INIT,
+    ));
     let secret = |range: std::ops::Range<usize>| {
         okm.get(range)
             .and_then(Secret32::from_slice)

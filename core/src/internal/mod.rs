@@ -3,6 +3,8 @@
 //! **Not API.** Nothing here is stable, and these functions skip the checks the public
 //! API makes. Do not use them in applications.
 
+pub mod fuzz;
+
 use crate::crypto::secret::Secret32;
 use crate::ratchet::chain_key::ChainKey;
 use crate::ratchet::header::{Header, HeaderKey};
@@ -11,7 +13,8 @@ use crate::ratchet::root_key::RootKey;
 /// `KDF_RK_HE(root, dh)`: (next root, chain key, next header key).
 #[must_use]
 pub fn kdf_root(root: [u8; 32], dh_output: [u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
-    let (root, chain, header) = RootKey::new(Secret32::new(root)).advance(&Secret32::new(dh_output));
+    let (root, chain, header) =
+        RootKey::new(Secret32::new(root)).advance(&Secret32::new(dh_output));
     (
         *root.as_secret().as_bytes(),
         *chain.as_secret().as_bytes(),
@@ -23,7 +26,11 @@ pub fn kdf_root(root: [u8; 32], dh_output: [u8; 32]) -> ([u8; 32], [u8; 32], [u8
 #[must_use]
 pub fn kdf_chain(chain: [u8; 32], index: u32) -> Option<([u8; 32], [u8; 12], [u8; 32])> {
     let (message_key, nonce, next) = ChainKey::new(Secret32::new(chain), index).step()?;
-    Some((*message_key.key.as_bytes(), nonce, *next.as_secret().as_bytes()))
+    Some((
+        *message_key.key.as_bytes(),
+        nonce,
+        *next.as_secret().as_bytes(),
+    ))
 }
 
 /// Encrypts a ratchet header: nonce || ciphertext || tag.
@@ -43,7 +50,12 @@ pub fn encrypt_header(
         index,
     };
     if header
-        .encrypt_into(&HeaderKey::new(Secret32::new(header_key)), &nonce, aad, &mut out)
+        .encrypt_into(
+            &HeaderKey::new(Secret32::new(header_key)),
+            &nonce,
+            aad,
+            &mut out,
+        )
         .is_err()
     {
         out.clear();
@@ -53,7 +65,11 @@ pub fn encrypt_header(
 
 /// Decrypts a ratchet header: (ratchet key, PN, N), or `None`.
 #[must_use]
-pub fn decrypt_header(header_key: [u8; 32], encrypted: &[u8], aad: &[u8]) -> Option<([u8; 32], u32, u32)> {
+pub fn decrypt_header(
+    header_key: [u8; 32],
+    encrypted: &[u8],
+    aad: &[u8],
+) -> Option<([u8; 32], u32, u32)> {
     Header::decrypt(&HeaderKey::new(Secret32::new(header_key)), encrypted, aad)
         .map(|h| (h.ratchet_key, h.previous_chain_length, h.index))
 }

@@ -142,11 +142,14 @@ impl PrekeyBundle {
                 field: "kem_prekey",
             });
         }
-        let prekey_signature: [u8; 64] = proto.prekey_signature.as_slice().try_into().map_err(
-            |_| BundleError::Malformed {
-                field: "prekey_signature",
-            },
-        )?;
+        let prekey_signature: [u8; 64] =
+            proto
+                .prekey_signature
+                .as_slice()
+                .try_into()
+                .map_err(|_| BundleError::Malformed {
+                    field: "prekey_signature",
+                })?;
         let one_time_prekey = match &proto.one_time_prekey {
             None => None,
             Some(otk) => Some((
@@ -163,13 +166,7 @@ impl PrekeyBundle {
         let device = DeviceCertificate::from_proto(device_proto)?;
         signing::verify(
             device.device_signing_key(),
-            &prekey_set_bytes(
-                &mailbox,
-                signed.id,
-                &signed_prekey,
-                kem.id,
-                &kem.public_key,
-            ),
+            &prekey_set_bytes(&mailbox, signed.id, &signed_prekey, kem.id, &kem.public_key),
             &prekey_signature,
         )
         .map_err(|_| BundleError::BadPrekeySignature)?;
@@ -262,7 +259,10 @@ impl std::fmt::Debug for PrekeyBundle {
             .field("device", &self.device)
             .field("signed_prekey_id", &self.signed_prekey_id)
             .field("kem_prekey_id", &self.kem_prekey_id)
-            .field("one_time_prekey_id", &self.one_time_prekey.map(|(id, _)| id))
+            .field(
+                "one_time_prekey_id",
+                &self.one_time_prekey.map(|(id, _)| id),
+            )
             .finish_non_exhaustive()
     }
 }

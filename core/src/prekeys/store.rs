@@ -82,7 +82,8 @@ impl PrekeyStore {
         );
         self.signed.truncate(RETAINED_ROTATED_PREKEYS);
         let live: Vec<PrekeyId> = self.signed.iter().map(|k| k.id).collect();
-        self.seen.retain(|seen| live.contains(&seen.signed_prekey_id));
+        self.seen
+            .retain(|seen| live.contains(&seen.signed_prekey_id));
     }
 
     pub(crate) fn rotate_kem<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) {
@@ -213,14 +214,12 @@ impl PrekeyStore {
             .kem_prekeys
             .iter()
             .map(|k| {
-                let seed: Zeroizing<[u8; SEED_LEN]> = Zeroizing::new(
-                    k.seed
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| StateError::Malformed {
+                let seed: Zeroizing<[u8; SEED_LEN]> =
+                    Zeroizing::new(k.seed.as_slice().try_into().map_err(|_| {
+                        StateError::Malformed {
                             field: "kem_prekeys",
-                        })?,
-                );
+                        }
+                    })?);
                 Ok(KemPrekeySecret {
                     id: k.id,
                     pair: KemKeyPair::from_seed(&seed),

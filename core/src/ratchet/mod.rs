@@ -23,7 +23,7 @@ use crate::crypto::aead::{self, TAG_LEN, ZERO_NONCE};
 use crate::crypto::dh::DhKeyPair;
 use crate::crypto::secret::Secret32;
 use crate::envelope::ENVELOPE_PREFIX_LEN;
-use crate::envelope::padme::{pad_into, padme, unpad};
+use crate::envelope::padme::{pad_into, padded_len, unpad};
 use crate::error::{DecryptError, EncryptError, StateError};
 use chain_key::ChainKey;
 use header::{ENCRYPTED_HEADER_LEN, Header, HeaderKey};
@@ -66,7 +66,7 @@ fn body_aad(session_ad: &[u8; 32], prefix: &[u8], encrypted_header: &[u8]) -> Ve
 
 /// The length of a ratchet message for a plaintext of `len` bytes.
 pub(crate) fn message_len(len: usize) -> usize {
-    ENCRYPTED_HEADER_LEN + padme(len + 1) + TAG_LEN
+    ENCRYPTED_HEADER_LEN + padded_len(len) + TAG_LEN
 }
 
 /// A ratchet state. See the module documentation.
@@ -171,9 +171,10 @@ impl Ratchet {
                 (chain, header_key)
             }
         };
-        let (message_key, nonce, next_chain) =
-            chain.step().ok_or(EncryptError::ChainExhausted)?;
-        let ratchet_key = step.as_ref().map_or(self.dh.public(), |(dh, _, _)| dh.public());
+        let (message_key, nonce, next_chain) = chain.step().ok_or(EncryptError::ChainExhausted)?;
+        let ratchet_key = step
+            .as_ref()
+            .map_or(self.dh.public(), |(dh, _, _)| dh.public());
         let header = Header {
             ratchet_key: *ratchet_key,
             previous_chain_length: self.previous_send_count,
@@ -182,7 +183,7 @@ impl Ratchet {
 
         let start = out.len();
         out.reserve(message_len(plaintext.len()));
-        let mut padded = Zeroizing::new(Vec::with_capacity(padme(plaintext.len() + 1)));
+        let mut padded = Zeroizing::new(Vec::with_capacity(padded_len(plaintext.len())));
         pad_into(plaintext, &mut padded);
         let sealed = header
             .encrypt_into(&header_key, &nonce, prefix, out)
@@ -228,7 +229,8 @@ impl Ratchet {
                 return self.decrypt_current_chain(header, body, &aad, config);
             }
         }
-        if let Some(header) = Header::decrypt(&self.next_receiving_header_key, encrypted_header, prefix)
+        if let Some(header) =
+            Header::decrypt(&self.next_receiving_header_key, encrypted_header, prefix)
         {
             return self.decrypt_new_chain(header, body, &aad, config);
         }
@@ -253,8 +255,13 @@ impl Ratchet {
                 field: "ratchet key",
             });
         }
-        let chain = self.receiving.as_ref().ok_or(DecryptError::DecryptionFailed)?;
+        let chain = self
+            .receiving
+            .as_ref()
+            .ok_or(DecryptError::DecryptionFailed)?;
         if header.index < chain.index() {
+            // Only an authentic header decrypts under the current header key, so this is
+            // either a skipped message or one already received.
             let position = self
                 .skipped
                 .chain_for_epoch(self.receive_epoch)
@@ -367,7 +374,10 @@ impl Ratchet {
             send_index: self.sending.as_ref().map_or(0, ChainKey::index),
             receive_index: self.receiving.as_ref().map_or(0, ChainKey::index),
             previous_send_count: self.previous_send_count,
-            sending_header_key: self.sending_header_key.as_ref().map(|k| bytes(k.as_secret())),
+            sending_header_key: self
+                .sending_header_key
+                .as_ref()
+                .map(|k| bytes(k.as_secret())),
             receiving_header_key: self
                 .receiving_header_key
                 .as_ref()
@@ -395,32 +405,29 @@ impl Ratchet {
         }
     }
 
-    pub(crate) fn from_proto(
-        state: &pb::RatchetState,
-        config: &RatchetConfig,
-    ) -> Result<Self, StateError> {
+    pub(crate) fn from_proto(state: &pb::RatchetState) -> Result<Self, StateError> {
         fn secret(bytes: &[u8], field: &'static str) -> Result<Secret32, StateError> {
             Secret32::from_slice(bytes).ok_or(StateError::Malformed { field })
         }
         fn public(bytes: &[u8], field: &'static str) -> Result<[u8; 32], StateError> {
-            bytes.try_into().map_err(|_| StateError::Malformed { field })
+            bytes
+                .try_into()
+                .map_err(|_| StateError::Malformed { field })
         }
-        let optional = |bytes: &Option<Vec<u8>>, field| bytes.as_deref().map(|b| secret(b, field)).transpose();
+        let optional =
+            |bytes: &Option<Vec<u8>>, field| bytes.as_deref().map(|b| secret(b, field)).transpose();
 
         let dh = DhKeyPair::from_parts(
             *secret(&state.dh_secret, "dh_secret")?.as_bytes(),
             public(&state.dh_public, "dh_public")?,
         );
+        // Loaded as stored: the bounds are enforced whenever keys are added, under the
+        // configuration in force then (which may be larger than the default).
         let mut skipped = SkippedKeys::default();
-        let mut total = 0usize;
-        for chain in state.skipped.iter().take(config.max_skipped_chains) {
+        for chain in &state.skipped {
             let mut keys = Vec::with_capacity(chain.keys.len());
             for key in &chain.keys {
-                if total >= config.max_skipped_keys {
-                    break;
-                }
                 keys.push((key.index, secret(&key.key, "skipped key")?));
-                total += 1;
             }
             keys.sort_by_key(|(index, _)| *index);
             keys.dedup_by_key(|(index, _)| *index);
@@ -466,11 +473,7 @@ type Skipped = (Vec<(u32, Secret32)>, chain_key::MessageKey, ChainKey);
 
 /// Advances a copy of `chain` to `target`, returning the keys skipped on the way, the
 /// message key at `target` and the chain after it. Refuses gaps beyond `max_skip`.
-fn skip_to(
-    chain: &ChainKey,
-    target: u32,
-    config: &RatchetConfig,
-) -> Result<Skipped, DecryptError> {
+fn skip_to(chain: &ChainKey, target: u32, config: &RatchetConfig) -> Result<Skipped, DecryptError> {
     let gap = u64::from(target).saturating_sub(u64::from(chain.index()));
     if gap > u64::from(config.max_skip) {
         return Err(DecryptError::TooFarAhead {

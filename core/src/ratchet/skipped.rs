@@ -5,8 +5,13 @@
 //! * at most [`super::RatchetConfig::max_skipped_keys`] keys in all: when full, the
 //!   oldest keys are evicted first;
 //! * at most [`super::RatchetConfig::max_skipped_chains`] chains: keys of older chains
-//!   expire. A message whose key was evicted or expired is reported as a duplicate,
-//!   which it is indistinguishable from.
+//!   expire.
+//!
+//! A chain's header key is kept (for as long as the chain is one of the newest
+//! `max_skipped_chains`) even when none of its keys is left, so that a duplicate of an
+//! old message is still recognised and reported as a duplicate. A message whose key was
+//! evicted from a kept chain is reported as a duplicate too (the two look alike); one from
+//! an expired chain cannot be recognised at all and fails like a forgery.
 
 use std::collections::VecDeque;
 
@@ -63,9 +68,6 @@ impl SkippedKeys {
     pub(crate) fn remove(&mut self, chain: usize, index: u32) {
         if let Some(stored) = self.chains.get_mut(chain) {
             stored.keys.retain(|(i, _)| *i != index);
-            if stored.keys.is_empty() {
-                self.chains.remove(chain);
-            }
         }
     }
 
@@ -78,9 +80,6 @@ impl SkippedKeys {
         max_keys: usize,
         max_chains: usize,
     ) {
-        if keys.is_empty() {
-            return;
-        }
         match self.chains.iter_mut().find(|chain| chain.epoch == epoch) {
             Some(chain) => {
                 chain.keys.extend(keys);
@@ -102,15 +101,12 @@ impl SkippedKeys {
         }
         let mut excess = self.len().saturating_sub(max_keys);
         while excess > 0 {
-            let Some(oldest) = self.chains.front_mut() else {
+            let Some(oldest) = self.chains.iter_mut().find(|chain| !chain.keys.is_empty()) else {
                 break;
             };
             let drop = excess.min(oldest.keys.len());
             oldest.keys.drain(..drop);
             excess -= drop;
-            if oldest.keys.is_empty() {
-                self.chains.pop_front();
-            }
         }
     }
 }

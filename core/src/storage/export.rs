@@ -46,7 +46,11 @@ impl std::fmt::Debug for ExportKey {
     }
 }
 
-fn seal<R: CryptoRng + ?Sized>(key: &ExportKey, state: pb::exported_state::State, rng: &mut R) -> Vec<u8> {
+fn seal<R: CryptoRng + ?Sized>(
+    key: &ExportKey,
+    state: pb::exported_state::State,
+    rng: &mut R,
+) -> Vec<u8> {
     let plaintext = Zeroizing::new(
         pb::ExportedState {
             version: u32::from(EXPORT_VERSION),
@@ -72,7 +76,9 @@ fn seal<R: CryptoRng + ?Sized>(key: &ExportKey, state: pb::exported_state::State
 fn open(key: &ExportKey, bytes: &[u8]) -> Result<pb::exported_state::State, StateError> {
     let (header, rest) = bytes
         .split_at_checked(HEADER_LEN)
-        .ok_or(StateError::Malformed { field: "export header" })?;
+        .ok_or(StateError::Malformed {
+            field: "export header",
+        })?;
     match header {
         [b'S', b'C', b'X', EXPORT_VERSION] => {}
         [b'S', b'C', b'X', version] => {
@@ -81,33 +87,49 @@ fn open(key: &ExportKey, bytes: &[u8]) -> Result<pb::exported_state::State, Stat
                 supported: u32::from(EXPORT_VERSION),
             });
         }
-        _ => return Err(StateError::Malformed { field: "export header" }),
+        _ => {
+            return Err(StateError::Malformed {
+                field: "export header",
+            });
+        }
     }
     let (nonce, sealed) = rest
         .split_at_checked(NONCE_LEN)
-        .ok_or(StateError::Malformed { field: "export nonce" })?;
-    let nonce: &[u8; NONCE_LEN] = nonce
-        .try_into()
-        .map_err(|_| StateError::Malformed { field: "export nonce" })?;
+        .ok_or(StateError::Malformed {
+            field: "export nonce",
+        })?;
+    let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| StateError::Malformed {
+        field: "export nonce",
+    })?;
     let plaintext = Zeroizing::new(
         aead::open(&key.0, nonce, header, sealed).map_err(|_| StateError::DecryptionFailed)?,
     );
-    let exported = pb::ExportedState::decode(plaintext.as_slice())
-        .map_err(|_| StateError::Malformed { field: "export content" })?;
+    let exported =
+        pb::ExportedState::decode(plaintext.as_slice()).map_err(|_| StateError::Malformed {
+            field: "export content",
+        })?;
     if exported.version != u32::from(EXPORT_VERSION) {
         return Err(StateError::UnsupportedVersion {
             found: exported.version,
             supported: u32::from(EXPORT_VERSION),
         });
     }
-    exported
-        .state
-        .ok_or(StateError::Malformed { field: "export content" })
+    exported.state.ok_or(StateError::Malformed {
+        field: "export content",
+    })
 }
 
 /// Exports an account encrypted under `key`.
-pub fn export_account<R: CryptoRng + ?Sized>(account: &Account, key: &ExportKey, rng: &mut R) -> Vec<u8> {
-    seal(key, pb::exported_state::State::Account(account.to_proto()), rng)
+pub fn export_account<R: CryptoRng + ?Sized>(
+    account: &Account,
+    key: &ExportKey,
+    rng: &mut R,
+) -> Vec<u8> {
+    seal(
+        key,
+        pb::exported_state::State::Account(account.to_proto()),
+        rng,
+    )
 }
 
 /// Imports an account exported by [`export_account`].
@@ -126,8 +148,16 @@ pub fn import_account(bytes: &[u8], key: &ExportKey) -> Result<Account, StateErr
 }
 
 /// Exports a session encrypted under `key`.
-pub fn export_session<R: CryptoRng + ?Sized>(session: &Session, key: &ExportKey, rng: &mut R) -> Vec<u8> {
-    seal(key, pb::exported_state::State::Session(session.to_proto()), rng)
+pub fn export_session<R: CryptoRng + ?Sized>(
+    session: &Session,
+    key: &ExportKey,
+    rng: &mut R,
+) -> Vec<u8> {
+    seal(
+        key,
+        pb::exported_state::State::Session(session.to_proto()),
+        rng,
+    )
 }
 
 /// Imports a session exported by [`export_session`].

@@ -1,0 +1,44 @@
+//! Shared helpers: deterministic RNGs and ready-made session pairs.
+
+use chacha20::ChaCha20Rng;
+use rand_core::SeedableRng;
+use satchel_core::{Account, Envelope, Session};
+
+/// A deterministic RNG; the same seed gives the same keys and bytes.
+pub fn rng(seed: u8) -> ChaCha20Rng {
+    ChaCha20Rng::from_seed([seed; 32])
+}
+
+/// Re-parses envelope bytes, as a receiver does with what the relay hands over.
+pub fn wire(envelope: &Envelope) -> Envelope {
+    Envelope::from_bytes(envelope.as_bytes()).expect("envelope parses")
+}
+
+/// Two accounts and a confirmed session pair (the initiator `alice` has heard back).
+pub struct Pair {
+    pub alice_account: Account,
+    pub bob_account: Account,
+    pub alice: Session,
+    pub bob: Session,
+}
+
+pub fn confirmed_pair(rng: &mut ChaCha20Rng) -> Pair {
+    let alice_account = Account::new(rng);
+    let mut bob_account = Account::new(rng);
+    let bundle = bob_account.prekey_bundle_with_one_time_prekey(rng);
+    let mut alice = Session::initiate(&alice_account, &bundle, rng).unwrap();
+    let first = alice.encrypt(b"first", rng).unwrap();
+    let contact = bob_account.open_first_contact(&wire(&first)).unwrap();
+    let inbound = bob_account.accept(&contact, rng).unwrap();
+    assert_eq!(inbound.plaintext, b"first");
+    let mut bob = inbound.session;
+    let reply = bob.encrypt(b"reply", rng).unwrap();
+    assert_eq!(alice.decrypt(&wire(&reply)).unwrap(), b"reply");
+    assert!(alice.is_confirmed());
+    Pair {
+        alice_account,
+        bob_account,
+        alice,
+        bob,
+    }
+}
