@@ -419,7 +419,7 @@ impl Account {
         )?);
         let account_id = AccountId::from_slice(&state.account_id).ok_or(malformed("account_id"))?;
         let device_id = DeviceId::from_slice(&state.device_id).ok_or(malformed("device_id"))?;
-        let certificate = DeviceCertificate::from_proto_unverified(
+        let certificate = DeviceCertificate::from_proto(
             state.certificate.as_ref().ok_or(malformed("certificate"))?,
         )
         .map_err(|_| malformed("certificate"))?;

@@ -146,6 +146,14 @@ pub enum EncryptError {
     /// The peer's ratchet key is invalid.
     #[error("the peer's ratchet key is invalid: start a new session")]
     InvalidPeerKey,
+    /// The sender-certificate slot is larger than a first contact can carry.
+    #[error("sender certificate too large ({len} bytes, at most {max})")]
+    SenderCertificateTooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// Decrypting a message failed. The session is exactly as it was before the call.

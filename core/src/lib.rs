@@ -74,7 +74,9 @@ pub use prekeys::bundle::{BUNDLE_VERSION, MAX_BUNDLE_LEN};
 pub use prekeys::store::{MAX_ONE_TIME_PREKEYS, MAX_SEEN_HANDSHAKES, RETAINED_ROTATED_PREKEYS};
 pub use prekeys::{PrekeyBundle, PrekeyId};
 pub use ratchet::RatchetConfig;
-pub use session::{SESSION_STATE_VERSION, Session, SessionId, preferred_session};
+pub use session::{
+    MAX_SENDER_CERTIFICATE_LEN, SESSION_STATE_VERSION, Session, SessionId, preferred_session,
+};
 
 /// The operating system's random number generator, for apps.
 ///

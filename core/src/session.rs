@@ -16,6 +16,9 @@ use crate::identity::certificate::DeviceCertificate;
 use crate::prekeys::{PrekeyBundle, PrekeyId};
 use crate::ratchet::{Ratchet, RatchetConfig, message_len};
 
+/// The largest sender-certificate slot a first contact carries.
+pub const MAX_SENDER_CERTIFICATE_LEN: usize = 16 * 1024;
+
 /// The version of the persisted session format.
 pub const SESSION_STATE_VERSION: u32 = 1;
 
@@ -207,9 +210,12 @@ impl Session {
         rng: &mut R,
     ) -> Result<Envelope, EncryptError> {
         let prefix = envelope_prefix(&pending.mailbox);
+        // The box key first: it is the only fallible step left after the ratchet
+        // advances (sealing then fails only beyond 256 GiB), so an invalid peer key
+        // leaves the session unchanged.
+        let sealer = sealed::Sealer::new(&pending.peer_dh_key, rng)
+            .map_err(|_| EncryptError::InvalidPeerKey)?;
         let mut ratchet_message = Vec::with_capacity(message_len(plaintext.len()));
-        // Encrypt on the real state; the only failure after this point is a sealing
-        // failure on absurd sizes, excluded by the length check in `encrypt`.
         self.ratchet.encrypt(
             plaintext,
             &prefix,
@@ -229,13 +235,12 @@ impl Session {
                 ratchet_message,
             }),
         };
-        sealed::seal(
-            &pending.mailbox,
-            &pending.peer_dh_key,
-            &content.encode_to_vec(),
-            rng,
-        )
-        .map_err(|_| EncryptError::InvalidPeerKey)
+        sealer
+            .seal(&pending.mailbox, &content.encode_to_vec())
+            .map_err(|_| EncryptError::PlaintextTooLarge {
+                len: plaintext.len(),
+                max: MAX_PLAINTEXT_LEN,
+            })
     }
 
     /// Decrypts an envelope fetched from this session's inbound queue.
@@ -319,8 +324,20 @@ impl Session {
 
     /// Sets the opaque sender-certificate slot carried in first-contact envelopes (the
     /// school-issued certificate chain).
-    pub fn set_sender_certificate(&mut self, certificate: Vec<u8>) {
+    ///
+    /// # Errors
+    /// [`EncryptError::SenderCertificateTooLarge`] above [`MAX_SENDER_CERTIFICATE_LEN`]
+    /// bytes (so that a first contact with the largest plaintext still fits in an
+    /// envelope); the slot is unchanged then.
+    pub fn set_sender_certificate(&mut self, certificate: Vec<u8>) -> Result<(), EncryptError> {
+        if certificate.len() > MAX_SENDER_CERTIFICATE_LEN {
+            return Err(EncryptError::SenderCertificateTooLarge {
+                len: certificate.len(),
+                max: MAX_SENDER_CERTIFICATE_LEN,
+            });
+        }
         self.sender_certificate = certificate;
+        Ok(())
     }
 
     /// Replaces the ratchet bounds (not persisted; apply after every load).

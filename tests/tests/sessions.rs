@@ -604,3 +604,40 @@ fn queue_fetch_proofs_verify_only_for_the_owner() {
     ));
     assert_ne!(queue.receive_id().as_bytes(), queue.send_id().as_bytes());
 }
+
+#[test]
+fn the_sender_certificate_slot_is_bounded_on_both_sides() {
+    use satchel_core::MAX_SENDER_CERTIFICATE_LEN;
+    let mut rng = rng(20);
+    let alice = Account::new(&mut rng);
+    let bob = Account::new(&mut rng);
+    let mut session = Session::initiate(&alice, &bob.prekey_bundle(), &mut rng).unwrap();
+    assert_eq!(
+        session.set_sender_certificate(vec![0; MAX_SENDER_CERTIFICATE_LEN + 1]),
+        Err(EncryptError::SenderCertificateTooLarge {
+            len: MAX_SENDER_CERTIFICATE_LEN + 1,
+            max: MAX_SENDER_CERTIFICATE_LEN
+        })
+    );
+    session
+        .set_sender_certificate(b"school chain".to_vec())
+        .unwrap();
+    let first = session.encrypt(b"hi", &mut rng).unwrap();
+    assert_eq!(
+        bob.open_first_contact(&first).unwrap().sender_certificate(),
+        b"school chain"
+    );
+    // The largest slot with the largest plaintext still fits in an envelope.
+    let mut session = Session::initiate(&alice, &bob.prekey_bundle(), &mut rng).unwrap();
+    session
+        .set_sender_certificate(vec![1; MAX_SENDER_CERTIFICATE_LEN])
+        .unwrap();
+    let largest = session
+        .encrypt(&vec![2; MAX_PLAINTEXT_LEN], &mut rng)
+        .unwrap();
+    let contact = bob.open_first_contact(&wire(&largest)).unwrap();
+    assert_eq!(
+        contact.sender_certificate().len(),
+        MAX_SENDER_CERTIFICATE_LEN
+    );
+}

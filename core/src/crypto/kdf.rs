@@ -1,7 +1,8 @@
 //! HKDF-SHA256 and HMAC-SHA256 with Satchel's domain-separation labels.
 //!
-//! Every label used anywhere in the protocol is a constant in this file, so a reviewer
-//! finds them all in one place (they are also listed in `docs/PROTOCOL.md`).
+//! The labels of the key schedule are constants in this file; labels of signed or
+//! hashed layouts live beside those layouts (certificate, prekey set, queue ids,
+//! fingerprint, export). `docs/PROTOCOL.md` lists every label in one table.
 
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
@@ -13,7 +14,8 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// PQXDH: HKDF info for the shared secret SK.
 pub(crate) const LABEL_PQXDH: &[u8] = b"Satchel_PQXDH_X25519_SHA-256_ML-KEM-768_v1";
-/// Session start: RK, shared header keys, queue send ids, session id from SK.
+/// Session start: root key, the two initial header keys and the two queue send ids
+/// from SK. (The session id is the handshake id, see [`LABEL_HANDSHAKE_ID`].)
 pub(crate) const LABEL_SESSION_INIT: &[u8] = b"Satchel session init v1";
 /// Root-key KDF of the double ratchet (header-encryption variant).
 pub(crate) const LABEL_ROOT: &[u8] = b"Satchel ratchet root v1";

@@ -13,6 +13,7 @@
 //! sender is authenticated by the handshake inside.
 
 use rand_core::CryptoRng;
+use zeroize::Zeroizing;
 
 use super::padme::{pad_into, unpad};
 use super::queue::SendId;
@@ -44,6 +45,43 @@ fn box_key(
     Secret32::new(hkdf::<32>(&salt, shared.as_bytes(), LABEL_SEALED))
 }
 
+/// A box key agreed with a recipient, ready to seal one content. Split from sealing so
+/// that callers can do the fallible key agreement before changing any state.
+pub(crate) struct Sealer {
+    ephemeral_public: [u8; 32],
+    key: Secret32,
+}
+
+impl Sealer {
+    /// Generates the ephemeral key and agrees the box key with `recipient_public`.
+    pub(crate) fn new<R: CryptoRng + ?Sized>(
+        recipient_public: &[u8; 32],
+        rng: &mut R,
+    ) -> Result<Self, OpenFailure> {
+        let ephemeral = DhKeyPair::generate(rng);
+        let shared = ephemeral
+            .agree(recipient_public)
+            .map_err(|_| OpenFailure::Undecryptable)?;
+        Ok(Self {
+            ephemeral_public: *ephemeral.public(),
+            key: box_key(&shared, ephemeral.public(), recipient_public),
+        })
+    }
+
+    /// Seals `content` to the mailbox `send_id`. Fails only for contents beyond the
+    /// AEAD's limit (256 GiB).
+    pub(crate) fn seal(self, send_id: &SendId, content: &[u8]) -> Result<Envelope, OpenFailure> {
+        let mut padded = Zeroizing::new(Vec::new());
+        pad_into(content, &mut padded);
+        let mut bytes = Envelope::start(send_id, EPHEMERAL_LEN + padded.len() + TAG_LEN);
+        bytes.extend_from_slice(&self.ephemeral_public);
+        let aad = bytes.clone();
+        aead::seal_into(&self.key, &ZERO_NONCE, &aad, &padded, &mut bytes)
+            .map_err(|_| OpenFailure::Undecryptable)?;
+        Ok(Envelope::from_built(bytes))
+    }
+}
+
 /// Seals `content` to the mailbox `send_id` owned by the device whose X25519 key is
 /// `recipient_public`.
 pub(crate) fn seal<R: CryptoRng + ?Sized>(
@@ -52,20 +90,7 @@ pub(crate) fn seal<R: CryptoRng + ?Sized>(
     content: &[u8],
     rng: &mut R,
 ) -> Result<Envelope, OpenFailure> {
-    let ephemeral = DhKeyPair::generate(rng);
-    let shared = ephemeral
-        .agree(recipient_public)
-        .map_err(|_| OpenFailure::Undecryptable)?;
-    let key = box_key(&shared, ephemeral.public(), recipient_public);
-
-    let mut padded = Vec::new();
-    pad_into(content, &mut padded);
-    let mut bytes = Envelope::start(send_id, EPHEMERAL_LEN + padded.len() + TAG_LEN);
-    bytes.extend_from_slice(ephemeral.public());
-    let aad = bytes.clone();
-    aead::seal_into(&key, &ZERO_NONCE, &aad, &padded, &mut bytes)
-        .map_err(|_| OpenFailure::Undecryptable)?;
-    Ok(Envelope::from_built(bytes))
+    Sealer::new(recipient_public, rng)?.seal(send_id, content)
 }
 
 /// Opens a sealed box addressed to `recipient`.

@@ -26,6 +26,11 @@ pub(crate) fn decode_sealed_content(
 ) -> Result<(Vec<u8>, InitialMessage), FirstContactError> {
     let content = pb::SealedContent::decode(bytes)
         .map_err(|_| FirstContactError::Malformed { field: "encoding" })?;
+    if content.sender_certificate.len() > crate::session::MAX_SENDER_CERTIFICATE_LEN {
+        return Err(FirstContactError::Malformed {
+            field: "sender_certificate",
+        });
+    }
     let initial = content
         .initial
         .ok_or(FirstContactError::Malformed { field: "initial" })?;

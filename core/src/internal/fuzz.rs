@@ -139,7 +139,7 @@ fn conversation() -> Option<Conversation> {
     let bob_before_bytes = bob.to_bytes();
 
     let mut a = Session::initiate(&alice, &bundle, &mut rng).ok()?;
-    a.set_sender_certificate(b"opaque school-issued certificate chain".to_vec());
+    let _ = a.set_sender_certificate(b"opaque school-issued certificate chain".to_vec());
     let alice_pending_bytes = a.to_bytes();
     let first = a.encrypt(b"Hello, is the trip still on?", &mut rng).ok()?;
     let second = a.encrypt(b"(first contact, repeated)", &mut rng).ok()?;
@@ -181,6 +181,10 @@ struct Fixture {
     alice_session: Vec<u8>,
     /// Alice's inbound queue: where bob's messages go.
     alice_inbound: [u8; 16],
+    /// Bob's genuine messages 0 to 4 to alice's inbound queue.
+    bob_messages: Vec<Envelope>,
+    /// Alice's first contact to bob's mailbox.
+    first_contact: Envelope,
 }
 
 static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
@@ -194,6 +198,8 @@ fn build_fixture() -> Option<Fixture> {
         bob_bytes: conversation.bob_before_bytes,
         alice_inbound: *alice_session.inbound_queue().send_id().as_bytes(),
         alice_session: conversation.alice_session_bytes,
+        bob_messages: conversation.bob_messages.to_vec(),
+        first_contact: conversation.first_contacts[0].clone(),
     })
 }
 
@@ -451,13 +457,17 @@ pub fn prekey_bundle(data: &[u8]) {
 
 /// `persisted_state`: [`Account::from_bytes`], [`Session::from_bytes`] and the encrypted
 /// imports under a fixed key; whatever loads must save, reload and save to the same
-/// bytes, and export and import to the same state.
+/// bytes, and export and import to the same state. A loaded state is then used: a
+/// session decrypts the fixed conversation's messages and encrypts, an account opens
+/// and accepts its first contact; every refusal must leave the state unchanged.
 pub fn persisted_state(data: &[u8]) {
     if let Ok(account) = Account::from_bytes(data) {
         check_account(&account);
+        use_account(account);
     }
     if let Ok(session) = Session::from_bytes(data) {
         check_session(&session);
+        use_session(session);
     }
     let key = ExportKey::from_bytes(EXPORT_KEY);
     if let Ok(account) = import_account(data, &key) {
@@ -465,6 +475,54 @@ pub fn persisted_state(data: &[u8]) {
     }
     if let Ok(session) = import_session(data, &key) {
         check_session(&session);
+    }
+}
+
+/// Decrypts the fixed messages (they reach the ratchet if the session is a variant of
+/// alice's) and encrypts one message.
+fn use_session(mut session: Session) {
+    let Some(fixture) = fixture() else {
+        return;
+    };
+    for envelope in &fixture.bob_messages {
+        let before = session.to_bytes();
+        if session.decrypt(envelope).is_err() {
+            assert!(
+                session.to_bytes() == before,
+                "a failed decrypt changed a loaded session"
+            );
+        }
+    }
+    let before = session.to_bytes();
+    if session
+        .encrypt(b"reply", &mut FuzzRng::new(b"encrypt"))
+        .is_err()
+    {
+        assert!(
+            session.to_bytes() == before,
+            "a failed encrypt changed a loaded session"
+        );
+    }
+}
+
+/// Opens and accepts the fixed first contact (it opens if the account is a variant of
+/// bob's).
+fn use_account(mut account: Account) {
+    let Some(fixture) = fixture() else {
+        return;
+    };
+    let Ok(contact) = account.open_first_contact(&fixture.first_contact) else {
+        return;
+    };
+    let before = account.to_bytes();
+    if account
+        .accept(&contact, &mut FuzzRng::new(b"accept"))
+        .is_err()
+    {
+        assert!(
+            account.to_bytes() == before,
+            "a failed accept changed a loaded account"
+        );
     }
 }
 

@@ -73,3 +73,23 @@ pub fn decrypt_header(
     Header::decrypt(&HeaderKey::new(Secret32::new(header_key)), encrypted, aad)
         .map(|h| (h.ratchet_key, h.previous_chain_length, h.index))
 }
+
+/// Seals `content` to a mailbox (the first-contact box alone, for benches).
+#[must_use]
+pub fn seal_first_contact<R: rand_core::CryptoRng + ?Sized>(
+    send_id: &crate::SendId,
+    recipient_public: &[u8; 32],
+    content: &[u8],
+    rng: &mut R,
+) -> Option<crate::Envelope> {
+    crate::envelope::sealed::seal(send_id, recipient_public, content, rng).ok()
+}
+
+/// Opens a box made by [`seal_first_contact`] with the account's device key.
+#[must_use]
+pub fn open_first_contact_box(
+    account: &crate::Account,
+    envelope: &crate::Envelope,
+) -> Option<Vec<u8>> {
+    crate::envelope::sealed::open(account.device_dh(), envelope).ok()
+}

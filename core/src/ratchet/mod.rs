@@ -331,8 +331,11 @@ impl Ratchet {
             config.max_skipped_keys,
             config.max_skipped_chains,
         );
-        self.previous_send_count = self.sending.as_ref().map_or(0, ChainKey::index);
-        self.sending = None;
+        // PN counts the chain we last sent on; if we have not sent since the previous
+        // step, that chain's count stands.
+        if let Some(sending) = self.sending.take() {
+            self.previous_send_count = sending.index();
+        }
         self.sending_header_key = Some(self.next_sending_header_key.clone());
         self.receiving_header_key = Some(new_header_key);
         self.remote_dh = Some(header.ratchet_key);
@@ -435,6 +438,19 @@ impl Ratchet {
                 header_key: HeaderKey::new(secret(&chain.header_key, "skipped header key")?),
                 epoch: chain.epoch,
                 keys,
+            });
+        }
+        // Eviction assumes oldest-first order and one chain per epoch.
+        skipped
+            .chains
+            .make_contiguous()
+            .sort_by_key(|chain| chain.epoch);
+        let before = skipped.chains.len();
+        let mut seen = std::collections::HashSet::new();
+        skipped.chains.retain(|chain| seen.insert(chain.epoch));
+        if skipped.chains.len() != before {
+            return Err(StateError::Malformed {
+                field: "skipped chains",
             });
         }
         let sending_key = optional(&state.sending_chain_key, "sending_chain_key")?;

@@ -54,7 +54,7 @@ impl SkippedKeys {
             })
     }
 
-    /// The position of the chain with this epoch, if any keys of it are stored.
+    /// The position of the chain with this epoch, if it is recorded.
     pub(crate) fn chain_for_epoch(&self, epoch: u64) -> Option<usize> {
         self.chains.iter().position(|chain| chain.epoch == epoch)
     }

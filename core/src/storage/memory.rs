@@ -45,6 +45,8 @@ impl std::fmt::Debug for InMemoryStore {
     }
 }
 
+impl super::traits::ProtocolStore for InMemoryStore {}
+
 impl AccountStore for InMemoryStore {
     fn load_account(&self) -> Result<Option<Account>, StoreError> {
         self.account

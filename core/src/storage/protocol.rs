@@ -69,6 +69,9 @@ pub struct Received {
 /// Decrypts one envelope fetched from any of this device's queues or its mailbox, and
 /// saves the changed state (session, and account for a new session).
 ///
+/// A new session and the account are saved together through
+/// [`ProtocolStore::save_new_session`] (one transaction in a durable store).
+///
 /// # Errors
 /// [`ReceiveError`]; nothing is saved on error.
 pub fn receive<S: ProtocolStore, R: CryptoRng + ?Sized>(
@@ -90,8 +93,7 @@ pub fn receive<S: ProtocolStore, R: CryptoRng + ?Sized>(
             });
         }
         let inbound = account.accept(&contact, rng)?;
-        store.save_session(&inbound.session)?;
-        store.save_account(&account)?;
+        store.save_new_session(&account, &inbound.session)?;
         return Ok(Received {
             session: inbound.session.id(),
             sender: inbound.session.peer().clone(),

@@ -70,6 +70,19 @@ pub trait SessionStore {
 }
 
 /// Everything the protocol functions in [`super::protocol`] need.
-pub trait ProtocolStore: AccountStore + SessionStore {}
-
-impl<T: AccountStore + SessionStore> ProtocolStore for T {}
+pub trait ProtocolStore: AccountStore + SessionStore {
+    /// Saves a session created by an incoming first contact together with the account
+    /// it changed (one-time prekey consumed, handshake remembered).
+    ///
+    /// Durable stores must do this in one transaction: if only the session were saved,
+    /// the first message would be lost (its repeat is a duplicate); if only the account,
+    /// the session would be. The default saves one after the other and suits stores
+    /// that cannot fail, such as [`super::memory::InMemoryStore`].
+    ///
+    /// # Errors
+    /// [`StoreError`] if the backend fails; then nothing may have been saved.
+    fn save_new_session(&mut self, account: &Account, session: &Session) -> Result<(), StoreError> {
+        self.save_session(session)?;
+        self.save_account(account)
+    }
+}

@@ -1,0 +1,95 @@
+//! Replays the fuzz seeds (`fuzz/seeds/<target>/`, committed) and any local corpus
+//! (`fuzz/corpus/<target>/`, gitignored, may be missing) through the same functions the
+//! `cargo fuzz` targets call, so every seed runs in plain `cargo test` on stable.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use satchel_core::internal::fuzz;
+
+type Target = fn(&[u8]);
+
+const TARGETS: [(&str, Target); 7] = [
+    ("queue_envelope", fuzz::queue_envelope),
+    ("sealed_envelope", fuzz::sealed_envelope),
+    ("sealed_content", fuzz::sealed_content),
+    ("header", fuzz::header),
+    ("ratchet_message", fuzz::ratchet_message),
+    ("prekey_bundle", fuzz::prekey_bundle),
+    ("persisted_state", fuzz::persisted_state),
+];
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+/// The files directly in `dir`, sorted; empty if `dir` does not exist.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.expect("read corpus directory").path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+fn replay(target: &str, run: Target, paths: &[PathBuf]) {
+    for path in paths {
+        println!("{target}: {}", path.display());
+        let data = fs::read(path).expect("read corpus file");
+        run(&data);
+    }
+}
+
+#[test]
+fn seeds_replay_without_panics() {
+    for (target, run) in TARGETS {
+        let seeds = files(&fuzz_dir().join("seeds").join(target));
+        assert!(
+            !seeds.is_empty(),
+            "no seeds for fuzz target {target} in fuzz/seeds/{target}/"
+        );
+        replay(target, run, &seeds);
+    }
+}
+
+#[test]
+fn local_corpus_replays_without_panics() {
+    for (target, run) in TARGETS {
+        replay(target, run, &files(&fuzz_dir().join("corpus").join(target)));
+    }
+}
+
+#[test]
+fn every_fuzz_target_is_replayed() {
+    let manifest = fs::read_to_string(fuzz_dir().join("Cargo.toml")).expect("fuzz/Cargo.toml");
+    let declared: Vec<&str> = manifest
+        .lines()
+        .filter_map(|line| line.strip_prefix("name = \""))
+        .filter_map(|rest| rest.strip_suffix('"'))
+        .filter(|name| *name != "satchel-fuzz")
+        .collect();
+    let mut replayed: Vec<&str> = TARGETS.iter().map(|(name, _)| *name).collect();
+    let mut declared_sorted = declared.clone();
+    declared_sorted.sort_unstable();
+    replayed.sort_unstable();
+    assert_eq!(declared_sorted, replayed);
+}
+
+#[test]
+fn generated_seeds_replay_without_panics() {
+    // The in-memory seeds, in case the committed ones went stale after a protocol change.
+    let seeds = fuzz::seeds();
+    assert!(!seeds.is_empty(), "the fuzzing conversation failed");
+    for seed in seeds {
+        let (_, run) = TARGETS
+            .iter()
+            .find(|(name, _)| *name == seed.target)
+            .expect("seed for an unknown target");
+        println!("{}: generated {}", seed.target, seed.name);
+        run(&seed.bytes);
+    }
+}
