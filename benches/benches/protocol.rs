@@ -30,7 +30,12 @@
 //! * `vodozemac/*` — the peer: Olm steady-state message, DH-step message, handshake.
 
 // Bench code panics on what it set up itself; the workspace lints are for library code.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use std::hint::black_box;
 

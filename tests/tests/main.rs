@@ -10,6 +10,7 @@
 )]
 
 mod debug_output;
+mod fuzz_corpus;
 mod properties;
 mod sessions;
 mod support;

@@ -139,7 +139,8 @@ fn conversation() -> Option<Conversation> {
     let bob_before_bytes = bob.to_bytes();
 
     let mut a = Session::initiate(&alice, &bundle, &mut rng).ok()?;
-    let _ = a.set_sender_certificate(b"opaque school-issued certificate chain".to_vec());
+    a.set_sender_certificate(b"opaque school-issued certificate chain".to_vec())
+        .ok()?;
     let alice_pending_bytes = a.to_bytes();
     let first = a.encrypt(b"Hello, is the trip still on?", &mut rng).ok()?;
     let second = a.encrypt(b"(first contact, repeated)", &mut rng).ok()?;

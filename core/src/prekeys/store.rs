@@ -203,6 +203,7 @@ impl PrekeyStore {
         let signed = state
             .signed_prekeys
             .iter()
+            .take(RETAINED_ROTATED_PREKEYS)
             .map(|k| {
                 Ok(SignedPrekeySecret {
                     id: k.id,
@@ -213,6 +214,7 @@ impl PrekeyStore {
         let kem = state
             .kem_prekeys
             .iter()
+            .take(RETAINED_ROTATED_PREKEYS)
             .map(|k| {
                 let seed: Zeroizing<[u8; SEED_LEN]> =
                     Zeroizing::new(k.seed.as_slice().try_into().map_err(|_| {

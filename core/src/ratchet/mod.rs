@@ -307,6 +307,11 @@ impl Ratchet {
             })?;
         let (root, chain, next_receiving_header_key) = self.root.advance(&shared);
         let (new_skipped, message_key, next_chain) = skip_to(&chain, header.index, config)?;
+        // Only a damaged stored state can be at the last epoch.
+        let next_epoch = self
+            .receive_epoch
+            .checked_add(1)
+            .ok_or(DecryptError::DecryptionFailed)?;
         let plaintext = open_body(&message_key, body, aad)?;
 
         // Commit (`DHRatchetHE`, receiving half; the sending half waits for `encrypt`).
@@ -323,7 +328,7 @@ impl Ratchet {
             &mut self.next_receiving_header_key,
             next_receiving_header_key,
         );
-        self.receive_epoch += 1;
+        self.receive_epoch = next_epoch;
         self.skipped.insert(
             &new_header_key,
             self.receive_epoch,
