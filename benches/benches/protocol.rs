@@ -26,7 +26,11 @@
 //!   DH ratchet step (one key generation and two DHs across both sides).
 //! * `seal_open_first_contact` — seal and open a 1.5 KB first-contact box.
 //! * `padme` — the padding function over 1,000 lengths.
-//! * `primitives/*` — the primitive operations above, plus ChaCha20-Poly1305 on 1 KiB.
+//! * `kdf_root`, `kdf_chain` — one root-KDF step (HKDF, 96 bytes) and one chain step
+//!   (three HMAC outputs).
+//! * `primitives/*` — the primitive operations above, plus ChaCha20-Poly1305 on 100 B and
+//!   1 KiB, and X25519 from x25519-dalek 2 (`*_dalek4`, the version vodozemac uses) to
+//!   show that the peer's primitives cost the same.
 //! * `vodozemac/*` — the peer: Olm steady-state message, DH-step message, handshake.
 
 // Bench code panics on what it set up itself; the workspace lints are for library code.
@@ -145,6 +149,15 @@ fn seal_open(c: &mut Criterion) {
     });
 }
 
+fn kdfs(c: &mut Criterion) {
+    c.bench_function("kdf_root", |bench| {
+        bench.iter(|| satchel_core::internal::kdf_root(black_box([1; 32]), black_box([2; 32])))
+    });
+    c.bench_function("kdf_chain", |bench| {
+        bench.iter(|| satchel_core::internal::kdf_chain(black_box([1; 32]), black_box(7)))
+    });
+}
+
 fn padding(c: &mut Criterion) {
     c.bench_function("padme", |bench| {
         bench.iter(|| {
@@ -166,6 +179,21 @@ fn primitives(c: &mut Criterion) {
     group.bench_function("x25519_keygen", |b| {
         b.iter(|| PublicKey::from(&StaticSecret::random_from_rng(&mut rng)))
     });
+    {
+        let ours = x25519_dalek_v2::StaticSecret::from([3u8; 32]);
+        let theirs =
+            x25519_dalek_v2::PublicKey::from(&x25519_dalek_v2::StaticSecret::from([4u8; 32]));
+        group.bench_function("x25519_dh_dalek4", |b| {
+            b.iter(|| black_box(ours.diffie_hellman(black_box(&theirs))))
+        });
+        group.bench_function("x25519_keygen_dalek4", |b| {
+            b.iter(|| {
+                x25519_dalek_v2::PublicKey::from(&x25519_dalek_v2::StaticSecret::from(black_box(
+                    [5u8; 32],
+                )))
+            })
+        });
+    }
     group.bench_function("ed25519_keygen", |b| {
         b.iter(|| SigningKey::generate(&mut rng).verifying_key())
     });
@@ -297,7 +325,7 @@ mod group {
         config = Criterion::default()
             .warm_up_time(std::time::Duration::from_secs(1))
             .measurement_time(std::time::Duration::from_secs(3));
-        targets = primitives, vodozemac_baseline, handshake, message_steady, message_dh_step, seal_open, padding
+        targets = primitives, vodozemac_baseline, handshake, message_steady, message_dh_step, seal_open, padding, kdfs
     }
 }
 criterion_main!(group::benches);
