@@ -221,3 +221,80 @@ pub enum StateError {
         found: &'static str,
     },
 }
+
+/// A school certificate, grant or revocation list is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// A field had the wrong length or was missing.
+    #[error("school certificate is malformed ({field})")]
+    Malformed {
+        /// Which field.
+        field: &'static str,
+    },
+    /// Signed for another school than the one pinned.
+    #[error("this certificate is from another school")]
+    WrongSchool,
+    /// A signature did not verify.
+    #[error("school certificate signature is invalid: do not trust it")]
+    BadSignature,
+    /// A field is out of bounds (when creating a grant or list).
+    #[error("{field}: {reason}")]
+    InvalidField {
+        /// Which field.
+        field: &'static str,
+        /// What is allowed.
+        reason: &'static str,
+    },
+}
+
+/// Using an invite code failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum InviteError {
+    /// The code (or the record it points to) is not well formed.
+    #[error("invite code not usable: {reason}")]
+    Malformed {
+        /// What is wrong, in words a person can act on.
+        reason: &'static str,
+    },
+    /// A record version this library does not know.
+    #[error("invite made by a newer app version ({found}): update the app")]
+    UnsupportedVersion {
+        /// Version found.
+        found: u32,
+    },
+    /// The record does not decrypt with this code.
+    #[error("the invite does not match this code: check the code, or ask the school for a new one")]
+    DecryptionFailed,
+    /// The relay returned a record of another school than the code names.
+    #[error("the relay returned an invite of another school: do not continue, tell the school")]
+    WrongSchool,
+    /// The grant inside does not verify.
+    #[error("the invite is not validly signed by the school: {0}")]
+    Trust(#[from] TrustError),
+}
+
+/// A directory entry is unusable; skip it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DirectoryError {
+    /// Not a directory entry.
+    #[error("directory entry is malformed ({field})")]
+    Malformed {
+        /// Which field.
+        field: &'static str,
+    },
+    /// It does not decrypt under the directory key.
+    #[error("directory entry could not be decrypted")]
+    DecryptionFailed,
+    /// Its member certificate is invalid.
+    #[error("directory entry: {0}")]
+    Trust(#[from] TrustError),
+    /// Its prekey bundle is invalid.
+    #[error("directory entry: {0}")]
+    Bundle(#[from] BundleError),
+    /// The bundle belongs to another account than the certificate.
+    #[error("directory entry's device belongs to another account than its certificate")]
+    AccountMismatch,
+}

@@ -9,6 +9,8 @@
 //! * [`Session`] — a conversation with one device: PQXDH handshake, then a double
 //!   ratchet with header encryption over a pair of one-way queues.
 //! * [`Envelope`] — what the relay sees: version, send id, Padmé-padded ciphertext.
+//! * [`school`] — school trust: root key, grants and member certificates, invite codes,
+//!   revocation lists, the encrypted directory, and [`school::verify_member`].
 //! * [`storage`] — storage traits, an in-memory store, encrypted export, and
 //!   [`storage::protocol::receive`] / [`storage::protocol::send`] over any store.
 //!
@@ -51,6 +53,7 @@ mod handshake;
 mod identity;
 mod prekeys;
 mod ratchet;
+pub mod school;
 mod session;
 pub mod storage;
 
@@ -64,8 +67,8 @@ pub use envelope::{
     ENVELOPE_PREFIX_LEN, ENVELOPE_VERSION, Envelope, MAX_ENVELOPE_LEN, MAX_PLAINTEXT_LEN,
 };
 pub use error::{
-    BundleError, CertificateError, DecryptError, EncryptError, EnvelopeError, FirstContactError,
-    HandshakeError, StateError,
+    BundleError, CertificateError, DecryptError, DirectoryError, EncryptError, EnvelopeError,
+    FirstContactError, HandshakeError, InviteError, StateError, TrustError,
 };
 pub use identity::certificate::DeviceCertificate;
 pub use identity::fingerprint::{Fingerprint, SafetyNumber};

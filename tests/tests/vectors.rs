@@ -117,6 +117,68 @@ fn conversation_vectors() -> Value {
     })
 }
 
+/// School trust formats from a deterministic school: the invite code and record, the
+/// grant, the member certificate, a revocation list and a directory entry.
+fn school_vectors() -> Value {
+    use satchel_core::school::{
+        DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, RevocationList, Role,
+        SchoolRoot,
+    };
+    use satchel_proto::Message;
+    let mut rng = rng(78);
+    let root = SchoolRoot::generate(&mut rng);
+    let directory_key = DirectoryKey::generate(&mut rng);
+    let request = GrantRequest {
+        display_name: "Ms Rivera".into(),
+        role: Role::Teacher,
+        classes: vec!["5B".into(), "Choir".into()],
+        valid_from: 1_790_000_000,
+        valid_until: 1_821_536_000,
+    };
+    let invite = Invite::create(
+        &root,
+        request,
+        &directory_key,
+        "http://127.0.0.1:7878",
+        &mut rng,
+    )
+    .unwrap();
+    let keys = invite.code.keys();
+    let contents = keys.open_record(&invite.record).unwrap();
+    let account = Account::new(&mut rng);
+    let member = keys
+        .bind(
+            contents.grant,
+            account.account_id(),
+            *account.certificate().account_key(),
+        )
+        .unwrap();
+    let revocations =
+        RevocationList::sign(&root, 3, 1_790_000_100, vec![invite.grant.id()]).unwrap();
+    let entry_id = EntryId::random(&mut rng);
+    let entry = DirectoryEntry {
+        member: member.clone(),
+        bundle: account.prekey_bundle(),
+        bundle_id: [7; 16],
+        updated_at: 1_790_000_200,
+    }
+    .seal(&directory_key, &root.school_id(), &entry_id, &mut rng);
+    json!({
+        "rng": "ChaCha20Rng, seed [78; 32]",
+        "school_id": hex(root.school_id().as_bytes()),
+        "root_key": hex(root.public().as_bytes()),
+        "invite_code": invite.code.to_line(),
+        "lookup_id": hex(&invite.lookup_id),
+        "redeem_key": hex(&invite.redeem_key),
+        "invite_record": hex(&invite.record),
+        "grant": hex(&invite.grant.to_proto().encode_to_vec()),
+        "member_certificate": hex(&member.to_bytes()),
+        "revocation_list": hex(&revocations.to_bytes()),
+        "directory_entry_id": hex(entry_id.as_bytes()),
+        "directory_entry": hex(&entry),
+    })
+}
+
 fn all_vectors() -> Value {
     json!({
         "kdf_root": root_vectors(),
@@ -125,6 +187,7 @@ fn all_vectors() -> Value {
         "padme": padme_vectors(),
         "fingerprints": fingerprint_vectors(),
         "conversation": conversation_vectors(),
+        "school": school_vectors(),
     })
 }
 

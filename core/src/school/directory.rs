@@ -1,0 +1,203 @@
+//! The school directory: one encrypted entry per member device, stored on the relay.
+//!
+//! ```text
+//! entry blob = nonce (12) || ChaCha20-Poly1305(directory_key, nonce, DirectoryEntry,
+//!                                             aad = "Satchel directory entry v1" || school_id || entry_id)
+//! ```
+//!
+//! The relay sees how many entries there are and when they change, nothing else. Every
+//! member checks each entry it reads: the member certificate against the pinned root,
+//! and that the prekey bundle belongs to the certified account.
+
+use prost::Message;
+use rand_core::CryptoRng;
+use satchel_proto::v1 as pb;
+use zeroize::Zeroizing;
+
+use super::member::MemberCertificate;
+use super::root::{SchoolId, SchoolKey};
+use crate::crypto::aead::{self, NONCE_LEN};
+use crate::crypto::dh::Hex;
+use crate::crypto::secret::Secret32;
+use crate::error::DirectoryError;
+use crate::prekeys::PrekeyBundle;
+
+const LABEL_ENTRY: &[u8] = b"Satchel directory entry v1";
+const ENTRY_VERSION: u32 = 1;
+/// The largest encrypted entry accepted.
+pub const MAX_ENTRY_LEN: usize = 32 * 1024;
+
+/// The key the directory is encrypted under, held by every enrolled member.
+#[derive(Clone)]
+pub struct DirectoryKey(Secret32);
+
+impl DirectoryKey {
+    /// A fresh random key (made once, when the school is created).
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(bytes.as_mut_slice());
+        Self(Secret32::new(*bytes))
+    }
+
+    /// Wraps stored key bytes.
+    #[must_use]
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        Secret32::from_slice(bytes).map(Self)
+    }
+
+    /// The key bytes, for the member's encrypted storage.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for DirectoryKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DirectoryKey(<redacted>)")
+    }
+}
+
+/// Names one directory entry on the relay.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryId([u8; 16]);
+
+impl EntryId {
+    /// A fresh random id.
+    pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// Wraps 16 bytes.
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw bytes.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for EntryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EntryId({:?})", Hex(&self.0))
+    }
+}
+
+/// One member device's directory entry: who they are and how to reach them.
+#[derive(Clone, Debug)]
+pub struct DirectoryEntry {
+    /// The member's certificate, verified against the school root.
+    pub member: MemberCertificate,
+    /// The device's prekey bundle (without one-time prekey), verified and bound to the
+    /// member's account.
+    pub bundle: PrekeyBundle,
+    /// Where the relay hands out this device's one-time prekeys.
+    pub bundle_id: [u8; 16],
+    /// When the member last updated the entry (Unix seconds).
+    pub updated_at: u64,
+}
+
+fn entry_aad(school_id: &SchoolId, entry_id: &EntryId) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(LABEL_ENTRY.len() + 32);
+    aad.extend_from_slice(LABEL_ENTRY);
+    aad.extend_from_slice(school_id.as_bytes());
+    aad.extend_from_slice(entry_id.as_bytes());
+    aad
+}
+
+impl DirectoryEntry {
+    /// Encrypts the entry for upload under `entry_id`.
+    pub fn seal<R: CryptoRng + ?Sized>(
+        &self,
+        key: &DirectoryKey,
+        school_id: &SchoolId,
+        entry_id: &EntryId,
+        rng: &mut R,
+    ) -> Vec<u8> {
+        let plaintext = pb::DirectoryEntry {
+            version: ENTRY_VERSION,
+            member: Some(self.member.to_proto()),
+            prekey_bundle: self.bundle.to_bytes(),
+            bundle_id: self.bundle_id.to_vec(),
+            updated_at: self.updated_at,
+        }
+        .encode_to_vec();
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + aead::TAG_LEN);
+        out.extend_from_slice(&nonce);
+        if aead::seal_into(
+            &key.0,
+            &nonce,
+            &entry_aad(school_id, entry_id),
+            &plaintext,
+            &mut out,
+        )
+        .is_err()
+        {
+            // Entries are a few kilobytes; the AEAD limit is 256 GiB.
+            out.clear();
+        }
+        out
+    }
+
+    /// Decrypts and verifies an entry fetched from the relay.
+    ///
+    /// # Errors
+    /// [`DirectoryError`] if it does not decrypt, is malformed, its certificate does
+    /// not verify against `root`, or its bundle belongs to another account.
+    pub fn open(
+        blob: &[u8],
+        key: &DirectoryKey,
+        root: &SchoolKey,
+        entry_id: &EntryId,
+    ) -> Result<Self, DirectoryError> {
+        if blob.len() > MAX_ENTRY_LEN {
+            return Err(DirectoryError::Malformed { field: "length" });
+        }
+        let (nonce, sealed) = blob
+            .split_at_checked(NONCE_LEN)
+            .ok_or(DirectoryError::Malformed { field: "nonce" })?;
+        let nonce: &[u8; NONCE_LEN] = nonce
+            .try_into()
+            .map_err(|_| DirectoryError::Malformed { field: "nonce" })?;
+        let plaintext = aead::open(
+            &key.0,
+            nonce,
+            &entry_aad(&root.school_id(), entry_id),
+            sealed,
+        )
+        .map_err(|_| DirectoryError::DecryptionFailed)?;
+        let entry = pb::DirectoryEntry::decode(plaintext.as_slice())
+            .map_err(|_| DirectoryError::Malformed { field: "encoding" })?;
+        if entry.version != ENTRY_VERSION {
+            return Err(DirectoryError::Malformed { field: "version" });
+        }
+        let member = MemberCertificate::from_proto(
+            entry
+                .member
+                .as_ref()
+                .ok_or(DirectoryError::Malformed { field: "member" })?,
+            root,
+        )?;
+        let bundle = PrekeyBundle::from_bytes(&entry.prekey_bundle)?
+            .expect_account(&member.account_id(), member.account_key())
+            .map_err(|_| DirectoryError::AccountMismatch)?;
+        Ok(Self {
+            member,
+            bundle,
+            bundle_id: entry
+                .bundle_id
+                .as_slice()
+                .try_into()
+                .map_err(|_| DirectoryError::Malformed { field: "bundle_id" })?,
+            updated_at: entry.updated_at,
+        })
+    }
+}

@@ -1,0 +1,255 @@
+//! Member certificates (a grant bound to an account) and the verification that decides
+//! what a recipient is shown.
+
+use prost::Message;
+use satchel_proto::v1 as pb;
+
+use super::grant::{Grant, GrantId, Role};
+use super::revocation::RevocationList;
+use super::root::SchoolKey;
+use crate::crypto::signing::{self, SigningKeyPair};
+use crate::error::TrustError;
+use crate::identity::certificate::DeviceCertificate;
+use crate::identity::ids::AccountId;
+
+const LABEL_BINDING: &[u8] = b"Satchel member binding v1";
+/// The largest encoded member certificate accepted.
+pub const MAX_MEMBER_CERTIFICATE_LEN: usize = 4_096;
+
+/// A grant bound to one account by the grant key's signature.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MemberCertificate {
+    grant: Grant,
+    account_id: AccountId,
+    account_key: [u8; 32],
+    binding_signature: [u8; 64],
+}
+
+fn binding_bytes(grant: &Grant, account_id: &AccountId, account_key: &[u8; 32]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(LABEL_BINDING.len() + 16 + 16 + 32);
+    bytes.extend_from_slice(LABEL_BINDING);
+    bytes.extend_from_slice(grant.id().as_bytes());
+    bytes.extend_from_slice(account_id.as_bytes());
+    bytes.extend_from_slice(account_key);
+    bytes
+}
+
+impl MemberCertificate {
+    /// Binds `grant` to an account, signing with the grant key.
+    ///
+    /// # Errors
+    /// [`TrustError::BadSignature`] if `grant_key` is not the grant's key.
+    pub(crate) fn bind(
+        grant: Grant,
+        grant_key: &SigningKeyPair,
+        account_id: AccountId,
+        account_key: [u8; 32],
+    ) -> Result<Self, TrustError> {
+        if grant_key.public() != *grant.grant_key() {
+            return Err(TrustError::BadSignature);
+        }
+        let binding_signature = grant_key.sign(&binding_bytes(&grant, &account_id, &account_key));
+        Ok(Self {
+            grant,
+            account_id,
+            account_key,
+            binding_signature,
+        })
+    }
+
+    /// Parses and verifies a certificate against the school root.
+    ///
+    /// # Errors
+    /// [`TrustError`] if it is malformed, for another school, or a signature fails.
+    pub fn from_proto(proto: &pb::MemberCertificate, root: &SchoolKey) -> Result<Self, TrustError> {
+        let malformed = |field| TrustError::Malformed { field };
+        let grant = Grant::from_proto(proto.grant.as_ref().ok_or(malformed("grant"))?, root)?;
+        let account_id = AccountId::from_slice(&proto.account_id).ok_or(malformed("account_id"))?;
+        let account_key: [u8; 32] = proto
+            .account_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| malformed("account_key"))?;
+        let binding_signature: [u8; 64] = proto
+            .binding_signature
+            .as_slice()
+            .try_into()
+            .map_err(|_| malformed("binding_signature"))?;
+        signing::verify(
+            grant.grant_key(),
+            &binding_bytes(&grant, &account_id, &account_key),
+            &binding_signature,
+        )
+        .map_err(|_| TrustError::BadSignature)?;
+        Ok(Self {
+            grant,
+            account_id,
+            account_key,
+            binding_signature,
+        })
+    }
+
+    /// Parses and verifies encoded bytes (as carried in a first contact's
+    /// sender-certificate slot or a directory entry).
+    ///
+    /// # Errors
+    /// As [`MemberCertificate::from_proto`].
+    pub fn from_bytes(bytes: &[u8], root: &SchoolKey) -> Result<Self, TrustError> {
+        if bytes.len() > MAX_MEMBER_CERTIFICATE_LEN {
+            return Err(TrustError::Malformed { field: "length" });
+        }
+        let proto = pb::MemberCertificate::decode(bytes)
+            .map_err(|_| TrustError::Malformed { field: "encoding" })?;
+        Self::from_proto(&proto, root)
+    }
+
+    /// The protobuf form.
+    #[must_use]
+    pub fn to_proto(&self) -> pb::MemberCertificate {
+        pb::MemberCertificate {
+            grant: Some(self.grant.to_proto()),
+            account_id: self.account_id.as_bytes().to_vec(),
+            account_key: self.account_key.to_vec(),
+            binding_signature: self.binding_signature.to_vec(),
+        }
+    }
+
+    /// The encoded certificate.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_proto().encode_to_vec()
+    }
+
+    /// The grant.
+    #[must_use]
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// The account it is bound to.
+    #[must_use]
+    pub fn account_id(&self) -> AccountId {
+        self.account_id
+    }
+
+    /// The account key it is bound to.
+    #[must_use]
+    pub fn account_key(&self) -> &[u8; 32] {
+        &self.account_key
+    }
+}
+
+impl std::fmt::Debug for MemberCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemberCertificate")
+            .field("grant", &self.grant)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sender the school vouches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedMember {
+    /// The name the school gave them.
+    pub display_name: String,
+    /// Their role.
+    pub role: Role,
+    /// Their classes.
+    pub classes: Vec<String>,
+    /// Their grant (for revocation).
+    pub grant_id: GrantId,
+    /// Until when the school vouches for them (Unix seconds).
+    pub valid_until: u64,
+}
+
+/// Why a sender is not shown as verified. Every variant means: treat as a stranger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnverifiedReason {
+    /// The sender presented no school certificate.
+    NoCertificate,
+    /// The certificate is malformed, forged or from another school.
+    Invalid,
+    /// The certificate is bound to another account than the one that sent the message.
+    AccountMismatch,
+    /// Not valid yet.
+    NotYetValid,
+    /// Expired.
+    Expired,
+    /// The school revoked it.
+    Revoked,
+}
+
+impl std::fmt::Display for UnverifiedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UnverifiedReason::NoCertificate => {
+                "no school certificate: this sender is not known to the school"
+            }
+            UnverifiedReason::Invalid => "invalid school certificate: do not trust this sender",
+            UnverifiedReason::AccountMismatch => {
+                "certificate belongs to someone else: do not trust this sender"
+            }
+            UnverifiedReason::NotYetValid => "school certificate not valid yet",
+            UnverifiedReason::Expired => "school certificate expired",
+            UnverifiedReason::Revoked => "the school has revoked this sender",
+        })
+    }
+}
+
+/// What a recipient shows for a sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderStatus {
+    /// Vouched for by the school: show name, role and classes as verified.
+    Verified(VerifiedMember),
+    /// Not vouched for: show as a stranger, with the reason.
+    Unverified(UnverifiedReason),
+}
+
+impl SenderStatus {
+    /// Whether to show the sender as verified.
+    #[must_use]
+    pub fn is_verified(&self) -> bool {
+        matches!(self, SenderStatus::Verified(_))
+    }
+}
+
+/// Decides whether `sender` (the device certificate the session authenticated) is a
+/// member of the school `root`, given the member certificate it presented (if any),
+/// the latest revocation list and the current time.
+#[must_use]
+pub fn verify_member(
+    root: &SchoolKey,
+    revocations: Option<&RevocationList>,
+    now: u64,
+    certificate: Option<&[u8]>,
+    sender: &DeviceCertificate,
+) -> SenderStatus {
+    let Some(bytes) = certificate.filter(|b| !b.is_empty()) else {
+        return SenderStatus::Unverified(UnverifiedReason::NoCertificate);
+    };
+    let Ok(member) = MemberCertificate::from_bytes(bytes, root) else {
+        return SenderStatus::Unverified(UnverifiedReason::Invalid);
+    };
+    if member.account_id != sender.account_id() || &member.account_key != sender.account_key() {
+        return SenderStatus::Unverified(UnverifiedReason::AccountMismatch);
+    }
+    let details = member.grant.details();
+    if now < details.valid_from {
+        return SenderStatus::Unverified(UnverifiedReason::NotYetValid);
+    }
+    if now >= details.valid_until {
+        return SenderStatus::Unverified(UnverifiedReason::Expired);
+    }
+    if revocations.is_some_and(|list| list.is_revoked(&member.grant.id())) {
+        return SenderStatus::Unverified(UnverifiedReason::Revoked);
+    }
+    SenderStatus::Verified(VerifiedMember {
+        display_name: details.display_name.clone(),
+        role: details.role,
+        classes: details.classes.clone(),
+        grant_id: member.grant.id(),
+        valid_until: details.valid_until,
+    })
+}

@@ -1,0 +1,343 @@
+//! School trust: invites, member certificates, revocation, the encrypted directory, and
+//! what a recipient is shown.
+
+use satchel_core::school::{
+    DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, RevocationList, Role,
+    SchoolRoot, SenderStatus, UnverifiedReason, verify_member,
+};
+use satchel_core::{Account, DirectoryError, InviteError, Session, TrustError};
+
+use crate::support::{rng, wire};
+
+const NOW: u64 = 1_790_000_000;
+const YEAR: u64 = 365 * 24 * 3600;
+
+fn request(name: &str, role: Role, classes: &[&str]) -> GrantRequest {
+    GrantRequest {
+        display_name: name.to_string(),
+        role,
+        classes: classes.iter().map(|c| c.to_string()).collect(),
+        valid_from: NOW - 60,
+        valid_until: NOW + YEAR,
+    }
+}
+
+struct School {
+    root: SchoolRoot,
+    directory_key: DirectoryKey,
+}
+
+fn school(rng: &mut chacha20::ChaCha20Rng) -> School {
+    School {
+        root: SchoolRoot::generate(rng),
+        directory_key: DirectoryKey::generate(rng),
+    }
+}
+
+/// An account enrolled through an invite, with its member certificate bytes.
+fn enrol(
+    school: &School,
+    req: GrantRequest,
+    rng: &mut chacha20::ChaCha20Rng,
+) -> (Account, Vec<u8>, Invite) {
+    let invite = Invite::create(
+        &school.root,
+        req,
+        &school.directory_key,
+        "http://127.0.0.1:7878",
+        rng,
+    )
+    .unwrap();
+    let code = InviteCode::parse(&invite.code.to_line()).unwrap();
+    let keys = code.keys();
+    assert_eq!(keys.lookup_id(), invite.lookup_id);
+    assert_eq!(keys.redeem_key(), invite.redeem_key);
+    let contents = keys.open_record(&invite.record).unwrap();
+    assert_eq!(contents.root, school.root.public());
+    assert_eq!(
+        contents.directory_key.as_bytes(),
+        school.directory_key.as_bytes()
+    );
+    let account = Account::new(rng);
+    let member = keys
+        .bind(
+            contents.grant,
+            account.account_id(),
+            *account.certificate().account_key(),
+        )
+        .unwrap();
+    (account, member.to_bytes(), invite)
+}
+
+#[test]
+fn an_invited_teacher_is_shown_verified_to_a_parent_until_revoked() {
+    let mut rng = rng(30);
+    let s = school(&mut rng);
+    let (teacher, teacher_cert, teacher_invite) =
+        enrol(&s, request("Ms Rivera", Role::Teacher, &["5B"]), &mut rng);
+    let (mut parent, _, _) = enrol(&s, request("Sam's mum", Role::Parent, &["5B"]), &mut rng);
+
+    let mut session = Session::initiate(&teacher, &parent.prekey_bundle(), &mut rng).unwrap();
+    session.set_sender_certificate(teacher_cert).unwrap();
+    let first = session.encrypt(b"Welcome to 5B!", &mut rng).unwrap();
+    let contact = parent.open_first_contact(&wire(&first)).unwrap();
+    let status = verify_member(
+        &s.root.public(),
+        None,
+        NOW,
+        Some(contact.sender_certificate()),
+        contact.sender(),
+    );
+    let SenderStatus::Verified(member) = status else {
+        panic!("teacher not verified: {status:?}")
+    };
+    assert_eq!(member.display_name, "Ms Rivera");
+    assert_eq!(member.role, Role::Teacher);
+    assert_eq!(member.classes, ["5B"]);
+    assert_eq!(
+        parent.accept(&contact, &mut rng).unwrap().plaintext,
+        b"Welcome to 5B!"
+    );
+
+    // The school revokes the teacher: the same certificate is no longer verified.
+    let list = RevocationList::sign(&s.root, 1, NOW, vec![teacher_invite.grant.id()]).unwrap();
+    let list = RevocationList::from_bytes(&list.to_bytes(), &s.root.public()).unwrap();
+    assert_eq!(
+        verify_member(
+            &s.root.public(),
+            Some(&list),
+            NOW,
+            Some(contact.sender_certificate()),
+            contact.sender()
+        ),
+        SenderStatus::Unverified(UnverifiedReason::Revoked)
+    );
+}
+
+#[test]
+fn strangers_impostors_and_stale_certificates_are_never_verified() {
+    let mut rng = rng(31);
+    let s = school(&mut rng);
+    let other = school(&mut rng);
+    let (teacher, teacher_cert, _) =
+        enrol(&s, request("Ms Rivera", Role::Teacher, &["5B"]), &mut rng);
+    let (_, foreign_cert, _) = enrol(
+        &other,
+        request("Ms Rivera", Role::Teacher, &["5B"]),
+        &mut rng,
+    );
+    let stranger = Account::new(&mut rng);
+    let root = s.root.public();
+    let device = teacher.certificate();
+
+    let status = |cert: Option<&[u8]>, sender, now| verify_member(&root, None, now, cert, sender);
+    assert_eq!(
+        status(None, device, NOW),
+        SenderStatus::Unverified(UnverifiedReason::NoCertificate)
+    );
+    assert_eq!(
+        status(Some(b""), device, NOW),
+        SenderStatus::Unverified(UnverifiedReason::NoCertificate)
+    );
+    assert_eq!(
+        status(Some(b"garbage"), device, NOW),
+        SenderStatus::Unverified(UnverifiedReason::Invalid)
+    );
+    // "Hi mum, new number": a stranger presenting the teacher's (public) certificate.
+    assert_eq!(
+        status(Some(&teacher_cert), stranger.certificate(), NOW),
+        SenderStatus::Unverified(UnverifiedReason::AccountMismatch)
+    );
+    // A certificate from another school, however genuine there.
+    assert_eq!(
+        status(Some(&foreign_cert), device, NOW),
+        SenderStatus::Unverified(UnverifiedReason::Invalid)
+    );
+    assert_eq!(
+        status(Some(&teacher_cert), device, NOW - 3_600),
+        SenderStatus::Unverified(UnverifiedReason::NotYetValid)
+    );
+    assert_eq!(
+        status(Some(&teacher_cert), device, NOW + 2 * YEAR),
+        SenderStatus::Unverified(UnverifiedReason::Expired)
+    );
+    // Any flipped byte breaks it.
+    for i in (0..teacher_cert.len()).step_by(7) {
+        let mut bad = teacher_cert.clone();
+        bad[i] ^= 0x20;
+        assert!(!status(Some(&bad), device, NOW).is_verified(), "byte {i}");
+    }
+    assert!(status(Some(&teacher_cert), device, NOW).is_verified());
+}
+
+#[test]
+fn invite_codes_parse_strictly_with_actionable_errors() {
+    let mut rng = rng(32);
+    let s = school(&mut rng);
+    let invite = Invite::create(
+        &s.root,
+        request("Sam's dad", Role::Parent, &["5B"]),
+        &s.directory_key,
+        "https://relay.example.org",
+        &mut rng,
+    )
+    .unwrap();
+    let line = invite.code.to_line();
+    assert!(line.starts_with("SATCHEL1-"));
+    assert!(line.ends_with("@https://relay.example.org"));
+    assert!(
+        line.len() < 120,
+        "fits a QR code comfortably: {}",
+        line.len()
+    );
+    assert!(
+        !format!("{:?}", invite.code).contains(&line[9..30]),
+        "Debug shows the secret"
+    );
+    let parsed = InviteCode::parse(&format!(
+        "  {}\n",
+        line.to_lowercase()
+            .replace("satchel1-", "SATCHEL1-")
+            .replace("@HTTPS", "@https")
+    ))
+    .unwrap();
+    assert_eq!(parsed.school_id, s.root.school_id());
+
+    for (bad, expected) in [
+        ("hello", "SATCHEL1-"),
+        ("SATCHEL1-ABCDEF", "'@'"),
+        ("SATCHEL1-ABC@ftp://x", "http://"),
+        ("SATCHEL1-!!!!@http://x", "base32"),
+        ("SATCHEL1-ABCDEFGH@http://x", "too short"),
+    ] {
+        let error = InviteCode::parse(bad).unwrap_err();
+        assert!(error.to_string().contains(expected), "{bad}: {error}");
+    }
+    // The record opens only with the right code.
+    let other = Invite::create(
+        &s.root,
+        request("X", Role::Parent, &[]),
+        &s.directory_key,
+        "http://r",
+        &mut rng,
+    )
+    .unwrap();
+    assert_eq!(
+        other.code.keys().open_record(&invite.record).unwrap_err(),
+        InviteError::DecryptionFailed
+    );
+    let mut damaged = invite.record.clone();
+    damaged[3] ^= 1;
+    assert_eq!(
+        invite.code.keys().open_record(&damaged).unwrap_err(),
+        InviteError::DecryptionFailed
+    );
+}
+
+#[test]
+fn grants_refuse_out_of_bounds_fields() {
+    let s = school(&mut rng(33));
+    let make =
+        |req| Invite::create(&s.root, req, &s.directory_key, "http://r", &mut rng(34)).map(|_| ());
+    assert!(matches!(
+        make(request("", Role::Parent, &[])),
+        Err(TrustError::InvalidField {
+            field: "display_name",
+            ..
+        })
+    ));
+    assert!(matches!(
+        make(request(&"x".repeat(201), Role::Parent, &[])),
+        Err(TrustError::InvalidField { .. })
+    ));
+    let many: Vec<String> = (0..33).map(|i| format!("C{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert!(matches!(
+        make(request("A", Role::Teacher, &many)),
+        Err(TrustError::InvalidField {
+            field: "classes",
+            ..
+        })
+    ));
+    let mut backwards = request("A", Role::Staff, &[]);
+    backwards.valid_until = backwards.valid_from;
+    assert!(matches!(
+        make(backwards),
+        Err(TrustError::InvalidField {
+            field: "valid_until",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn revocation_lists_verify_against_their_school_only() {
+    let mut rng = rng(35);
+    let s = school(&mut rng);
+    let other = school(&mut rng);
+    let (_, _, invite) = enrol(&s, request("A", Role::Parent, &["1A"]), &mut rng);
+    let list =
+        RevocationList::sign(&s.root, 7, NOW, vec![invite.grant.id(), invite.grant.id()]).unwrap();
+    assert_eq!(list.revoked().len(), 1);
+    let bytes = list.to_bytes();
+    let parsed = RevocationList::from_bytes(&bytes, &s.root.public()).unwrap();
+    assert_eq!(parsed.sequence(), 7);
+    assert!(parsed.is_revoked(&invite.grant.id()));
+    assert_eq!(
+        RevocationList::from_bytes(&bytes, &other.root.public()).unwrap_err(),
+        TrustError::WrongSchool
+    );
+    let mut tampered = bytes.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert_eq!(
+        RevocationList::from_bytes(&tampered, &s.root.public()).unwrap_err(),
+        TrustError::BadSignature
+    );
+}
+
+#[test]
+fn directory_entries_are_encrypted_and_bound_to_the_certified_account() {
+    let mut rng = rng(36);
+    let s = school(&mut rng);
+    let (teacher, cert, _) = enrol(&s, request("Ms Rivera", Role::Teacher, &["5B"]), &mut rng);
+    let root = s.root.public();
+    let member = satchel_core::school::MemberCertificate::from_bytes(&cert, &root).unwrap();
+    let entry = DirectoryEntry {
+        member: member.clone(),
+        bundle: teacher.prekey_bundle(),
+        bundle_id: [9; 16],
+        updated_at: NOW,
+    };
+    let id = EntryId::random(&mut rng);
+    let blob = entry.seal(&s.directory_key, &s.root.school_id(), &id, &mut rng);
+    assert!(
+        !blob.windows(9).any(|w| w == b"Ms Rivera"),
+        "the name is visible in the blob"
+    );
+    let opened = DirectoryEntry::open(&blob, &s.directory_key, &root, &id).unwrap();
+    assert_eq!(opened.member, member);
+    assert_eq!(opened.bundle.device(), teacher.certificate());
+
+    let wrong_key = DirectoryKey::generate(&mut rng);
+    assert_eq!(
+        DirectoryEntry::open(&blob, &wrong_key, &root, &id).unwrap_err(),
+        DirectoryError::DecryptionFailed
+    );
+    assert_eq!(
+        DirectoryEntry::open(&blob, &s.directory_key, &root, &EntryId::random(&mut rng))
+            .unwrap_err(),
+        DirectoryError::DecryptionFailed
+    );
+    // Someone else's device under the teacher's certificate is refused.
+    let impostor = Account::new(&mut rng);
+    let forged = DirectoryEntry {
+        bundle: impostor.prekey_bundle(),
+        ..entry
+    };
+    let blob = forged.seal(&s.directory_key, &s.root.school_id(), &id, &mut rng);
+    assert_eq!(
+        DirectoryEntry::open(&blob, &s.directory_key, &root, &id).unwrap_err(),
+        DirectoryError::AccountMismatch
+    );
+}
