@@ -9,7 +9,8 @@ use satchel_core::internal::fuzz;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 7] = [
+const TARGETS: [(&str, Target); 8] = [
+    ("school", fuzz::school),
     ("queue_envelope", fuzz::queue_envelope),
     ("sealed_envelope", fuzz::sealed_envelope),
     ("sealed_content", fuzz::sealed_content),

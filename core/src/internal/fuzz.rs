@@ -17,6 +17,7 @@ use prost::Message;
 use rand_core::{TryCryptoRng, TryRng};
 use satchel_proto::v1 as pb;
 
+pub use super::fuzz_school::school;
 use super::{decrypt_header, encrypt_header};
 use crate::crypto::kdf::sha256;
 use crate::envelope::sealed;
@@ -584,7 +585,9 @@ pub struct Seed {
 /// conversation itself fails.
 #[must_use]
 pub fn seeds() -> Vec<Seed> {
-    conversation().map(|c| seeds_of(&c)).unwrap_or_default()
+    let mut seeds = conversation().map(|c| seeds_of(&c)).unwrap_or_default();
+    seeds.extend(super::fuzz_school::school_seeds());
+    seeds
 }
 
 /// `bytes` with bit 0 of byte `at` flipped (counted from the end if `at` is negative).
@@ -935,7 +938,8 @@ mod tests {
 
     type Target = fn(&[u8]);
 
-    const TARGETS: [(&str, Target); 7] = [
+    const TARGETS: [(&str, Target); 8] = [
+        ("school", school),
         ("queue_envelope", queue_envelope),
         ("sealed_envelope", sealed_envelope),
         ("sealed_content", sealed_content),

@@ -4,6 +4,7 @@
 //! API makes. Do not use them in applications.
 
 pub mod fuzz;
+mod fuzz_school;
 
 use crate::crypto::secret::Secret32;
 use crate::ratchet::chain_key::ChainKey;

@@ -1,0 +1,162 @@
+//! The `school` fuzz target: every school-trust parser (invite codes, member
+//! certificates, revocation lists, invite records, directory entries) against a fixed,
+//! deterministic school. Part of [`super::fuzz`]; see there for the conventions.
+
+use std::sync::OnceLock;
+
+use super::fuzz::{FuzzRng, Seed};
+use crate::Account;
+use crate::identity::certificate::DeviceCertificate;
+use crate::school::{
+    DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, JoinKeys,
+    MemberCertificate, RevocationList, Role, SchoolKey, SchoolRoot, verify_member,
+};
+
+const NOW: u64 = 1_790_000_000;
+
+struct SchoolFixture {
+    root: SchoolKey,
+    keys: JoinKeys,
+    directory_key: DirectoryKey,
+    entry_id: EntryId,
+    device: DeviceCertificate,
+    seeds: Vec<(&'static str, Vec<u8>)>,
+}
+
+fn build() -> Option<SchoolFixture> {
+    let mut rng = FuzzRng::new(b"school");
+    let root = SchoolRoot::generate(&mut rng);
+    let directory_key = DirectoryKey::generate(&mut rng);
+    let request = GrantRequest {
+        display_name: "Ms Rivera".into(),
+        role: Role::Teacher,
+        classes: vec!["5B".into()],
+        valid_from: NOW - 60,
+        valid_until: NOW + 3_600,
+    };
+    let invite = Invite::create(
+        &root,
+        request,
+        &directory_key,
+        "http://127.0.0.1:7878",
+        &mut rng,
+    )
+    .ok()?;
+    let keys = invite.code.keys();
+    let account = Account::new(&mut rng);
+    let contents = keys.open_record(&invite.record).ok()?;
+    let member = keys
+        .bind(
+            contents.grant,
+            account.account_id(),
+            *account.certificate().account_key(),
+        )
+        .ok()?;
+    let list = RevocationList::sign(&root, 1, NOW, vec![invite.grant.id()]).ok()?;
+    let entry_id = EntryId::random(&mut rng);
+    let entry = DirectoryEntry {
+        member: member.clone(),
+        bundle: account.prekey_bundle(),
+        bundle_id: [3; 16],
+        updated_at: NOW,
+    }
+    .seal(&directory_key, &root.school_id(), &entry_id, &mut rng);
+    let seeds = vec![
+        ("invite_code", invite.code.to_line().into_bytes()),
+        ("invite_record", invite.record.clone()),
+        ("member_certificate", member.to_bytes()),
+        ("revocation_list", list.to_bytes()),
+        ("directory_entry", entry),
+        ("empty", Vec::new()),
+    ];
+    Some(SchoolFixture {
+        root: root.public(),
+        keys,
+        directory_key,
+        entry_id,
+        device: account.certificate().clone(),
+        seeds,
+    })
+}
+
+fn fixture() -> Option<&'static SchoolFixture> {
+    static FIXTURE: OnceLock<Option<SchoolFixture>> = OnceLock::new();
+    FIXTURE.get_or_init(build).as_ref()
+}
+
+/// `school`: parses the input as each school-trust format; whatever parses must
+/// re-encode to something that parses to the same value.
+pub fn school(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(code) = InviteCode::parse(text) {
+            let line = code.to_line();
+            let again = InviteCode::parse(&line);
+            assert!(again.is_ok(), "a printed invite code does not parse");
+            if let Ok(again) = again {
+                assert_eq!(again.school_id, code.school_id);
+                assert_eq!(again.to_line(), line);
+            }
+        }
+    }
+    let Some(f) = fixture() else {
+        return;
+    };
+    if let Ok(member) = MemberCertificate::from_bytes(data, &f.root) {
+        assert_eq!(
+            MemberCertificate::from_bytes(&member.to_bytes(), &f.root).ok(),
+            Some(member)
+        );
+    }
+    if let Ok(list) = RevocationList::from_bytes(data, &f.root) {
+        assert_eq!(
+            RevocationList::from_bytes(&list.to_bytes(), &f.root).ok(),
+            Some(list)
+        );
+    }
+    if let Ok(contents) = f.keys.open_record(data) {
+        assert_eq!(contents.root, f.root);
+    }
+    if let Ok(entry) = DirectoryEntry::open(data, &f.directory_key, &f.root, &f.entry_id) {
+        assert_eq!(
+            entry.bundle.device().account_id(),
+            entry.member.account_id()
+        );
+    }
+    let _ = verify_member(&f.root, None, NOW, Some(data), &f.device);
+}
+
+/// Seeds for the `school` target: each format once, plus flipped copies.
+pub(crate) fn school_seeds() -> Vec<Seed> {
+    let Some(f) = fixture() else {
+        return Vec::new();
+    };
+    let flipped: [&'static str; 5] = [
+        "invite_code_flipped",
+        "invite_record_flipped",
+        "member_certificate_flipped",
+        "revocation_list_flipped",
+        "directory_entry_flipped",
+    ];
+    let mut seeds: Vec<Seed> = f
+        .seeds
+        .iter()
+        .map(|(name, bytes)| Seed {
+            target: "school",
+            name,
+            bytes: bytes.clone(),
+        })
+        .collect();
+    for ((_, bytes), name) in f.seeds.iter().zip(flipped) {
+        let mut bytes = bytes.clone();
+        let middle = bytes.len() / 2;
+        if let Some(byte) = bytes.get_mut(middle) {
+            *byte ^= 0x04;
+        }
+        seeds.push(Seed {
+            target: "school",
+            name,
+            bytes,
+        });
+    }
+    seeds
+}
