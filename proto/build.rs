@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/satchel/v1/handshake.proto",
         "proto/satchel/v1/state.proto",
         "proto/satchel/v1/school.proto",
+        "proto/satchel/v1/content.proto",
     ];
     let descriptors = protox::compile(files, ["proto"])?;
     prost_build::Config::new().compile_fds(descriptors)?;

@@ -53,6 +53,7 @@ mod handshake;
 mod identity;
 mod prekeys;
 mod ratchet;
+pub mod relay_request;
 pub mod school;
 mod session;
 pub mod storage;

@@ -12,6 +12,7 @@
 mod debug_output;
 mod fuzz_corpus;
 mod properties;
+mod relay_flow;
 mod school;
 mod sessions;
 mod support;

@@ -310,7 +310,9 @@ fn directory_entries_are_encrypted_and_bound_to_the_certified_account() {
         updated_at: NOW,
     };
     let id = EntryId::random(&mut rng);
-    let blob = entry.seal(&s.directory_key, &s.root.school_id(), &id, &mut rng);
+    let blob = entry
+        .seal(&s.directory_key, &s.root.school_id(), &id, &mut rng)
+        .unwrap();
     assert!(
         !blob.windows(9).any(|w| w == b"Ms Rivera"),
         "the name is visible in the blob"
@@ -335,7 +337,9 @@ fn directory_entries_are_encrypted_and_bound_to_the_certified_account() {
         bundle: impostor.prekey_bundle(),
         ..entry
     };
-    let blob = forged.seal(&s.directory_key, &s.root.school_id(), &id, &mut rng);
+    let blob = forged
+        .seal(&s.directory_key, &s.root.school_id(), &id, &mut rng)
+        .unwrap();
     assert_eq!(
         DirectoryEntry::open(&blob, &s.directory_key, &root, &id).unwrap_err(),
         DirectoryError::AccountMismatch

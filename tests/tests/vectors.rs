@@ -162,7 +162,8 @@ fn school_vectors() -> Value {
         bundle_id: [7; 16],
         updated_at: 1_790_000_200,
     }
-    .seal(&directory_key, &root.school_id(), &entry_id, &mut rng);
+    .seal(&directory_key, &root.school_id(), &entry_id, &mut rng)
+    .unwrap();
     json!({
         "rng": "ChaCha20Rng, seed [78; 32]",
         "school_id": hex(root.school_id().as_bytes()),

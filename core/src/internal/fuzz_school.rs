@@ -60,7 +60,8 @@ fn build() -> Option<SchoolFixture> {
         bundle_id: [3; 16],
         updated_at: NOW,
     }
-    .seal(&directory_key, &root.school_id(), &entry_id, &mut rng);
+    .seal(&directory_key, &root.school_id(), &entry_id, &mut rng)
+    .ok()?;
     let seeds = vec![
         ("invite_code", invite.code.to_line().into_bytes()),
         ("invite_record", invite.record.clone()),

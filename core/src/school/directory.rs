@@ -5,9 +5,11 @@
 //!                                             aad = "Satchel directory entry v1" || school_id || entry_id)
 //! ```
 //!
-//! The relay sees how many entries there are and when they change, nothing else. Every
-//! member checks each entry it reads: the member certificate against the pinned root,
-//! and that the prekey bundle belongs to the certified account.
+//! The relay sees entry ids, how many entries there are, their (unpadded) sizes, when
+//! they change, which member key wrote each, and who reads the directory; not names,
+//! roles, classes or keys. Every member checks each entry it reads: the member
+//! certificate against the pinned root, and that the prekey bundle belongs to the
+//! certified account.
 
 use prost::Message;
 use rand_core::CryptoRng;
@@ -112,18 +114,24 @@ fn entry_aad(school_id: &SchoolId, entry_id: &EntryId) -> Vec<u8> {
 }
 
 impl DirectoryEntry {
-    /// Encrypts the entry for upload under `entry_id`.
+    /// Encrypts the entry for upload under `entry_id`. A one-time prekey in the bundle
+    /// is left out (those are handed out by the relay, once each).
+    ///
+    /// # Errors
+    /// [`DirectoryError::Malformed`] if the entry is too large to upload.
     pub fn seal<R: CryptoRng + ?Sized>(
         &self,
         key: &DirectoryKey,
         school_id: &SchoolId,
         entry_id: &EntryId,
         rng: &mut R,
-    ) -> Vec<u8> {
+    ) -> Result<Vec<u8>, DirectoryError> {
+        let mut bundle = self.bundle.to_proto();
+        bundle.one_time_prekey = None;
         let plaintext = pb::DirectoryEntry {
             version: ENTRY_VERSION,
             member: Some(self.member.to_proto()),
-            prekey_bundle: self.bundle.to_bytes(),
+            prekey_bundle: bundle.encode_to_vec(),
             bundle_id: self.bundle_id.to_vec(),
             updated_at: self.updated_at,
         }
@@ -132,19 +140,18 @@ impl DirectoryEntry {
         rng.fill_bytes(&mut nonce);
         let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + aead::TAG_LEN);
         out.extend_from_slice(&nonce);
-        if aead::seal_into(
+        aead::seal_into(
             &key.0,
             &nonce,
             &entry_aad(school_id, entry_id),
             &plaintext,
             &mut out,
         )
-        .is_err()
-        {
-            // Entries are a few kilobytes; the AEAD limit is 256 GiB.
-            out.clear();
+        .map_err(|_| DirectoryError::Malformed { field: "length" })?;
+        if out.len() > MAX_ENTRY_LEN {
+            return Err(DirectoryError::Malformed { field: "length" });
         }
-        out
+        Ok(out)
     }
 
     /// Decrypts and verifies an entry fetched from the relay.

@@ -185,10 +185,22 @@ impl JoinKeys {
         self.grant_key.public()
     }
 
-    /// Signs a relay request (the redeem call) with the grant key.
+    /// Signs a relay request (the redeem call) with the grant key (see
+    /// [`crate::relay_request`]); the request label keeps it apart from bindings.
     #[must_use]
-    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
-        self.grant_key.sign(message)
+    pub fn sign_request(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> [u8; 64] {
+        self.grant_key.sign(&crate::relay_request::request_message(
+            method,
+            path_and_query,
+            timestamp,
+            body,
+        ))
     }
 
     fn record_aad(&self) -> Vec<u8> {

@@ -6,6 +6,7 @@ use crate::crypto::dh::Hex;
 use crate::crypto::kdf::sha256;
 use crate::crypto::secret::Secret32;
 use crate::crypto::signing::{self, SigningKeyPair};
+use crate::relay_request::request_message;
 
 const LABEL_SCHOOL_ID: &[u8] = b"Satchel school id v1";
 
@@ -136,10 +137,23 @@ impl SchoolRoot {
         self.public().school_id()
     }
 
-    /// Signs arbitrary bytes (used for relay requests made as the school).
-    #[must_use]
-    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+    /// Signs grants and revocation lists (each with its own label).
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.key.sign(message)
+    }
+
+    /// Signs a relay request made as the school (see [`crate::relay_request`]); the
+    /// request label keeps these signatures apart from grants and lists.
+    #[must_use]
+    pub fn sign_request(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> [u8; 64] {
+        self.key
+            .sign(&request_message(method, path_and_query, timestamp, body))
     }
 }
 

@@ -64,6 +64,9 @@ pub struct Received {
     pub plaintext: Vec<u8>,
     /// Whether this message started a new session.
     pub new_session: bool,
+    /// For a first contact: the sender-certificate slot it carried (check it with
+    /// [`crate::school::verify_member`] and keep it with the session); otherwise empty.
+    pub sender_certificate: Vec<u8>,
 }
 
 /// Decrypts one envelope fetched from any of this device's queues or its mailbox, and
@@ -90,6 +93,7 @@ pub fn receive<S: ProtocolStore, R: CryptoRng + ?Sized>(
                 sender: session.peer().clone(),
                 plaintext,
                 new_session: false,
+                sender_certificate: contact.sender_certificate().to_vec(),
             });
         }
         let inbound = account.accept(&contact, rng)?;
@@ -99,6 +103,7 @@ pub fn receive<S: ProtocolStore, R: CryptoRng + ?Sized>(
             sender: inbound.session.peer().clone(),
             plaintext: inbound.plaintext,
             new_session: true,
+            sender_certificate: contact.sender_certificate().to_vec(),
         });
     }
     let id = store
@@ -112,6 +117,7 @@ pub fn receive<S: ProtocolStore, R: CryptoRng + ?Sized>(
         sender: session.peer().clone(),
         plaintext,
         new_session: false,
+        sender_certificate: Vec::new(),
     })
 }
 

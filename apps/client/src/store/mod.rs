@@ -1,0 +1,6 @@
+//! The client's durable store.
+
+mod schema;
+mod sqlite;
+
+pub use sqlite::{MessageRecord, SqliteStore, StoreError};

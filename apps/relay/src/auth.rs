@@ -1,0 +1,152 @@
+//! Request signatures: the relay's only authentication.
+//!
+//! A signed request carries `Satchel-Auth: <unix seconds>.<signature base64url>` where
+//! the Ed25519 signature covers [`request_message`]:
+//!
+//! ```text
+//! "Satchel relay request v1\n" || METHOD || "\n" || PATH_AND_QUERY || "\n"
+//!     || timestamp (the decimal digits exactly as in the header) || "\n" || SHA-256(body)
+//! ```
+//!
+//! `SHA-256(body)` is the raw 32-byte digest (of the empty string for a body-less
+//! request). The timestamp must be within [`MAX_CLOCK_SKEW_SECS`] of the relay's clock.
+//! Which key must have signed depends on the endpoint: plain keys are checked with
+//! [`SignedRequest::verify`] (`verify_strict`), queue ownership with
+//! [`SignedRequest::verify_queue`], which uses core's fetch proof over the same message.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, Method};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signature, VerifyingKey};
+use satchel_core::ReceiveId;
+
+use crate::error::Error;
+use crate::store::PublicKey;
+
+/// The header carrying the signature.
+pub const AUTH_HEADER: &str = "satchel-auth";
+/// The header naming the member key that signed a directory write (see
+/// `docs/RELAY_API.md`).
+pub const KEY_HEADER: &str = "satchel-key";
+/// The domain-separation label every signed request starts with.
+pub const REQUEST_LABEL: &[u8] = b"Satchel relay request v1\n";
+/// How far a signed timestamp may be from the relay's clock, in seconds.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+/// The bytes a client signs for a request (defined in core so client and relay agree).
+pub use satchel_core::relay_request::request_message;
+
+/// The current unix time in seconds.
+#[must_use]
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A request whose `Satchel-Auth` header parsed and whose timestamp is fresh; the
+/// signature is checked by [`SignedRequest::verify`] or [`SignedRequest::verify_queue`]
+/// once the handler knows which key must have signed.
+#[derive(Debug)]
+pub struct SignedRequest {
+    message: Vec<u8>,
+    signature: [u8; 64],
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The request body.
+    pub body: Bytes,
+}
+
+impl SignedRequest {
+    /// Checks the signature with a plain Ed25519 key (`verify_strict`).
+    ///
+    /// # Errors
+    /// [`Error::BadSignature`] if it does not verify.
+    pub fn verify(&self, key: &PublicKey) -> Result<(), Error> {
+        let key = VerifyingKey::from_bytes(key).map_err(|_| Error::BadSignature)?;
+        key.verify_strict(&self.message, &Signature::from_bytes(&self.signature))
+            .map_err(|_| Error::BadSignature)
+    }
+
+    /// Checks a queue-ownership proof: core's fetch proof over the request message.
+    ///
+    /// # Errors
+    /// [`Error::BadSignature`] if it does not verify.
+    pub fn verify_queue(&self, receive_id: &ReceiveId, auth_key: &PublicKey) -> Result<(), Error> {
+        if satchel_core::verify_fetch_proof(receive_id, auth_key, &self.message, &self.signature) {
+            Ok(())
+        } else {
+            Err(Error::BadSignature)
+        }
+    }
+
+    fn parse(
+        method: &Method,
+        path_and_query: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Self, Error> {
+        let value = headers.get(AUTH_HEADER).ok_or(Error::AuthRequired)?;
+        let value = value.to_str().map_err(|_| Error::MalformedAuth)?;
+        let (timestamp, signature) = value.split_once('.').ok_or(Error::MalformedAuth)?;
+        if timestamp.is_empty()
+            || timestamp.len() > 19
+            || !timestamp.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(Error::MalformedAuth);
+        }
+        let seconds: u64 = timestamp.parse().map_err(|_| Error::MalformedAuth)?;
+        let signature: [u8; 64] = URL_SAFE_NO_PAD
+            .decode(signature)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or(Error::MalformedAuth)?;
+        if now_unix().unsigned_abs().abs_diff(seconds) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
+            return Err(Error::ClockSkew);
+        }
+        let message = request_message(method.as_str(), path_and_query, seconds, &body);
+        Ok(Self {
+            message,
+            signature,
+            headers,
+            body,
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for SignedRequest {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let method = request.method().clone();
+        let path_and_query = request.uri().path_and_query().map_or_else(
+            || request.uri().path().to_owned(),
+            |pq| pq.as_str().to_owned(),
+        );
+        let headers = request.headers().clone();
+        let RawBody(body) = RawBody::from_request(request, state).await?;
+        Self::parse(&method, &path_and_query, headers, body)
+    }
+}
+
+/// The raw request body, with size and read failures mapped to [`Error`].
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Self(bytes)),
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Error::TooLarge("the request body"))
+            }
+            Err(_) => Err(Error::MalformedJson(
+                "the body could not be read".to_owned(),
+            )),
+        }
+    }
+}

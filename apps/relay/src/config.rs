@@ -1,0 +1,73 @@
+//! Command-line configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Satchel relay: stores and forwards end-to-end encrypted mail for a school.
+///
+/// The relay only ever sees ciphertext and public keys. It keeps its data in one SQLite
+/// database inside the data folder; back up that folder while the relay is stopped, or
+/// with `sqlite3 relay.sqlite3 ".backup copy.sqlite3"` while it runs.
+///
+/// When it is ready it prints `listening on ADDRESS` on standard output. Logs go to
+/// standard error and never contain addresses, ids or message contents. Stop it with
+/// Ctrl-C or SIGTERM: it finishes the requests in progress, then exits.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "satchel-relay", version, about, long_about)]
+pub struct Config {
+    /// Address and port to listen on. Use 0.0.0.0:7878 to accept connections from other
+    /// machines (normally you put a TLS reverse proxy such as Caddy or nginx in front);
+    /// port 0 picks a free port, which is then printed.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+
+    /// Folder for the relay's database. It is created if missing and should only be
+    /// readable by the relay's user.
+    #[arg(long, value_name = "DIR", default_value = "./satchel-relay-data")]
+    pub data: PathBuf,
+
+    /// The most undelivered messages one mailbox or conversation queue may hold. Further
+    /// deposits are refused (HTTP 429) until the owner fetches and acknowledges.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub queue_max_messages: u64,
+
+    /// The most bytes of undelivered messages one queue may hold (default 64 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub queue_max_bytes: u64,
+
+    /// Undelivered messages older than this many days are deleted (checked hourly).
+    /// Expired invites are deleted at the same time.
+    #[arg(long, value_name = "DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub max_age_days: u32,
+
+    /// Requests per second allowed on one connection (bursts of twice this are allowed).
+    /// Clients that exceed it get HTTP 429 and retry.
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit: u32,
+
+    /// What to log, e.g. `info`, `warn`, or `debug` to log every request (method, route,
+    /// status, duration). Uses tracing's filter syntax.
+    #[arg(long, value_name = "FILTER", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// A configuration for tests and embedding: the defaults, with the given address and
+    /// data folder.
+    #[must_use]
+    pub fn new(listen: SocketAddr, data: PathBuf) -> Self {
+        Self {
+            listen,
+            data,
+            queue_max_messages: 10_000,
+            queue_max_bytes: 64 * 1024 * 1024,
+            max_age_days: 30,
+            rate_limit: 200,
+            log: "info".to_owned(),
+        }
+    }
+}

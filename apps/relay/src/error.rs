@@ -1,0 +1,269 @@
+//! The one error type of the HTTP API.
+//!
+//! Every failure becomes `{"error": "<code>", "message": "<what to do>"}` with a status
+//! code chosen in [`Error::status`]. Internal details are logged, never sent, and no
+//! message contains ids, keys or payloads.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// An API error. `Display` is the human message sent to the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The body is not the JSON this endpoint expects.
+    #[error("the request body is not valid JSON for this endpoint: {0}")]
+    MalformedJson(String),
+    /// A JSON field has the wrong encoding or length.
+    #[error("field `{field}` must be {expected}")]
+    InvalidField {
+        /// The field name.
+        field: &'static str,
+        /// What it must be, e.g. "32 bytes in base64url without padding".
+        expected: &'static str,
+    },
+    /// A path id is not lowercase hex of the right length.
+    #[error("the {0} in the path must be {1} bytes as lowercase hex")]
+    InvalidId(&'static str, usize),
+    /// A query parameter is malformed.
+    #[error("invalid query: {0}")]
+    InvalidQuery(&'static str),
+    /// The envelope does not parse.
+    #[error("the body is not a valid envelope: {0}")]
+    InvalidEnvelope(String),
+    /// The batch framing is broken.
+    #[error("the batch body is malformed: {0}")]
+    InvalidBatch(&'static str),
+    /// Deposits must be `application/octet-stream`.
+    #[error("send the envelope with Content-Type: application/octet-stream")]
+    UnsupportedMediaType,
+    /// The `Satchel-Auth` header cannot be parsed.
+    #[error(
+        "the Satchel-Auth header must be `<unix seconds>.<signature in base64url without padding>`"
+    )]
+    MalformedAuth,
+    /// The endpoint needs a signature.
+    #[error("this request must be signed: add a Satchel-Auth header")]
+    AuthRequired,
+    /// The signed timestamp is too far from the relay's clock.
+    #[error(
+        "the signed timestamp is more than 300 seconds from the relay's clock; check the device clock"
+    )]
+    ClockSkew,
+    /// The signature does not verify with the key this endpoint requires.
+    #[error("the signature does not verify with the key this request needs")]
+    BadSignature,
+    /// The signer may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The school is not registered.
+    #[error("no school is registered with this id")]
+    UnknownSchool,
+    /// The invite does not exist or has expired.
+    #[error("no such invite, or it has expired")]
+    UnknownInvite,
+    /// No revocation list was uploaded yet.
+    #[error("this school has not published a revocation list")]
+    NoRevocationList,
+    /// The prekey bundle does not exist.
+    #[error("no prekeys were uploaded under this bundle id")]
+    UnknownBundle,
+    /// No one-time prekey is left.
+    #[error("no one-time prekeys are left; use the bundle without one")]
+    NoPrekeys,
+    /// The queue does not exist.
+    #[error("no queue exists with this id")]
+    UnknownQueue,
+    /// No route matches.
+    #[error("no such endpoint; see docs/RELAY_API.md")]
+    NotFound,
+    /// The invite was redeemed already.
+    #[error("this invite has already been used; ask the school for a new one")]
+    InviteUsed,
+    /// The revocation sequence number did not increase.
+    #[error("the sequence number must be higher than the stored one")]
+    StaleSequence,
+    /// The send id belongs to a queue with another key.
+    #[error("a queue with this send id or key already exists with a different key or send id")]
+    QueueConflict,
+    /// Something is larger than allowed.
+    #[error("{0} is too large")]
+    TooLarge(&'static str),
+    /// The bundle would hold more prekeys than allowed.
+    #[error("a bundle holds at most {0} one-time prekeys; upload fewer")]
+    TooManyPrekeys(u64),
+    /// The queue is at its quota.
+    #[error("the recipient's queue is full; try again later")]
+    QueueFull,
+    /// Too many requests on this connection.
+    #[error("too many requests on this connection; slow down and retry after a second")]
+    RateLimited,
+    /// The relay is shutting down.
+    #[error("the relay is shutting down; retry shortly")]
+    Unavailable,
+    /// Anything else: logged, sent as a bare 500.
+    #[error("the relay had an internal error; the operator can find details in its log")]
+    Internal(String),
+}
+
+impl Error {
+    /// The HTTP status for this error: the single place where statuses are chosen.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_)
+            | Self::InvalidField { .. }
+            | Self::InvalidId(..)
+            | Self::InvalidQuery(_)
+            | Self::InvalidEnvelope(_)
+            | Self::InvalidBatch(_)
+            | Self::MalformedAuth => StatusCode::BAD_REQUEST,
+            Self::AuthRequired | Self::ClockSkew | Self::BadSignature => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::UnknownSchool
+            | Self::UnknownInvite
+            | Self::NoRevocationList
+            | Self::UnknownBundle
+            | Self::NoPrekeys
+            | Self::UnknownQueue
+            | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::InviteUsed | Self::StaleSequence | Self::QueueConflict => StatusCode::CONFLICT,
+            Self::TooLarge(_) | Self::TooManyPrekeys(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::QueueFull | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable code sent as `"error"`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::InvalidField { .. } => "invalid_field",
+            Self::InvalidId(..) => "invalid_id",
+            Self::InvalidQuery(_) => "invalid_query",
+            Self::InvalidEnvelope(_) => "invalid_envelope",
+            Self::InvalidBatch(_) => "invalid_batch",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::MalformedAuth => "malformed_auth",
+            Self::AuthRequired => "auth_required",
+            Self::ClockSkew => "clock_skew",
+            Self::BadSignature => "bad_signature",
+            Self::Forbidden(_) => "forbidden",
+            Self::UnknownSchool => "unknown_school",
+            Self::UnknownInvite => "unknown_invite",
+            Self::NoRevocationList => "no_revocation_list",
+            Self::UnknownBundle => "unknown_bundle",
+            Self::NoPrekeys => "no_prekeys",
+            Self::UnknownQueue => "unknown_queue",
+            Self::NotFound => "not_found",
+            Self::InviteUsed => "invite_used",
+            Self::StaleSequence => "stale_sequence",
+            Self::QueueConflict => "queue_conflict",
+            Self::TooLarge(_) => "too_large",
+            Self::TooManyPrekeys(_) => "too_many_prekeys",
+            Self::QueueFull => "queue_full",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// The JSON error body.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// Machine-readable code.
+    pub error: &'static str,
+    /// What the client (or its user) should do.
+    pub message: String,
+}
+
+/// Builds a JSON error response for a status produced outside the handlers (a layer or
+/// the router), so that every error the relay sends has the same shape.
+#[must_use]
+pub fn response_for_status(status: StatusCode) -> Response {
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint; see docs/RELAY_API.md"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not accept this HTTP method; see docs/RELAY_API.md",
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            "the request took too long; retry, sending the body promptly",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "this endpoint expects a different Content-Type",
+        ),
+        StatusCode::UPGRADE_REQUIRED => (
+            "upgrade_required",
+            "this endpoint is a WebSocket: send an upgrade request",
+        ),
+        status if status.is_server_error() => (
+            "internal",
+            "the relay had an internal error; the operator can find details in its log",
+        ),
+        _ => (
+            "bad_request",
+            "the request is malformed; see docs/RELAY_API.md",
+        ),
+    };
+    (
+        status,
+        Json(ErrorBody {
+            error: code,
+            message: message.to_owned(),
+        }),
+    )
+        .into_response()
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(detail = %detail, "internal error");
+        }
+        let status = self.status();
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: self.code(),
+                message: self.to_string(),
+            }),
+        )
+            .into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::WriterStopped => Self::Unavailable,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(error: tokio::task::JoinError) -> Self {
+        Self::Internal(format!("a storage task failed: {error}"))
+    }
+}
+
+/// The result type of handlers.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

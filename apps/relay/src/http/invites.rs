@@ -1,0 +1,174 @@
+//! Invites: opaque encrypted enrolment records that a parent's device redeems once.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::schools::unexpected;
+use super::{AppState, KEY_32, b64, decode_blob, decode_fixed, parse_id, parse_json};
+use crate::auth::{SignedRequest, now_unix};
+use crate::error::{Error, Result};
+use crate::store::{Id16, PublicKey, WriteOp, WriteOutcome};
+
+/// The largest invite record, in bytes.
+pub const MAX_INVITE_RECORD: usize = 16 * 1024;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/schools/{school_id}/invites/{lookup_id}",
+            get(get_invite).put(put_invite).delete(delete_invite),
+        )
+        .route(
+            "/v1/schools/{school_id}/invites/{lookup_id}/redeem",
+            post(redeem),
+        )
+}
+
+/// Reads the root key of a registered school.
+pub(crate) async fn school_root(state: &AppState, school_id: Id16) -> Result<PublicKey> {
+    state
+        .read(move |store| store.school_root(&school_id))
+        .await?
+        .ok_or(Error::UnknownSchool)
+}
+
+fn ids(school_id: &str, lookup_id: &str) -> Result<(Id16, Id16)> {
+    Ok((
+        parse_id("school id", school_id)?,
+        parse_id("invite lookup id", lookup_id)?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutInvite {
+    record: String,
+    redeem_key: String,
+    expires_at: i64,
+}
+
+async fn put_invite(
+    State(state): State<AppState>,
+    Path((school_id, lookup_id)): Path<(String, String)>,
+    signed: SignedRequest,
+) -> Result<StatusCode> {
+    let (school_id, lookup_id) = ids(&school_id, &lookup_id)?;
+    let request: PutInvite = parse_json(&signed.body)?;
+    let record = decode_blob(
+        "record",
+        &request.record,
+        MAX_INVITE_RECORD,
+        "the invite record (at most 16 KiB)",
+    )?;
+    let redeem_key = decode_fixed::<32>("redeem_key", KEY_32, &request.redeem_key)?;
+    if request.expires_at <= now_unix() {
+        return Err(Error::InvalidField {
+            field: "expires_at",
+            expected: "a unix time in the future",
+        });
+    }
+    signed.verify(&school_root(&state, school_id).await?)?;
+    match state
+        .writer
+        .submit_one(WriteOp::PutInvite {
+            school_id,
+            lookup_id,
+            record,
+            redeem_key,
+            expires_at: request.expires_at,
+        })
+        .await?
+    {
+        WriteOutcome::Created | WriteOutcome::Unchanged => Ok(StatusCode::CREATED),
+        WriteOutcome::Conflict => Err(Error::InviteUsed),
+        WriteOutcome::UnknownSchool => Err(Error::UnknownSchool),
+        other => Err(unexpected(&other)),
+    }
+}
+
+#[derive(Serialize)]
+struct InviteResponse {
+    record: String,
+    redeemed: bool,
+}
+
+async fn get_invite(
+    State(state): State<AppState>,
+    Path((school_id, lookup_id)): Path<(String, String)>,
+) -> Result<Json<InviteResponse>> {
+    let (school_id, lookup_id) = ids(&school_id, &lookup_id)?;
+    let now = now_unix();
+    let invite = state
+        .read(move |store| store.invite(&school_id, &lookup_id, now))
+        .await?
+        .ok_or(Error::UnknownInvite)?;
+    Ok(Json(InviteResponse {
+        record: b64(&invite.record),
+        redeemed: invite.redeemed,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedeemRequest {
+    member_key: String,
+}
+
+async fn redeem(
+    State(state): State<AppState>,
+    Path((school_id, lookup_id)): Path<(String, String)>,
+    signed: SignedRequest,
+) -> Result<Json<serde_json::Value>> {
+    let (school_id, lookup_id) = ids(&school_id, &lookup_id)?;
+    let request: RedeemRequest = parse_json(&signed.body)?;
+    let member_key = decode_fixed::<32>("member_key", KEY_32, &request.member_key)?;
+    let now = now_unix();
+    let invite = state
+        .read(move |store| store.invite(&school_id, &lookup_id, now))
+        .await?
+        .ok_or(Error::UnknownInvite)?;
+    signed.verify(&invite.redeem_key)?;
+    if invite.redeemed {
+        return Err(Error::InviteUsed);
+    }
+    match state
+        .writer
+        .submit_one(WriteOp::RedeemInvite {
+            school_id,
+            lookup_id,
+            redeem_key: invite.redeem_key,
+            member_key,
+            now,
+        })
+        .await?
+    {
+        WriteOutcome::Done => Ok(Json(serde_json::json!({"redeemed": true}))),
+        WriteOutcome::Conflict => Err(Error::InviteUsed),
+        WriteOutcome::NotFound => Err(Error::UnknownInvite),
+        WriteOutcome::Forbidden => Err(Error::BadSignature),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn delete_invite(
+    State(state): State<AppState>,
+    Path((school_id, lookup_id)): Path<(String, String)>,
+    signed: SignedRequest,
+) -> Result<StatusCode> {
+    let (school_id, lookup_id) = ids(&school_id, &lookup_id)?;
+    signed.verify(&school_root(&state, school_id).await?)?;
+    match state
+        .writer
+        .submit_one(WriteOp::DeleteInvite {
+            school_id,
+            lookup_id,
+        })
+        .await?
+    {
+        WriteOutcome::Deleted(_) => Ok(StatusCode::NO_CONTENT),
+        other => Err(unexpected(&other)),
+    }
+}

@@ -1,0 +1,165 @@
+//! The HTTP API (`docs/RELAY_API.md`): one module per resource, each with its own
+//! `router()`, merged in [`router`].
+
+pub mod directory;
+pub mod envelopes;
+pub mod invites;
+pub mod prekeys;
+pub mod push;
+pub mod queues;
+pub mod revocations;
+pub mod schools;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use crate::error::{Error, Result};
+use crate::store::writer::Writer;
+use crate::store::{Id16, QueueQuota, RelayStore};
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage, for reads (called via `spawn_blocking`).
+    pub store: Arc<dyn RelayStore>,
+    /// The group-commit writer, for every write.
+    pub writer: Writer,
+    /// WebSocket "new mail" subscriptions.
+    pub push: Arc<push::Notifier>,
+    /// Per-queue limits.
+    pub quota: QueueQuota,
+    /// Becomes `true` when the relay shuts down (closes WebSockets).
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("quota", &self.quota)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Runs a read on the blocking pool.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn RelayStore) -> Result<T, crate::store::StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || f(store.as_ref())).await??)
+    }
+}
+
+/// All API routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/health", get(health))
+        .merge(schools::router())
+        .merge(invites::router())
+        .merge(revocations::router())
+        .merge(directory::router())
+        .merge(prekeys::router())
+        .merge(queues::router())
+        .merge(envelopes::router())
+        .merge(push::router())
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Middleware: one log line per request with method, route template, status and latency,
+/// and nothing else (no concrete path, no address, no body).
+pub async fn log_requests(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(unmatched)".to_owned(), |path| path.as_str().to_owned());
+    let start = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    if response.status().is_server_error() {
+        tracing::warn!(%method, %route, status, latency_ms, "request failed");
+    } else {
+        tracing::debug!(%method, %route, status, latency_ms, "request");
+    }
+    response
+}
+
+/// Parses a JSON body, rejecting unknown fields.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Error::MalformedJson(e.to_string()))
+}
+
+/// Parses a 16-byte id given as 32 lowercase hex digits.
+pub(crate) fn parse_id(what: &'static str, text: &str) -> Result<Id16> {
+    let valid = text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let mut id = [0u8; 16];
+    if !valid || hex::decode_to_slice(text, &mut id).is_err() {
+        return Err(Error::InvalidId(what, 16));
+    }
+    Ok(id)
+}
+
+/// Decodes a base64url (no padding) field of exactly `N` bytes.
+pub(crate) fn decode_fixed<const N: usize>(
+    field: &'static str,
+    expected: &'static str,
+    text: &str,
+) -> Result<[u8; N]> {
+    if text.len() > N.div_ceil(3) * 4 {
+        return Err(Error::InvalidField { field, expected });
+    }
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(Error::InvalidField { field, expected })
+}
+
+/// Decodes a base64url (no padding) blob of at most `max` bytes; `too_large` names it in
+/// the 413 message.
+pub(crate) fn decode_blob(
+    field: &'static str,
+    text: &str,
+    max: usize,
+    too_large: &'static str,
+) -> Result<Vec<u8>> {
+    if text.len() > max.div_ceil(3) * 4 {
+        return Err(Error::TooLarge(too_large));
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| Error::InvalidField {
+            field,
+            expected: "base64url without padding",
+        })?;
+    if bytes.len() > max {
+        return Err(Error::TooLarge(too_large));
+    }
+    Ok(bytes)
+}
+
+/// Encodes bytes as base64url without padding.
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The expected-text for 32-byte keys.
+pub(crate) const KEY_32: &str = "32 bytes in base64url without padding";
+/// The expected-text for 16-byte ids in JSON.
+pub(crate) const ID_16: &str = "16 bytes in base64url without padding";

@@ -1,0 +1,114 @@
+//! One-time prekeys: uploaded by a device, each handed out at most once.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::schools::unexpected;
+use super::{AppState, KEY_32, b64, decode_fixed, parse_id, parse_json};
+use crate::auth::SignedRequest;
+use crate::error::{Error, Result};
+use crate::store::{WriteOp, WriteOutcome};
+
+/// The most one-time prekeys a bundle holds.
+pub const MAX_PREKEYS_PER_BUNDLE: u64 = 1000;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/prekeys/{bundle_id}", post(upload))
+        .route("/v1/prekeys/{bundle_id}/take", post(take))
+        .route("/v1/prekeys/{bundle_id}/count", get(count))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Upload {
+    owner_key: String,
+    keys: Vec<UploadKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadKey {
+    id: u32,
+    key: String,
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    Path(bundle_id): Path<String>,
+    signed: SignedRequest,
+) -> Result<StatusCode> {
+    let bundle_id = parse_id("bundle id", &bundle_id)?;
+    let request: Upload = parse_json(&signed.body)?;
+    let owner_key = decode_fixed::<32>("owner_key", KEY_32, &request.owner_key)?;
+    if request.keys.len() as u64 > MAX_PREKEYS_PER_BUNDLE {
+        return Err(Error::TooManyPrekeys(MAX_PREKEYS_PER_BUNDLE));
+    }
+    let keys = request
+        .keys
+        .iter()
+        .map(|k| Ok((k.id, decode_fixed::<32>("keys[].key", KEY_32, &k.key)?)))
+        .collect::<Result<Vec<_>>>()?;
+    signed.verify(&owner_key)?;
+    match state
+        .writer
+        .submit_one(WriteOp::PutPrekeys {
+            bundle_id,
+            owner_key,
+            keys,
+            max_stored: MAX_PREKEYS_PER_BUNDLE,
+        })
+        .await?
+    {
+        WriteOutcome::Done => Ok(StatusCode::NO_CONTENT),
+        WriteOutcome::Forbidden => Err(Error::Forbidden(
+            "this bundle belongs to another key; sign with the key of the first upload",
+        )),
+        WriteOutcome::Full => Err(Error::TooManyPrekeys(MAX_PREKEYS_PER_BUNDLE)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+#[derive(Serialize)]
+struct Taken {
+    id: u32,
+    key: String,
+}
+
+async fn take(State(state): State<AppState>, Path(bundle_id): Path<String>) -> Result<Json<Taken>> {
+    let bundle_id = parse_id("bundle id", &bundle_id)?;
+    match state
+        .writer
+        .submit_one(WriteOp::TakePrekey { bundle_id })
+        .await?
+    {
+        WriteOutcome::Prekey { id, key } => Ok(Json(Taken { id, key: b64(&key) })),
+        WriteOutcome::NotFound => Err(Error::NoPrekeys),
+        other => Err(unexpected(&other)),
+    }
+}
+
+#[derive(Serialize)]
+struct Count {
+    count: u64,
+}
+
+async fn count(
+    State(state): State<AppState>,
+    Path(bundle_id): Path<String>,
+    signed: SignedRequest,
+) -> Result<Json<Count>> {
+    let bundle_id = parse_id("bundle id", &bundle_id)?;
+    let owner = state
+        .read(move |store| store.prekey_owner(&bundle_id))
+        .await?
+        .ok_or(Error::UnknownBundle)?;
+    signed.verify(&owner)?;
+    let count = state
+        .read(move |store| store.prekey_count(&bundle_id))
+        .await?;
+    Ok(Json(Count { count }))
+}

@@ -1,0 +1,209 @@
+//! Queues: create, delete, fetch and acknowledge, all but creation with a queue proof.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use satchel_core::ReceiveId;
+use serde::{Deserialize, Serialize};
+
+use super::schools::unexpected;
+use super::{AppState, ID_16, KEY_32, b64, decode_fixed, parse_id, parse_json};
+use crate::auth::SignedRequest;
+use crate::error::{Error, Result};
+use crate::store::{WriteOp, WriteOutcome};
+
+/// The default number of messages per fetch.
+pub const DEFAULT_FETCH_LIMIT: u32 = 100;
+/// The most messages per fetch.
+pub const MAX_FETCH_LIMIT: u32 = 500;
+/// A fetch stops adding envelopes once they total this many bytes (one is always
+/// returned), so a response stays bounded; fetch again with `after`.
+pub const MAX_FETCH_BYTES: usize = 8 * 1024 * 1024;
+/// The most ids per acknowledgement.
+pub const MAX_ACK_IDS: usize = 1000;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/queues", post(create))
+        .route("/v1/queues/{receive_id}", delete(remove))
+        .route("/v1/queues/{receive_id}/messages", get(fetch))
+        .route("/v1/queues/{receive_id}/ack", post(ack))
+}
+
+/// Parses a receive id from the path.
+pub(crate) fn parse_receive_id(text: &str) -> Result<ReceiveId> {
+    parse_id("receive id", text).map(ReceiveId::from_bytes)
+}
+
+/// Checks that the request carries a valid proof for the queue.
+pub(crate) async fn check_proof(
+    state: &AppState,
+    signed: &SignedRequest,
+    receive_id: ReceiveId,
+) -> Result<()> {
+    let auth_key = state
+        .read(move |store| store.queue_auth_key(&receive_id))
+        .await?
+        .ok_or(Error::UnknownQueue)?;
+    signed.verify_queue(&receive_id, &auth_key)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    send_id: String,
+    auth_key: String,
+}
+
+#[derive(Serialize)]
+struct CreateResponse {
+    receive_id: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<(StatusCode, Json<CreateResponse>)> {
+    let request: CreateRequest = parse_json(&signed.body)?;
+    let send_id = decode_fixed::<16>("send_id", ID_16, &request.send_id)?;
+    let auth_key = decode_fixed::<32>("auth_key", KEY_32, &request.auth_key)?;
+    // Possession of the auth key: core's queue proof (what `QueueKeys::prove` makes).
+    let receive_id = ReceiveId::for_key(&auth_key);
+    signed.verify_queue(&receive_id, &auth_key)?;
+    match state
+        .writer
+        .submit_one(WriteOp::CreateQueue { send_id, auth_key })
+        .await?
+    {
+        WriteOutcome::Queue {
+            receive_id,
+            created,
+        } => Ok((
+            if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            Json(CreateResponse {
+                receive_id: hex::encode(receive_id.as_bytes()),
+            }),
+        )),
+        WriteOutcome::Conflict => Err(Error::QueueConflict),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Path(receive_id): Path<String>,
+    signed: SignedRequest,
+) -> Result<StatusCode> {
+    let receive_id = parse_receive_id(&receive_id)?;
+    check_proof(&state, &signed, receive_id).await?;
+    match state
+        .writer
+        .submit_one(WriteOp::DeleteQueue { receive_id })
+        .await?
+    {
+        WriteOutcome::Deleted(_) => Ok(StatusCode::NO_CONTENT),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `after` and `limit` from the query string.
+fn fetch_query(query: Option<&str>) -> Result<(u64, u32)> {
+    let mut after = 0u64;
+    let mut limit = DEFAULT_FETCH_LIMIT;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some(("after", value)) => {
+                after = value
+                    .parse()
+                    .map_err(|_| Error::InvalidQuery("`after` must be a message id (0 or more)"))?;
+            }
+            Some(("limit", value)) => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_FETCH_LIMIT).contains(n))
+                    .ok_or(Error::InvalidQuery("`limit` must be between 1 and 500"))?;
+            }
+            _ => {
+                return Err(Error::InvalidQuery(
+                    "only `after` and `limit` are accepted, as after=ID&limit=N",
+                ));
+            }
+        }
+    }
+    Ok((after, limit))
+}
+
+#[derive(Serialize)]
+struct Message {
+    id: u64,
+    envelope: String,
+}
+
+#[derive(Serialize)]
+struct FetchResponse {
+    messages: Vec<Message>,
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    Path(receive_id): Path<String>,
+    uri: axum::http::Uri,
+    signed: SignedRequest,
+) -> Result<Json<FetchResponse>> {
+    let receive_id = parse_receive_id(&receive_id)?;
+    let (after, limit) = fetch_query(uri.query())?;
+    check_proof(&state, &signed, receive_id).await?;
+    let messages = state
+        .read(move |store| store.fetch(&receive_id, after, limit, MAX_FETCH_BYTES))
+        .await?;
+    Ok(Json(FetchResponse {
+        messages: messages
+            .into_iter()
+            .map(|m| Message {
+                id: m.id,
+                envelope: b64(&m.envelope),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckRequest {
+    ids: Vec<u64>,
+}
+
+async fn ack(
+    State(state): State<AppState>,
+    Path(receive_id): Path<String>,
+    signed: SignedRequest,
+) -> Result<StatusCode> {
+    let receive_id = parse_receive_id(&receive_id)?;
+    let request: AckRequest = parse_json(&signed.body)?;
+    if request.ids.len() > MAX_ACK_IDS {
+        return Err(Error::TooLarge("the ids list (at most 1,000 ids)"));
+    }
+    check_proof(&state, &signed, receive_id).await?;
+    match state
+        .writer
+        .submit_one(WriteOp::Ack {
+            receive_id,
+            ids: request.ids,
+        })
+        .await?
+    {
+        WriteOutcome::Deleted(_) => Ok(StatusCode::NO_CONTENT),
+        WriteOutcome::NotFound => Err(Error::UnknownQueue),
+        other => Err(unexpected(&other)),
+    }
+}

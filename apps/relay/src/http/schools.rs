@@ -1,0 +1,92 @@
+//! `POST /v1/schools`: registering a school's root key.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{AppState, KEY_32, decode_fixed, parse_json};
+use crate::auth::SignedRequest;
+use crate::error::{Error, Result};
+use crate::store::{Id16, PublicKey, WriteOp, WriteOutcome};
+
+/// The label of the school id derivation.
+pub const SCHOOL_ID_LABEL: &[u8] = b"Satchel school id v1";
+
+/// `school_id = SHA-256("Satchel school id v1" || root_key)[0..16]`.
+#[must_use]
+pub fn school_id(root_key: &PublicKey) -> Id16 {
+    let digest = Sha256::new()
+        .chain_update(SCHOOL_ID_LABEL)
+        .chain_update(root_key)
+        .finalize();
+    let mut id = [0u8; 16];
+    for (out, byte) in id.iter_mut().zip(digest.iter()) {
+        *out = *byte;
+    }
+    id
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/v1/schools", post(register))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterRequest {
+    root_key: String,
+}
+
+#[derive(Serialize)]
+struct RegisterResponse {
+    school_id: String,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<(StatusCode, Json<RegisterResponse>)> {
+    let request: RegisterRequest = parse_json(&signed.body)?;
+    let root_key = decode_fixed::<32>("root_key", KEY_32, &request.root_key)?;
+    signed.verify(&root_key)?;
+    let school_id = school_id(&root_key);
+    let status = match state
+        .writer
+        .submit_one(WriteOp::RegisterSchool {
+            school_id,
+            root_key,
+        })
+        .await?
+    {
+        WriteOutcome::Created => StatusCode::CREATED,
+        WriteOutcome::Unchanged => StatusCode::OK,
+        other => return Err(unexpected(&other)),
+    };
+    Ok((
+        status,
+        Json(RegisterResponse {
+            school_id: hex::encode(school_id),
+        }),
+    ))
+}
+
+/// An outcome the store should not produce for an operation.
+pub(crate) fn unexpected(outcome: &WriteOutcome) -> Error {
+    let kind = match outcome {
+        WriteOutcome::Created => "created",
+        WriteOutcome::Unchanged => "unchanged",
+        WriteOutcome::Done => "done",
+        WriteOutcome::NotFound => "not found",
+        WriteOutcome::Conflict => "conflict",
+        WriteOutcome::Forbidden => "forbidden",
+        WriteOutcome::UnknownSchool => "unknown school",
+        WriteOutcome::Full => "full",
+        WriteOutcome::Prekey { .. } => "prekey",
+        WriteOutcome::Queue { .. } => "queue",
+        WriteOutcome::Deposited { .. } => "deposited",
+        WriteOutcome::Deleted(_) => "deleted",
+    };
+    Error::Internal(format!("the store returned an unexpected outcome ({kind})"))
+}

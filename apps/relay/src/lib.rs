@@ -1,0 +1,260 @@
+//! # satchel-relay
+//!
+//! Satchel's store-and-forward relay: schools, invites, the encrypted directory and
+//! revocation list, one-time prekeys, one-way queues with deposit, fetch, acknowledge and
+//! WebSocket push. The HTTP API is specified in `docs/RELAY_API.md`.
+//!
+//! The relay sees only ciphertext, public keys and random ids. Authentication is by
+//! Ed25519 request signatures ([`auth`]); storage sits behind [`store::RelayStore`] with
+//! SQLite as the embedded default, and every write goes through one group-commit writer
+//! thread ([`store::writer`]) so that a deposit is durable before it is acknowledged.
+//!
+//! [`app`] builds the router (for in-process tests); [`serve`] opens the store, binds the
+//! listener and runs the server in the background.
+#![forbid(unsafe_code)]
+#![deny(unused_must_use)]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod limits;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceBuilder;
+use tower_http::timeout::TimeoutLayer;
+
+pub use config::Config;
+pub use error::Error;
+pub use http::AppState;
+
+use limits::{ConnectionBudget, NoDelayListener, RateLimit};
+use store::writer::{Writer, WriterThread};
+use store::{QueueQuota, RelayStore, StoreError, WriteOp, WriteOutcome};
+
+/// The listen backlog: enough for a thousand clients connecting at once.
+pub const LISTEN_BACKLOG: i32 = 1024;
+/// How often retention runs.
+pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// Messages deleted per retention step (one writer transaction).
+const PURGE_CHUNK: u32 = 10_000;
+/// How long shutdown waits for requests in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Builds the router with every layer: JSON errors, request logs, timeouts, body limits
+/// and the per-connection rate limit. Serve it with
+/// `into_make_service_with_connect_info::<limits::ConnectionBudget>()` to enable the rate
+/// limit; without connection info (e.g. `oneshot` tests) requests are not limited.
+pub fn app(state: AppState, rate_limit: RateLimit) -> Router {
+    http::router()
+        .fallback(|| async { Error::NotFound })
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(limits::json_errors))
+                .layer(axum::middleware::from_fn(http::log_requests))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    limits::REQUEST_TIMEOUT,
+                ))
+                .layer(DefaultBodyLimit::max(limits::JSON_BODY_LIMIT))
+                .layer(axum::middleware::from_fn_with_state(
+                    rate_limit,
+                    limits::rate_limit,
+                )),
+        )
+        .with_state(state)
+}
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The database could not be opened.
+    #[error("cannot open the database in {dir}: {source}")]
+    Store {
+        /// The data folder.
+        dir: String,
+        /// The cause.
+        source: StoreError,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source} (is another relay running on this port?)")]
+    Bind {
+        /// The listen address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Another I/O failure (starting the writer thread, reading the bound address).
+    #[error("cannot start: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running relay; dropping it without [`Relay::shutdown`] leaves the server running
+/// until the runtime ends.
+#[derive(Debug)]
+pub struct Relay {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    retention: JoinHandle<()>,
+    writer_thread: WriterThread,
+}
+
+impl Relay {
+    /// The address the relay accepts connections on (with the real port if 0 was asked).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections, closes WebSockets, lets requests in progress finish
+    /// (up to 30 s), commits everything queued and stops the writer.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        match tokio::time::timeout(SHUTDOWN_GRACE, self.server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!(%error, "the server stopped with an error"),
+            Ok(Err(error)) => tracing::error!(%error, "the server task failed"),
+            Err(_) => tracing::warn!("requests were still running after the grace period"),
+        }
+        self.retention.abort();
+        let _ = self.retention.await;
+        // Every `Writer` lived in the router and the retention task, both gone now: the
+        // writer commits what is queued and stops.
+        let thread = self.writer_thread;
+        let joined = tokio::task::spawn_blocking(move || thread.join());
+        if tokio::time::timeout(SHUTDOWN_GRACE, joined).await.is_err() {
+            tracing::warn!("the storage writer did not stop in time");
+        }
+    }
+}
+
+/// Binds `addr` with a listen backlog of [`LISTEN_BACKLOG`].
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Opens the store in `config.data`, binds `config.listen` and serves in the background.
+/// When this returns, the listener accepts connections.
+///
+/// # Errors
+/// [`StartError`] if the database cannot be opened or the address cannot be bound.
+pub async fn serve(config: Config) -> Result<Relay, StartError> {
+    let data = config.data.clone();
+    let store = tokio::task::spawn_blocking(move || store::sqlite::SqliteStore::open(&data))
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .map_err(|source| StartError::Store {
+            dir: config.data.display().to_string(),
+            source,
+        })?;
+    let store: Arc<dyn RelayStore> = Arc::new(store);
+    let listener = bind(config.listen).map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let addr = listener.local_addr()?;
+    let (writer, writer_thread) = Writer::start(Arc::clone(&store))?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let state = AppState {
+        store,
+        writer: writer.clone(),
+        push: Arc::default(),
+        quota: QueueQuota {
+            max_messages: config.queue_max_messages,
+            max_bytes: config.queue_max_bytes,
+        },
+        shutdown: shutdown_rx.clone(),
+    };
+    let router = app(state, RateLimit::new(config.rate_limit));
+    let listener = NoDelayListener(listener);
+    let mut stop = shutdown_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<ConnectionBudget>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await
+    });
+    let retention = tokio::spawn(retention(writer, config.max_age_days));
+    tracing::info!(
+        queue_max_messages = config.queue_max_messages,
+        queue_max_bytes = config.queue_max_bytes,
+        max_age_days = config.max_age_days,
+        rate_limit = config.rate_limit,
+        "relay started"
+    );
+    Ok(Relay {
+        addr,
+        shutdown,
+        server,
+        retention,
+        writer_thread,
+    })
+}
+
+/// Hourly: deletes undelivered messages older than `max_age_days` and expired invites.
+async fn retention(writer: Writer, max_age_days: u32) {
+    let mut interval = tokio::time::interval(RETENTION_INTERVAL);
+    loop {
+        interval.tick().await;
+        let now = auth::now_unix();
+        let before = now - i64::from(max_age_days) * 86_400;
+        let mut purged = 0u64;
+        loop {
+            match writer
+                .submit_one(WriteOp::PurgeMessages {
+                    before,
+                    limit: PURGE_CHUNK,
+                })
+                .await
+            {
+                Ok(WriteOutcome::Deleted(n)) => {
+                    purged += n;
+                    if n < u64::from(PURGE_CHUNK) {
+                        break;
+                    }
+                }
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::error!(%error, "retention: purging old messages failed");
+                    break;
+                }
+            }
+        }
+        let invites = match writer.submit_one(WriteOp::PurgeInvites { now }).await {
+            Ok(WriteOutcome::Deleted(n)) => n,
+            Ok(_) => 0,
+            Err(error) => {
+                tracing::error!(%error, "retention: purging expired invites failed");
+                0
+            }
+        };
+        tracing::info!(
+            messages = purged,
+            invites,
+            "retention: deleted old undelivered messages and expired invites"
+        );
+    }
+}

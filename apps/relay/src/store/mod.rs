@@ -1,0 +1,361 @@
+//! Storage behind a trait.
+//!
+//! [`RelayStore`] is synchronous, like the rest of Satchel's storage: reads are called
+//! from `spawn_blocking`, and every write goes through one [`writer::Writer`] thread that
+//! batches whatever is queued into one transaction (group commit) and answers the callers
+//! only after the commit. A backend therefore implements writes once, as
+//! [`RelayStore::write_batch`], and gets group commit for free; a PostgreSQL backend can
+//! follow without any change to the HTTP layer.
+//!
+//! The store holds only ids, public keys, opaque ciphertext blobs, sizes and coarse
+//! timestamps. Nothing in it is a name, an address or a message text.
+
+pub mod sqlite;
+pub mod writer;
+
+use satchel_core::ReceiveId;
+
+/// A 16-byte id (school, invite lookup, directory entry, prekey bundle, queue ids).
+pub type Id16 = [u8; 16];
+/// A 32-byte Ed25519 public key.
+pub type PublicKey = [u8; 32];
+
+/// A storage failure. Its `Display` never contains ids or payloads, so it may be logged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed (I/O, disk full, corrupt database, ...).
+    #[error("storage backend failed: {0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// The database was written by a newer relay, or is damaged.
+    #[error("unsupported database: {0}")]
+    Schema(String),
+    /// The writer thread has stopped (the relay is shutting down).
+    #[error("the storage writer has stopped")]
+    WriterStopped,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Backend(Box::new(error))
+    }
+}
+
+/// Per-queue limits checked on every deposit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueQuota {
+    /// The most envelopes one queue may hold.
+    pub max_messages: u64,
+    /// The most envelope bytes one queue may hold.
+    pub max_bytes: u64,
+}
+
+/// Who signed a directory write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirectoryWriter {
+    /// The school's root key.
+    Root,
+    /// A member key recorded by a redeemed invite.
+    Member(PublicKey),
+}
+
+/// One write, applied by [`RelayStore::write_batch`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum WriteOp {
+    /// Register a school (idempotent).
+    RegisterSchool {
+        /// `school_id` derived from the root key.
+        school_id: Id16,
+        /// The school's root key.
+        root_key: PublicKey,
+    },
+    /// Create or replace an unredeemed invite.
+    PutInvite {
+        /// The school.
+        school_id: Id16,
+        /// The invite's lookup id.
+        lookup_id: Id16,
+        /// Opaque encrypted invite record.
+        record: Vec<u8>,
+        /// The key that may redeem the invite.
+        redeem_key: PublicKey,
+        /// Unix seconds after which the invite is gone.
+        expires_at: i64,
+    },
+    /// Redeem an invite once, recording `member_key` as a directory writer.
+    RedeemInvite {
+        /// The school.
+        school_id: Id16,
+        /// The invite's lookup id.
+        lookup_id: Id16,
+        /// The redeem key the caller verified the signature with; the invite must still
+        /// have it.
+        redeem_key: PublicKey,
+        /// The key allowed to own one directory entry.
+        member_key: PublicKey,
+        /// The current time, for expiry.
+        now: i64,
+    },
+    /// Delete an invite.
+    DeleteInvite {
+        /// The school.
+        school_id: Id16,
+        /// The invite's lookup id.
+        lookup_id: Id16,
+    },
+    /// Replace the revocation list if `sequence` is higher than the stored one.
+    PutRevocations {
+        /// The school.
+        school_id: Id16,
+        /// Opaque signed list.
+        list: Vec<u8>,
+        /// Monotonic sequence number.
+        sequence: u64,
+    },
+    /// Create or update a directory entry.
+    PutDirectoryEntry {
+        /// The school.
+        school_id: Id16,
+        /// The entry.
+        entry_id: Id16,
+        /// Opaque encrypted entry.
+        entry: Vec<u8>,
+        /// Who signed the request.
+        writer: DirectoryWriter,
+        /// Coarse time of the update.
+        now: i64,
+    },
+    /// Delete a directory entry.
+    DeleteDirectoryEntry {
+        /// The school.
+        school_id: Id16,
+        /// The entry.
+        entry_id: Id16,
+        /// Who signed the request.
+        writer: DirectoryWriter,
+    },
+    /// Add one-time prekeys to a bundle (setting its owner on first upload).
+    PutPrekeys {
+        /// The bundle.
+        bundle_id: Id16,
+        /// The key that signed the upload.
+        owner_key: PublicKey,
+        /// `(id, key)` pairs; an existing id is replaced.
+        keys: Vec<(u32, PublicKey)>,
+        /// The most keys a bundle may hold.
+        max_stored: u64,
+    },
+    /// Remove and return one prekey.
+    TakePrekey {
+        /// The bundle.
+        bundle_id: Id16,
+    },
+    /// Create a queue (idempotent for the same pair).
+    CreateQueue {
+        /// The send id senders deposit to.
+        send_id: Id16,
+        /// The queue's authentication key.
+        auth_key: PublicKey,
+    },
+    /// Delete a queue and its messages.
+    DeleteQueue {
+        /// The queue.
+        receive_id: ReceiveId,
+    },
+    /// Store one envelope.
+    Deposit {
+        /// The queue, from the envelope.
+        send_id: Id16,
+        /// The whole envelope.
+        envelope: Vec<u8>,
+        /// Limits to enforce.
+        quota: QueueQuota,
+        /// Coarse time of the deposit.
+        now: i64,
+    },
+    /// Delete acknowledged messages of a queue.
+    Ack {
+        /// The queue.
+        receive_id: ReceiveId,
+        /// Message ids; unknown ones are ignored.
+        ids: Vec<u64>,
+    },
+    /// Delete up to `limit` messages deposited before `before`.
+    PurgeMessages {
+        /// Unix seconds.
+        before: i64,
+        /// The most messages to delete in this step.
+        limit: u32,
+    },
+    /// Delete invites that expired before `now`.
+    PurgeInvites {
+        /// Unix seconds.
+        now: i64,
+    },
+}
+
+/// The result of one [`WriteOp`], in the same order as the batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriteOutcome {
+    /// Something new was created.
+    Created,
+    /// It already existed identically, or was updated.
+    Unchanged,
+    /// The operation succeeded.
+    Done,
+    /// The target does not exist (or has expired).
+    NotFound,
+    /// A conflicting record exists (invite used, send id taken, stale sequence).
+    Conflict,
+    /// The signer may not do this.
+    Forbidden,
+    /// The school is not registered.
+    UnknownSchool,
+    /// The limit was reached (prekeys per bundle, queue quota).
+    Full,
+    /// A prekey was taken.
+    Prekey {
+        /// Its id.
+        id: u32,
+        /// The public key.
+        key: PublicKey,
+    },
+    /// A queue exists for this pair.
+    Queue {
+        /// Its receive id.
+        receive_id: ReceiveId,
+        /// Whether it was created just now.
+        created: bool,
+    },
+    /// An envelope was stored.
+    Deposited {
+        /// The message id.
+        id: u64,
+        /// The queue it went to, for push notifications (never sent to anyone).
+        receive_id: ReceiveId,
+    },
+    /// Rows deleted.
+    Deleted(u64),
+}
+
+/// A stored invite.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invite {
+    /// Opaque encrypted record.
+    pub record: Vec<u8>,
+    /// The key that may redeem it.
+    pub redeem_key: PublicKey,
+    /// Whether it was redeemed.
+    pub redeemed: bool,
+}
+
+/// A directory entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    /// The entry id.
+    pub entry_id: Id16,
+    /// Opaque encrypted entry.
+    pub entry: Vec<u8>,
+    /// Coarse unix time of the last write.
+    pub updated_at: i64,
+}
+
+/// A stored message, as fetched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The message id (increasing, never reused).
+    pub id: u64,
+    /// The envelope bytes.
+    pub envelope: Vec<u8>,
+}
+
+/// The relay's storage. Implementations must be safe to share between threads; reads may
+/// run concurrently with [`RelayStore::write_batch`], which only one thread calls.
+pub trait RelayStore: Send + Sync + 'static {
+    /// Applies `ops` in order, atomically: either all are committed durably (the call
+    /// returns only then) or none is. Outcomes such as [`WriteOutcome::Conflict`] are not
+    /// errors and do not abort the batch.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the batch could not be committed; nothing was written then.
+    fn write_batch(&self, ops: &[WriteOp]) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// The root key of a registered school.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn school_root(&self, school_id: &Id16) -> Result<Option<PublicKey>, StoreError>;
+
+    /// An invite that has not expired at `now`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn invite(
+        &self,
+        school_id: &Id16,
+        lookup_id: &Id16,
+        now: i64,
+    ) -> Result<Option<Invite>, StoreError>;
+
+    /// Whether `member_key` was recorded by a redeemed invite of the school.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn is_member(&self, school_id: &Id16, member_key: &PublicKey) -> Result<bool, StoreError>;
+
+    /// The owner of a directory entry: `Some(None)` for root, `Some(Some(key))` for a
+    /// member, `None` if the entry does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn directory_owner(
+        &self,
+        school_id: &Id16,
+        entry_id: &Id16,
+    ) -> Result<Option<Option<PublicKey>>, StoreError>;
+
+    /// All directory entries of a school, by entry id.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn directory(&self, school_id: &Id16) -> Result<Vec<DirectoryEntry>, StoreError>;
+
+    /// The revocation list and its sequence number.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn revocations(&self, school_id: &Id16) -> Result<Option<(Vec<u8>, u64)>, StoreError>;
+
+    /// The owner key of a prekey bundle.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn prekey_owner(&self, bundle_id: &Id16) -> Result<Option<PublicKey>, StoreError>;
+
+    /// How many prekeys a bundle holds.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn prekey_count(&self, bundle_id: &Id16) -> Result<u64, StoreError>;
+
+    /// The authentication key of a queue.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn queue_auth_key(&self, receive_id: &ReceiveId) -> Result<Option<PublicKey>, StoreError>;
+
+    /// Messages of a queue with id greater than `after`, oldest first: at most `limit`,
+    /// and no more than `max_bytes` of envelopes in total (but always at least one if any).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn fetch(
+        &self,
+        receive_id: &ReceiveId,
+        after: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+}

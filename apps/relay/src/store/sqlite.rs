@@ -1,0 +1,872 @@
+//! The embedded default backend: one SQLite file in WAL mode with `synchronous = FULL`,
+//! so a commit is on disk before [`RelayStore::write_batch`] returns.
+//!
+//! One connection writes (used only by the writer thread); reads use a small pool of
+//! further connections, which WAL lets run beside the writer.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use satchel_core::ReceiveId;
+
+use super::{
+    DirectoryEntry, DirectoryWriter, Id16, Invite, PublicKey, RelayStore, StoreError,
+    StoredMessage, WriteOp, WriteOutcome,
+};
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE: &str = "relay.sqlite3";
+
+/// The schema version this relay writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Read connections kept open between requests.
+const MAX_IDLE_READERS: usize = 8;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE schools (
+    school_id   BLOB PRIMARY KEY,
+    root_key    BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE invites (
+    school_id   BLOB NOT NULL,
+    lookup_id   BLOB NOT NULL,
+    redeem_key  BLOB NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    redeemed    INTEGER NOT NULL DEFAULT 0,
+    record      BLOB NOT NULL,
+    UNIQUE (school_id, lookup_id)
+);
+CREATE INDEX invites_expiry ON invites (expires_at);
+
+CREATE TABLE members (
+    school_id   BLOB NOT NULL,
+    member_key  BLOB NOT NULL,
+    PRIMARY KEY (school_id, member_key)
+) WITHOUT ROWID;
+
+CREATE TABLE directory (
+    school_id   BLOB NOT NULL,
+    entry_id    BLOB NOT NULL,
+    owner_key   BLOB,
+    updated_at  INTEGER NOT NULL,
+    entry       BLOB NOT NULL,
+    UNIQUE (school_id, entry_id)
+);
+CREATE INDEX directory_owner ON directory (school_id, owner_key) WHERE owner_key IS NOT NULL;
+
+CREATE TABLE revocations (
+    school_id   BLOB PRIMARY KEY,
+    sequence    INTEGER NOT NULL,
+    list        BLOB NOT NULL
+);
+
+CREATE TABLE prekey_bundles (
+    bundle_id   BLOB PRIMARY KEY,
+    owner_key   BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE prekeys (
+    bundle_id   BLOB NOT NULL,
+    key_id      INTEGER NOT NULL,
+    key         BLOB NOT NULL,
+    PRIMARY KEY (bundle_id, key_id)
+) WITHOUT ROWID;
+
+CREATE TABLE queues (
+    queue         INTEGER PRIMARY KEY,
+    send_id       BLOB NOT NULL UNIQUE,
+    receive_id    BLOB NOT NULL UNIQUE,
+    auth_key      BLOB NOT NULL,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    byte_count    INTEGER NOT NULL DEFAULT 0
+);
+
+-- AUTOINCREMENT: ids are never reused, so a client's `after` cursor never skips mail.
+CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue       INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    envelope    BLOB NOT NULL
+);
+CREATE INDEX messages_queue ON messages (queue, id);
+";
+
+/// The SQLite store.
+pub struct SqliteStore {
+    path: std::path::PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir`, enables WAL and runs
+    /// migrations.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the directory or database cannot be created or opened, or the
+    /// database was written by a newer relay.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        create_private_dir(data_dir).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let path = data_dir.join(DATABASE_FILE);
+        let mut conn = open_connection(&path)?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Schema(format!(
+                "the database could not switch to WAL mode (got {mode})"
+            )));
+        }
+        migrate(&mut conn)?;
+        Ok(Self {
+            path,
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `f` on a pooled read connection.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().map_err(|_| poisoned())?.pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.path)?,
+        };
+        let result = f(&conn);
+        let mut readers = self.readers.lock().map_err(|_| poisoned())?;
+        if readers.len() < MAX_IDLE_READERS {
+            readers.push(conn);
+        }
+        Ok(result?)
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Schema("a storage lock was poisoned by an earlier failure".to_owned())
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Schema(format!(
+            "the database has schema version {version}, this relay knows up to {SCHEMA_VERSION}; \
+             run a newer relay"
+        )));
+    }
+    if version < 1 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V1)?;
+        tx.pragma_update(None, "user_version", 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn key32(bytes: &[u8]) -> Result<PublicKey, rusqlite::Error> {
+    bytes.try_into().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(0, "key".into(), rusqlite::types::Type::Blob)
+    })
+}
+
+fn id16(bytes: &[u8]) -> Result<Id16, rusqlite::Error> {
+    bytes.try_into().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Blob)
+    })
+}
+
+fn school_exists(tx: &Transaction<'_>, school_id: &Id16) -> Result<bool, rusqlite::Error> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM schools WHERE school_id = ?1")?
+        .query_row([school_id.as_slice()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Looks up a queue by receive id: its row id.
+fn queue_by_receive_id(
+    tx: &Transaction<'_>,
+    receive_id: &ReceiveId,
+) -> Result<Option<i64>, rusqlite::Error> {
+    tx.prepare_cached("SELECT queue FROM queues WHERE receive_id = ?1")?
+        .query_row([receive_id.as_bytes().as_slice()], |row| row.get(0))
+        .optional()
+}
+
+fn apply(tx: &mut Transaction<'_>, op: &WriteOp) -> Result<WriteOutcome, rusqlite::Error> {
+    match op {
+        WriteOp::RegisterSchool {
+            school_id,
+            root_key,
+        } => {
+            let existing: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT root_key FROM schools WHERE school_id = ?1")?
+                .query_row([school_id.as_slice()], |row| row.get(0))
+                .optional()?;
+            match existing {
+                Some(key) if key.as_slice() == root_key.as_slice() => Ok(WriteOutcome::Unchanged),
+                Some(_) => Ok(WriteOutcome::Conflict),
+                None => {
+                    tx.prepare_cached("INSERT INTO schools (school_id, root_key) VALUES (?1, ?2)")?
+                        .execute(params![school_id.as_slice(), root_key.as_slice()])?;
+                    Ok(WriteOutcome::Created)
+                }
+            }
+        }
+        WriteOp::PutInvite {
+            school_id,
+            lookup_id,
+            record,
+            redeem_key,
+            expires_at,
+        } => {
+            if !school_exists(tx, school_id)? {
+                return Ok(WriteOutcome::UnknownSchool);
+            }
+            let redeemed: Option<bool> = tx
+                .prepare_cached(
+                    "SELECT redeemed FROM invites WHERE school_id = ?1 AND lookup_id = ?2",
+                )?
+                .query_row([school_id.as_slice(), lookup_id.as_slice()], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            match redeemed {
+                Some(true) => Ok(WriteOutcome::Conflict),
+                Some(false) => {
+                    tx.prepare_cached(
+                        "UPDATE invites SET record = ?3, redeem_key = ?4, expires_at = ?5 \
+                         WHERE school_id = ?1 AND lookup_id = ?2",
+                    )?
+                    .execute(params![
+                        school_id.as_slice(),
+                        lookup_id.as_slice(),
+                        record,
+                        redeem_key.as_slice(),
+                        expires_at
+                    ])?;
+                    Ok(WriteOutcome::Unchanged)
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO invites (school_id, lookup_id, record, redeem_key, expires_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![
+                        school_id.as_slice(),
+                        lookup_id.as_slice(),
+                        record,
+                        redeem_key.as_slice(),
+                        expires_at
+                    ])?;
+                    Ok(WriteOutcome::Created)
+                }
+            }
+        }
+        WriteOp::RedeemInvite {
+            school_id,
+            lookup_id,
+            redeem_key,
+            member_key,
+            now,
+        } => {
+            // The caller verified the signature with the redeem key it read; check the
+            // invite is still that one, so a concurrent replacement cannot be redeemed.
+            let row: Option<(Vec<u8>, i64, bool)> = tx
+                .prepare_cached(
+                    "SELECT redeem_key, expires_at, redeemed FROM invites \
+                     WHERE school_id = ?1 AND lookup_id = ?2",
+                )?
+                .query_row([school_id.as_slice(), lookup_id.as_slice()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+            match row {
+                None => Ok(WriteOutcome::NotFound),
+                Some((_, expires_at, _)) if expires_at <= *now => Ok(WriteOutcome::NotFound),
+                Some((_, _, true)) => Ok(WriteOutcome::Conflict),
+                Some((key, _, false)) if key.as_slice() != redeem_key.as_slice() => {
+                    Ok(WriteOutcome::Forbidden)
+                }
+                Some((_, _, false)) => {
+                    let changed = tx
+                        .prepare_cached(
+                            "UPDATE invites SET redeemed = 1 \
+                             WHERE school_id = ?1 AND lookup_id = ?2 AND redeemed = 0",
+                        )?
+                        .execute([school_id.as_slice(), lookup_id.as_slice()])?;
+                    if changed == 0 {
+                        return Ok(WriteOutcome::Conflict);
+                    }
+                    tx.prepare_cached(
+                        "INSERT OR IGNORE INTO members (school_id, member_key) VALUES (?1, ?2)",
+                    )?
+                    .execute([school_id.as_slice(), member_key.as_slice()])?;
+                    Ok(WriteOutcome::Done)
+                }
+            }
+        }
+        WriteOp::DeleteInvite {
+            school_id,
+            lookup_id,
+        } => {
+            let n = tx
+                .prepare_cached("DELETE FROM invites WHERE school_id = ?1 AND lookup_id = ?2")?
+                .execute([school_id.as_slice(), lookup_id.as_slice()])?;
+            Ok(WriteOutcome::Deleted(n as u64))
+        }
+        WriteOp::PutRevocations {
+            school_id,
+            list,
+            sequence,
+        } => {
+            if !school_exists(tx, school_id)? {
+                return Ok(WriteOutcome::UnknownSchool);
+            }
+            let current: Option<i64> = tx
+                .prepare_cached("SELECT sequence FROM revocations WHERE school_id = ?1")?
+                .query_row([school_id.as_slice()], |row| row.get(0))
+                .optional()?;
+            let sequence = to_i64(*sequence);
+            if current.is_some_and(|current| current >= sequence) {
+                return Ok(WriteOutcome::Conflict);
+            }
+            tx.prepare_cached(
+                "INSERT INTO revocations (school_id, sequence, list) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (school_id) DO UPDATE SET sequence = ?2, list = ?3",
+            )?
+            .execute(params![school_id.as_slice(), sequence, list])?;
+            Ok(WriteOutcome::Done)
+        }
+        WriteOp::PutDirectoryEntry {
+            school_id,
+            entry_id,
+            entry,
+            writer,
+            now,
+        } => {
+            if !school_exists(tx, school_id)? {
+                return Ok(WriteOutcome::UnknownSchool);
+            }
+            let owner = directory_owner(tx, school_id, entry_id)?;
+            match (owner, writer) {
+                (Some(owner), writer) => {
+                    let allowed = match writer {
+                        DirectoryWriter::Root => true,
+                        DirectoryWriter::Member(key) => owner.as_ref() == Some(key),
+                    };
+                    if !allowed {
+                        return Ok(WriteOutcome::Forbidden);
+                    }
+                    tx.prepare_cached(
+                        "UPDATE directory SET entry = ?3, updated_at = ?4 \
+                         WHERE school_id = ?1 AND entry_id = ?2",
+                    )?
+                    .execute(params![
+                        school_id.as_slice(),
+                        entry_id.as_slice(),
+                        entry,
+                        now
+                    ])?;
+                    Ok(WriteOutcome::Unchanged)
+                }
+                (None, DirectoryWriter::Root) => {
+                    insert_directory_entry(tx, school_id, entry_id, None, entry, *now)?;
+                    Ok(WriteOutcome::Created)
+                }
+                (None, DirectoryWriter::Member(key)) => {
+                    let member = tx
+                        .prepare_cached(
+                            "SELECT 1 FROM members WHERE school_id = ?1 AND member_key = ?2",
+                        )?
+                        .query_row([school_id.as_slice(), key.as_slice()], |_| Ok(()))
+                        .optional()?
+                        .is_some();
+                    let owns_one = tx
+                        .prepare_cached(
+                            "SELECT 1 FROM directory WHERE school_id = ?1 AND owner_key = ?2",
+                        )?
+                        .query_row([school_id.as_slice(), key.as_slice()], |_| Ok(()))
+                        .optional()?
+                        .is_some();
+                    if !member || owns_one {
+                        return Ok(WriteOutcome::Forbidden);
+                    }
+                    insert_directory_entry(tx, school_id, entry_id, Some(key), entry, *now)?;
+                    Ok(WriteOutcome::Created)
+                }
+            }
+        }
+        WriteOp::DeleteDirectoryEntry {
+            school_id,
+            entry_id,
+            writer,
+        } => {
+            let Some(owner) = directory_owner(tx, school_id, entry_id)? else {
+                return Ok(WriteOutcome::Deleted(0));
+            };
+            if let DirectoryWriter::Member(key) = writer
+                && owner.as_ref() != Some(key)
+            {
+                return Ok(WriteOutcome::Forbidden);
+            }
+            let n = tx
+                .prepare_cached("DELETE FROM directory WHERE school_id = ?1 AND entry_id = ?2")?
+                .execute([school_id.as_slice(), entry_id.as_slice()])?;
+            Ok(WriteOutcome::Deleted(n as u64))
+        }
+        WriteOp::PutPrekeys {
+            bundle_id,
+            owner_key,
+            keys,
+            max_stored,
+        } => {
+            let owner: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT owner_key FROM prekey_bundles WHERE bundle_id = ?1")?
+                .query_row([bundle_id.as_slice()], |row| row.get(0))
+                .optional()?;
+            match owner {
+                Some(owner) if owner.as_slice() != owner_key.as_slice() => {
+                    return Ok(WriteOutcome::Forbidden);
+                }
+                Some(_) => {}
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO prekey_bundles (bundle_id, owner_key) VALUES (?1, ?2)",
+                    )?
+                    .execute([bundle_id.as_slice(), owner_key.as_slice()])?;
+                }
+            }
+            let savepoint = tx.savepoint()?;
+            {
+                let mut insert = savepoint.prepare_cached(
+                    "INSERT OR REPLACE INTO prekeys (bundle_id, key_id, key) VALUES (?1, ?2, ?3)",
+                )?;
+                for (id, key) in keys {
+                    insert.execute(params![bundle_id.as_slice(), id, key.as_slice()])?;
+                }
+            }
+            let count: i64 = savepoint
+                .prepare_cached("SELECT count(*) FROM prekeys WHERE bundle_id = ?1")?
+                .query_row([bundle_id.as_slice()], |row| row.get(0))?;
+            if to_u64(count) > *max_stored {
+                // Dropping the savepoint rolls the inserts back.
+                return Ok(WriteOutcome::Full);
+            }
+            savepoint.commit()?;
+            Ok(WriteOutcome::Done)
+        }
+        WriteOp::TakePrekey { bundle_id } => {
+            let taken: Option<(u32, Vec<u8>)> = tx
+                .prepare_cached(
+                    "DELETE FROM prekeys WHERE bundle_id = ?1 AND key_id = \
+                     (SELECT key_id FROM prekeys WHERE bundle_id = ?1 ORDER BY key_id LIMIT 1) \
+                     RETURNING key_id, key",
+                )?
+                .query_row([bundle_id.as_slice()], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            match taken {
+                Some((id, key)) => Ok(WriteOutcome::Prekey {
+                    id,
+                    key: key32(&key)?,
+                }),
+                None => Ok(WriteOutcome::NotFound),
+            }
+        }
+        WriteOp::CreateQueue { send_id, auth_key } => {
+            let receive_id = ReceiveId::for_key(auth_key);
+            let by_send: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT auth_key FROM queues WHERE send_id = ?1")?
+                .query_row([send_id.as_slice()], |row| row.get(0))
+                .optional()?;
+            match by_send {
+                Some(key) if key.as_slice() == auth_key.as_slice() => Ok(WriteOutcome::Queue {
+                    receive_id,
+                    created: false,
+                }),
+                Some(_) => Ok(WriteOutcome::Conflict),
+                None => {
+                    let by_receive = tx
+                        .prepare_cached("SELECT 1 FROM queues WHERE receive_id = ?1")?
+                        .query_row([receive_id.as_bytes().as_slice()], |_| Ok(()))
+                        .optional()?;
+                    if by_receive.is_some() {
+                        return Ok(WriteOutcome::Conflict);
+                    }
+                    tx.prepare_cached(
+                        "INSERT INTO queues (send_id, receive_id, auth_key) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute([
+                        send_id.as_slice(),
+                        receive_id.as_bytes().as_slice(),
+                        auth_key.as_slice(),
+                    ])?;
+                    Ok(WriteOutcome::Queue {
+                        receive_id,
+                        created: true,
+                    })
+                }
+            }
+        }
+        WriteOp::DeleteQueue { receive_id } => {
+            let Some(queue) = queue_by_receive_id(tx, receive_id)? else {
+                return Ok(WriteOutcome::Deleted(0));
+            };
+            let n = tx
+                .prepare_cached("DELETE FROM messages WHERE queue = ?1")?
+                .execute([queue])?;
+            tx.prepare_cached("DELETE FROM queues WHERE queue = ?1")?
+                .execute([queue])?;
+            Ok(WriteOutcome::Deleted(n as u64))
+        }
+        WriteOp::Deposit {
+            send_id,
+            envelope,
+            quota,
+            now,
+        } => {
+            let row: Option<(i64, Vec<u8>, i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT queue, receive_id, message_count, byte_count FROM queues \
+                     WHERE send_id = ?1",
+                )?
+                .query_row([send_id.as_slice()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .optional()?;
+            let Some((queue, receive_id, count, bytes)) = row else {
+                return Ok(WriteOutcome::NotFound);
+            };
+            if to_u64(count) >= quota.max_messages || to_u64(bytes) >= quota.max_bytes {
+                return Ok(WriteOutcome::Full);
+            }
+            tx.prepare_cached(
+                "INSERT INTO messages (queue, created_at, envelope) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![queue, now, envelope])?;
+            let id = tx.last_insert_rowid();
+            tx.prepare_cached(
+                "UPDATE queues SET message_count = message_count + 1, \
+                 byte_count = byte_count + ?2 WHERE queue = ?1",
+            )?
+            .execute(params![queue, to_i64(envelope.len() as u64)])?;
+            Ok(WriteOutcome::Deposited {
+                id: to_u64(id),
+                receive_id: ReceiveId::from_bytes(id16(&receive_id)?),
+            })
+        }
+        WriteOp::Ack { receive_id, ids } => {
+            let Some(queue) = queue_by_receive_id(tx, receive_id)? else {
+                return Ok(WriteOutcome::NotFound);
+            };
+            let mut count = 0i64;
+            let mut bytes = 0i64;
+            {
+                let mut delete = tx.prepare_cached(
+                    "DELETE FROM messages WHERE id = ?1 AND queue = ?2 RETURNING length(envelope)",
+                )?;
+                for id in ids {
+                    let size: Option<i64> = delete
+                        .query_row(params![to_i64(*id), queue], |row| row.get(0))
+                        .optional()?;
+                    if let Some(size) = size {
+                        count += 1;
+                        bytes += size;
+                    }
+                }
+            }
+            if count > 0 {
+                tx.prepare_cached(
+                    "UPDATE queues SET message_count = max(message_count - ?2, 0), \
+                     byte_count = max(byte_count - ?3, 0) WHERE queue = ?1",
+                )?
+                .execute(params![queue, count, bytes])?;
+            }
+            Ok(WriteOutcome::Deleted(to_u64(count)))
+        }
+        WriteOp::PurgeMessages { before, limit } => {
+            let old: Vec<(i64, i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT id, queue, length(envelope) FROM messages \
+                     WHERE created_at < ?1 ORDER BY id LIMIT ?2",
+                )?
+                .query_map(params![before, limit], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut per_queue: HashMap<i64, (i64, i64)> = HashMap::new();
+            {
+                let mut delete = tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?;
+                for (id, queue, size) in &old {
+                    delete.execute([id])?;
+                    let entry = per_queue.entry(*queue).or_default();
+                    entry.0 += 1;
+                    entry.1 += size;
+                }
+            }
+            let mut update = tx.prepare_cached(
+                "UPDATE queues SET message_count = max(message_count - ?2, 0), \
+                 byte_count = max(byte_count - ?3, 0) WHERE queue = ?1",
+            )?;
+            for (queue, (count, bytes)) in per_queue {
+                update.execute(params![queue, count, bytes])?;
+            }
+            Ok(WriteOutcome::Deleted(old.len() as u64))
+        }
+        WriteOp::PurgeInvites { now } => {
+            let n = tx
+                .prepare_cached("DELETE FROM invites WHERE expires_at <= ?1")?
+                .execute([now])?;
+            Ok(WriteOutcome::Deleted(n as u64))
+        }
+    }
+}
+
+fn directory_owner(
+    conn: &Connection,
+    school_id: &Id16,
+    entry_id: &Id16,
+) -> Result<Option<Option<PublicKey>>, rusqlite::Error> {
+    let owner: Option<Option<Vec<u8>>> = conn
+        .prepare_cached("SELECT owner_key FROM directory WHERE school_id = ?1 AND entry_id = ?2")?
+        .query_row([school_id.as_slice(), entry_id.as_slice()], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    owner
+        .map(|owner| owner.as_deref().map(key32).transpose())
+        .transpose()
+}
+
+fn insert_directory_entry(
+    tx: &Transaction<'_>,
+    school_id: &Id16,
+    entry_id: &Id16,
+    owner: Option<&PublicKey>,
+    entry: &[u8],
+    now: i64,
+) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached(
+        "INSERT INTO directory (school_id, entry_id, owner_key, updated_at, entry) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        school_id.as_slice(),
+        entry_id.as_slice(),
+        owner.map(|key| key.as_slice()),
+        now,
+        entry
+    ])?;
+    Ok(())
+}
+
+impl RelayStore for SqliteStore {
+    fn write_batch(&self, ops: &[WriteOp]) -> Result<Vec<WriteOutcome>, StoreError> {
+        let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+        let mut tx = conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for op in ops {
+            outcomes.push(apply(&mut tx, op)?);
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    fn school_root(&self, school_id: &Id16) -> Result<Option<PublicKey>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT root_key FROM schools WHERE school_id = ?1")?
+                .query_row([school_id.as_slice()], |row| row.get::<_, Vec<u8>>(0))
+                .optional()?
+                .as_deref()
+                .map(key32)
+                .transpose()
+        })
+    }
+
+    fn invite(
+        &self,
+        school_id: &Id16,
+        lookup_id: &Id16,
+        now: i64,
+    ) -> Result<Option<Invite>, StoreError> {
+        self.read(|conn| {
+            let row: Option<(Vec<u8>, Vec<u8>, bool)> = conn
+                .prepare_cached(
+                    "SELECT record, redeem_key, redeemed FROM invites \
+                     WHERE school_id = ?1 AND lookup_id = ?2 AND expires_at > ?3",
+                )?
+                .query_row(
+                    params![school_id.as_slice(), lookup_id.as_slice(), now],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            row.map(|(record, redeem_key, redeemed)| {
+                Ok(Invite {
+                    record,
+                    redeem_key: key32(&redeem_key)?,
+                    redeemed,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn is_member(&self, school_id: &Id16, member_key: &PublicKey) -> Result<bool, StoreError> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT 1 FROM members WHERE school_id = ?1 AND member_key = ?2")?
+                .query_row([school_id.as_slice(), member_key.as_slice()], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+    }
+
+    fn directory_owner(
+        &self,
+        school_id: &Id16,
+        entry_id: &Id16,
+    ) -> Result<Option<Option<PublicKey>>, StoreError> {
+        self.read(|conn| directory_owner(conn, school_id, entry_id))
+    }
+
+    fn directory(&self, school_id: &Id16) -> Result<Vec<DirectoryEntry>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT entry_id, entry, updated_at FROM directory \
+                 WHERE school_id = ?1 ORDER BY entry_id",
+            )?
+            .query_map([school_id.as_slice()], |row| {
+                Ok(DirectoryEntry {
+                    entry_id: id16(&row.get::<_, Vec<u8>>(0)?)?,
+                    entry: row.get(1)?,
+                    updated_at: row.get(2)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    fn revocations(&self, school_id: &Id16) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT list, sequence FROM revocations WHERE school_id = ?1")?
+                .query_row([school_id.as_slice()], |row| {
+                    Ok((row.get(0)?, to_u64(row.get(1)?)))
+                })
+                .optional()
+        })
+    }
+
+    fn prekey_owner(&self, bundle_id: &Id16) -> Result<Option<PublicKey>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT owner_key FROM prekey_bundles WHERE bundle_id = ?1")?
+                .query_row([bundle_id.as_slice()], |row| row.get::<_, Vec<u8>>(0))
+                .optional()?
+                .as_deref()
+                .map(key32)
+                .transpose()
+        })
+    }
+
+    fn prekey_count(&self, bundle_id: &Id16) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT count(*) FROM prekeys WHERE bundle_id = ?1")?
+                .query_row([bundle_id.as_slice()], |row| row.get::<_, i64>(0))
+                .map(to_u64)
+        })
+    }
+
+    fn queue_auth_key(&self, receive_id: &ReceiveId) -> Result<Option<PublicKey>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT auth_key FROM queues WHERE receive_id = ?1")?
+                .query_row([receive_id.as_bytes().as_slice()], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                })
+                .optional()?
+                .as_deref()
+                .map(key32)
+                .transpose()
+        })
+    }
+
+    fn fetch(
+        &self,
+        receive_id: &ReceiveId,
+        after: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT m.id, m.envelope FROM messages m \
+                 JOIN queues q ON q.queue = m.queue \
+                 WHERE q.receive_id = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3",
+            )?;
+            let mut rows = statement.query(params![
+                receive_id.as_bytes().as_slice(),
+                to_i64(after),
+                limit
+            ])?;
+            let mut messages = Vec::new();
+            let mut total = 0usize;
+            while let Some(row) = rows.next()? {
+                let envelope: Vec<u8> = row.get(1)?;
+                total = total.saturating_add(envelope.len());
+                if total > max_bytes && !messages.is_empty() {
+                    break;
+                }
+                messages.push(StoredMessage {
+                    id: to_u64(row.get(0)?),
+                    envelope,
+                });
+            }
+            Ok(messages)
+        })
+    }
+}

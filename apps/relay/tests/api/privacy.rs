@@ -1,0 +1,83 @@
+use serde_json::json;
+
+use crate::support::{Key, TestRelay, b64, now, random};
+
+/// One-time-pad "encryption" standing in for the client's real encryption of invite
+/// records and directory entries: the relay only ever receives these bytes.
+fn seal(plaintext: &str) -> Vec<u8> {
+    plaintext
+        .bytes()
+        .zip(random::<256>())
+        .map(|(p, k)| p ^ k)
+        .collect()
+}
+
+const SECRETS: [&str; 5] = [
+    "Ms Rivera",
+    "Rivera",
+    "Class 5B",
+    "Jamie Okafor",
+    "Hello from",
+];
+
+#[tokio::test]
+async fn database_holds_no_names_classes_or_addresses() {
+    use satchel_core::{Account, Session};
+    let relay = TestRelay::start().await;
+    let root = Key::new();
+    let school = relay.register_school(&root).await;
+
+    // An invite for a parent of class 5B and the teacher's directory entry.
+    let redeem = Key::new();
+    let lookup = hex::encode(random::<16>());
+    let path = format!("/v1/schools/{school}/invites/{lookup}");
+    let body = json!({"record": b64(&seal("Class 5B: parent of Jamie Okafor")), "redeem_key": redeem.public_b64(), "expires_at": now() + 600});
+    assert_eq!(
+        relay.json("PUT", &path, body, Some(&root)).await.status,
+        201
+    );
+    let entry = format!(
+        "/v1/schools/{school}/directory/{}",
+        hex::encode(random::<16>())
+    );
+    let body = json!({"entry": b64(&seal("Ms Rivera, teacher of Class 5B"))});
+    assert_eq!(
+        relay.json("PUT", &entry, body, Some(&root)).await.status,
+        201
+    );
+    let list = format!("/v1/schools/{school}/revocations");
+    let body = json!({"list": b64(&seal("revoked: Jamie Okafor's old phone")), "sequence": 1});
+    assert_eq!(
+        relay.json("PUT", &list, body, Some(&root)).await.status,
+        204
+    );
+
+    // Real messages through real sessions.
+    let mut rng = satchel_core::os_rng();
+    let teacher = Account::new(&mut rng);
+    let parent = Account::new(&mut rng);
+    relay.create_queue(parent.mailbox()).await;
+    let bundle = parent.prekey_bundle();
+    let mut session = Session::initiate(&teacher, &bundle, &mut rng).unwrap();
+    for text in [
+        "Hello from Ms Rivera",
+        "Class 5B trip: Jamie Okafor needs a packed lunch",
+    ] {
+        let envelope = session.encrypt(text.as_bytes(), &mut rng).unwrap();
+        assert_eq!(relay.deposit(envelope.into_bytes()).await.status, 202);
+    }
+    let dir = relay.stop().await;
+
+    let mut files = 0;
+    for file in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        files += 1;
+        for needle in SECRETS.iter().copied().chain(["127.0.0.1", "localhost"]) {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "the relay's data contains {needle:?}"
+            );
+        }
+    }
+    assert!(files >= 1);
+}

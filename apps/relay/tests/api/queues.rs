@@ -1,0 +1,186 @@
+use serde_json::json;
+
+use crate::support::{Key, TestRelay, b64, envelope, queue_auth, queue_keys, random, rid, unb64};
+
+#[tokio::test]
+async fn create_is_idempotent_and_conflicts() {
+    let relay = TestRelay::start().await;
+    let keys = queue_keys();
+    let first = relay.create_queue_response(&keys).await;
+    assert_eq!(first.status, 201, "{}", first.json);
+    assert_eq!(first.json["receive_id"], json!(rid(&keys)));
+    assert_eq!(relay.create_queue_response(&keys).await.status, 200);
+
+    // The same send id with another key.
+    let other = queue_keys();
+    let body =
+        json!({"send_id": b64(keys.send_id().as_bytes()), "auth_key": b64(&other.auth_key())});
+    let r = relay.queue("POST", "/v1/queues", body, &other).await;
+    assert_eq!((r.status, r.error()), (409, "queue_conflict"));
+
+    // Only core's queue proof counts: a plain Ed25519 signature by the auth key (which
+    // lacks the proof's label and receive id) is refused.
+    let raw = Key::new();
+    let body = json!({"send_id": b64(&random::<16>()), "auth_key": raw.public_b64()});
+    let r = relay.json("POST", "/v1/queues", body, Some(&raw)).await;
+    assert_eq!((r.status, r.error()), (401, "bad_signature"));
+
+    // Signed by a key other than auth_key.
+    let body = json!({"send_id": b64(&random::<16>()), "auth_key": b64(&other.auth_key())});
+    let r = relay.queue("POST", "/v1/queues", body, &keys).await;
+    assert_eq!((r.status, r.error()), (401, "bad_signature"));
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn deposit_fetch_ack_delete() {
+    let relay = TestRelay::start().await;
+    let keys = queue_keys();
+    let receive_id = relay.create_queue(&keys).await;
+    let send_id = *keys.send_id().as_bytes();
+    let mut sent = Vec::new();
+    let mut ids = Vec::new();
+    for len in [0, 100, 5000] {
+        let e = envelope(&send_id, len);
+        let r = relay.deposit(e.clone()).await;
+        assert_eq!(r.status, 202, "{}", r.json);
+        ids.push(r.json["id"].as_u64().unwrap());
+        sent.push(e);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+
+    let r = relay.fetch(&keys, "").await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let messages = r.json["messages"].as_array().unwrap();
+    let got: Vec<Vec<u8>> = messages
+        .iter()
+        .map(|m| unb64(m["envelope"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, sent);
+    let r = relay
+        .fetch(&keys, &format!("?after={}&limit=1", ids[0]))
+        .await;
+    let messages = r.json["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["id"].as_u64(), Some(ids[1]));
+
+    // Proof required, and from the right key.
+    let path = format!("/v1/queues/{receive_id}/messages");
+    let r = relay.json("GET", &path, json!(null), None).await;
+    assert_eq!((r.status, r.error()), (401, "auth_required"));
+    let other = queue_keys();
+    let r = relay
+        .send(
+            "GET",
+            &path,
+            Vec::new(),
+            Some(queue_auth(&other, "GET", &path, b"")),
+            "application/json",
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (401, "bad_signature"));
+    // A proof for another path does not carry over.
+    let r = relay
+        .send(
+            "GET",
+            &path,
+            Vec::new(),
+            Some(queue_auth(&keys, "GET", "/v1/health", b"")),
+            "application/json",
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (401, "bad_signature"));
+    // A stale timestamp.
+    let key_signed = Key::new().auth_at("GET", &path, b"", crate::support::now() - 1000);
+    let r = relay
+        .send(
+            "GET",
+            &path,
+            Vec::new(),
+            Some(key_signed),
+            "application/json",
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (401, "clock_skew"));
+    // Bad query.
+    let r = relay.fetch(&keys, "?limit=501").await;
+    assert_eq!((r.status, r.error()), (400, "invalid_query"));
+
+    // Ack two (plus an unknown id), then only the third is left.
+    let ack = format!("/v1/queues/{receive_id}/ack");
+    let r = relay
+        .queue(
+            "POST",
+            &ack,
+            json!({"ids": [ids[0], ids[1], 999_999]}),
+            &keys,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    let r = relay
+        .queue("POST", &ack, json!({"ids": [ids[0]]}), &keys)
+        .await;
+    assert_eq!(r.status, 204, "acking again is fine");
+    let r = relay
+        .queue("POST", &ack, json!({"ids": [ids[2]]}), &other)
+        .await;
+    assert_eq!(r.status, 401);
+    let r = relay.fetch(&keys, "").await;
+    let messages = r.json["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["id"].as_u64(), Some(ids[2]));
+
+    // Delete the queue: deposits then fail.
+    let r = relay
+        .queue(
+            "DELETE",
+            &format!("/v1/queues/{receive_id}"),
+            json!(null),
+            &keys,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    let r = relay.deposit(envelope(&send_id, 10)).await;
+    assert_eq!((r.status, r.error()), (404, "unknown_queue"));
+    let r = relay.fetch(&keys, "").await;
+    assert_eq!((r.status, r.error()), (404, "unknown_queue"));
+    relay.stop().await;
+}
+
+/// A real conversation through the relay: a sealed first contact to a mailbox, then a
+/// reply on the initiator's queue.
+#[tokio::test]
+async fn real_session_through_the_relay() {
+    use satchel_core::{Account, Envelope, Session};
+    let relay = TestRelay::start().await;
+    let mut rng = satchel_core::os_rng();
+    let teacher = Account::new(&mut rng);
+    let mut parent = Account::new(&mut rng);
+    relay.create_queue(parent.mailbox()).await;
+    let bundle = parent.prekey_bundle_with_one_time_prekey(&mut rng);
+    let mut to_parent = Session::initiate(&teacher, &bundle, &mut rng).unwrap();
+    relay.create_queue(to_parent.inbound_queue()).await;
+    let first = to_parent
+        .encrypt(b"The trip is on Friday.", &mut rng)
+        .unwrap();
+    assert_eq!(relay.deposit(first.into_bytes()).await.status, 202);
+
+    let r = relay.fetch(parent.mailbox(), "").await;
+    let bytes = unb64(r.json["messages"][0]["envelope"].as_str().unwrap());
+    let contact = parent
+        .open_first_contact(&Envelope::from_bytes(&bytes).unwrap())
+        .unwrap();
+    let mut inbound = parent.accept(&contact, &mut rng).unwrap();
+    assert_eq!(inbound.plaintext, b"The trip is on Friday.");
+    let reply = inbound.session.encrypt(b"Thanks!", &mut rng).unwrap();
+    assert_eq!(relay.deposit(reply.into_bytes()).await.status, 202);
+    let r = relay.fetch(to_parent.inbound_queue(), "").await;
+    let bytes = unb64(r.json["messages"][0]["envelope"].as_str().unwrap());
+    assert_eq!(
+        to_parent
+            .decrypt(&Envelope::from_bytes(&bytes).unwrap())
+            .unwrap(),
+        b"Thanks!"
+    );
+    relay.stop().await;
+}

@@ -1,0 +1,258 @@
+//! Shared helpers: a relay per test, request signing, keys and envelopes.
+#![allow(dead_code)]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signer as _, SigningKey};
+use rand_core::Rng as _;
+use reqwest::Method;
+use satchel_core::{Account, QueueKeys};
+use satchel_relay::{Config, Relay, serve};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+pub fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    satchel_core::os_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn unb64(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(text).expect("base64url")
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The signed message, built from docs/RELAY_API.md independently of the relay's code.
+pub fn request_message(method: &str, path: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
+    let mut m = b"Satchel relay request v1\n".to_vec();
+    m.extend_from_slice(method.as_bytes());
+    m.push(b'\n');
+    m.extend_from_slice(path.as_bytes());
+    m.push(b'\n');
+    m.extend_from_slice(timestamp.as_bytes());
+    m.push(b'\n');
+    m.extend_from_slice(&Sha256::digest(body));
+    m
+}
+
+/// An Ed25519 key (school root, redeem key, member key, prekey owner, queue auth key).
+pub struct Key(pub SigningKey);
+
+impl Key {
+    pub fn new() -> Self {
+        Self(SigningKey::from_bytes(&random::<32>()))
+    }
+    pub fn public(&self) -> [u8; 32] {
+        self.0.verifying_key().to_bytes()
+    }
+    pub fn public_b64(&self) -> String {
+        b64(&self.public())
+    }
+    pub fn auth_at(&self, method: &str, path: &str, body: &[u8], ts: i64) -> String {
+        let ts = ts.to_string();
+        let sig = self.0.sign(&request_message(method, path, &ts, body));
+        format!("{ts}.{}", b64(&sig.to_bytes()))
+    }
+    pub fn auth(&self, method: &str, path: &str, body: &[u8]) -> String {
+        self.auth_at(method, path, body, now())
+    }
+}
+
+/// A queue's keys (taken from a fresh account's mailbox).
+pub fn queue_keys() -> QueueKeys {
+    Account::new(&mut satchel_core::os_rng()).mailbox().clone()
+}
+
+pub fn queue_auth(keys: &QueueKeys, method: &str, path: &str, body: &[u8]) -> String {
+    let ts = now().to_string();
+    let proof = keys.prove(&request_message(method, path, &ts, body));
+    format!("{ts}.{}", b64(&proof))
+}
+
+pub fn rid(keys: &QueueKeys) -> String {
+    hex::encode(keys.receive_id().as_bytes())
+}
+
+/// A syntactically valid envelope for `send_id` with a random body.
+pub fn envelope(send_id: &[u8; 16], body_len: usize) -> Vec<u8> {
+    let mut e = vec![1u8];
+    e.extend_from_slice(send_id);
+    let mut body = vec![0u8; body_len];
+    satchel_core::os_rng().fill_bytes(&mut body);
+    e.extend_from_slice(&body);
+    e
+}
+
+pub struct Response {
+    pub status: u16,
+    pub json: Value,
+}
+
+impl Response {
+    pub fn error(&self) -> &str {
+        self.json["error"].as_str().unwrap_or("<none>")
+    }
+}
+
+pub struct TestRelay {
+    relay: Option<Relay>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+}
+
+impl TestRelay {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
+        configure(&mut config);
+        let relay = serve(config).await.unwrap();
+        let base = format!("http://{}", relay.local_addr());
+        Self {
+            relay: Some(relay),
+            base,
+            dir,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// A client for a relay running elsewhere (e.g. the binary).
+    pub fn external(base: String, dir: tempfile::TempDir) -> Self {
+        Self {
+            relay: None,
+            base,
+            dir,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(relay) = self.relay.take() {
+            relay.shutdown().await;
+        }
+        self.dir
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        auth: Option<String>,
+        content_type: &str,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                self.url(path),
+            )
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(auth) = auth {
+            request = request.header("satchel-auth", auth);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "{status}: non-JSON body {:?}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        Response { status, json }
+    }
+
+    /// JSON request signed by `key` (or unsigned).
+    pub async fn json(&self, method: &str, path: &str, body: Value, key: Option<&Key>) -> Response {
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&body).unwrap()
+        };
+        let auth = key.map(|k| k.auth(method, path, &body));
+        self.send(method, path, body, auth, "application/json")
+            .await
+    }
+
+    /// Request with a queue proof.
+    pub async fn queue(&self, method: &str, path: &str, body: Value, keys: &QueueKeys) -> Response {
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&body).unwrap()
+        };
+        let auth = queue_auth(keys, method, path, &body);
+        self.send(method, path, body, Some(auth), "application/json")
+            .await
+    }
+
+    pub async fn deposit(&self, envelope: Vec<u8>) -> Response {
+        self.send(
+            "POST",
+            "/v1/envelopes",
+            envelope,
+            None,
+            "application/octet-stream",
+        )
+        .await
+    }
+
+    /// Creates a queue for `keys` (signed with core's queue proof) and returns the
+    /// response.
+    pub async fn create_queue_response(&self, keys: &QueueKeys) -> Response {
+        let body = serde_json::json!({
+            "send_id": b64(keys.send_id().as_bytes()),
+            "auth_key": b64(&keys.auth_key()),
+        });
+        self.queue("POST", "/v1/queues", body, keys).await
+    }
+
+    /// Creates a queue for `keys` and returns its receive id.
+    pub async fn create_queue(&self, keys: &QueueKeys) -> String {
+        let r = self.create_queue_response(keys).await;
+        assert!(r.status == 201 || r.status == 200, "{}", r.json);
+        r.json["receive_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn fetch(&self, keys: &QueueKeys, query: &str) -> Response {
+        let path = format!("/v1/queues/{}/messages{query}", rid(keys));
+        self.queue("GET", &path, Value::Null, keys).await
+    }
+
+    pub async fn register_school(&self, root: &Key) -> String {
+        let r = self
+            .json(
+                "POST",
+                "/v1/schools",
+                serde_json::json!({"root_key": root.public_b64()}),
+                Some(root),
+            )
+            .await;
+        assert!(r.status == 201 || r.status == 200, "{}", r.json);
+        r.json["school_id"].as_str().unwrap().to_owned()
+    }
+}

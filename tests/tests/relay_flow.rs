@@ -1,0 +1,259 @@
+//! A school, a teacher and a parent, end to end through a real relay on 127.0.0.1:0:
+//! core (protocol and school trust) + the client's relay transport + the relay.
+
+use satchel_client::relay::{RelayClient, RelayError};
+use satchel_core::relay_request::RequestKey;
+use satchel_core::school::{
+    DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, RevocationList, Role,
+    SchoolRoot, SenderStatus, UnverifiedReason, verify_member,
+};
+use satchel_core::{Account, Envelope, PrekeyBundle, Session, os_rng};
+use satchel_relay::{Config, serve};
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+struct Member {
+    account: Account,
+    certificate: Vec<u8>,
+    grant: satchel_core::school::Grant,
+}
+
+/// Joins with an invite code the way a client does: fetch, open, redeem, bind, publish.
+async fn join(
+    relay: &RelayClient,
+    code: &str,
+    directory_key_out: &mut Option<DirectoryKey>,
+) -> Member {
+    let mut rng = os_rng();
+    let code = InviteCode::parse(code).unwrap();
+    let keys = code.keys();
+    let (record, redeemed) = relay.get_invite(&code.school_id, &keys).await.unwrap();
+    assert!(!redeemed);
+    let contents = keys.open_record(&record).unwrap();
+    let member_key = RequestKey::generate(&mut rng);
+    relay
+        .redeem_invite(&code.school_id, &keys, &member_key)
+        .await
+        .unwrap();
+    let mut account = Account::new(&mut rng);
+    account.generate_one_time_prekeys(5, &mut rng);
+    let certificate = keys
+        .bind(
+            contents.grant.clone(),
+            account.account_id(),
+            *account.certificate().account_key(),
+        )
+        .unwrap();
+    // One-time prekeys go to the relay; the signed bundle goes into the directory.
+    let bundle_id = *EntryId::random(&mut rng).as_bytes();
+    let upload = account.prekey_upload();
+    let keys_to_upload: Vec<(u32, [u8; 32])> = upload
+        .one_time_prekeys
+        .iter()
+        .map(|k| (k.id, k.public_key.as_slice().try_into().unwrap()))
+        .collect();
+    relay
+        .upload_prekeys(&bundle_id, &member_key, &keys_to_upload)
+        .await
+        .unwrap();
+    relay.create_queue(account.mailbox()).await.unwrap();
+    let entry = DirectoryEntry {
+        member: certificate.clone(),
+        bundle: account.prekey_bundle(),
+        bundle_id,
+        updated_at: now(),
+    };
+    let entry_id = EntryId::random(&mut rng);
+    let blob = entry
+        .seal(
+            &contents.directory_key,
+            &code.school_id,
+            &entry_id,
+            &mut rng,
+        )
+        .unwrap();
+    relay
+        .put_directory_entry(&code.school_id, &entry_id, &blob, &member_key)
+        .await
+        .unwrap();
+    *directory_key_out = Some(contents.directory_key);
+    Member {
+        account,
+        certificate: certificate.to_bytes(),
+        grant: contents.grant,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().join("data"),
+    ))
+    .await
+    .unwrap();
+    let url = format!("http://{}", server.local_addr());
+    let relay = RelayClient::new(&url).unwrap();
+    let mut rng = os_rng();
+
+    // The admin sets up the school and invites a teacher and a parent.
+    let root = SchoolRoot::generate(&mut rng);
+    let directory_key = DirectoryKey::generate(&mut rng);
+    relay.register_school(&root).await.unwrap();
+    let invite = |name: &str, role, class: &str, rng: &mut _| {
+        let request = GrantRequest {
+            display_name: name.into(),
+            role,
+            classes: vec![class.into()],
+            valid_from: now() - 60,
+            valid_until: now() + 86_400,
+        };
+        Invite::create(&root, request, &directory_key, &url, rng).unwrap()
+    };
+    let teacher_invite = invite("Ms Rivera", Role::Teacher, "5B", &mut rng);
+    let parent_invite = invite("Sam's mum", Role::Parent, "5B", &mut rng);
+    for i in [&teacher_invite, &parent_invite] {
+        relay.put_invite(&root, i, now() + 3_600).await.unwrap();
+    }
+
+    let mut key = None;
+    let teacher = join(&relay, &teacher_invite.code.to_line(), &mut key).await;
+    let mut parent = join(&relay, &parent_invite.code.to_line(), &mut key).await;
+    let directory_key = key.unwrap();
+
+    // A code works once.
+    let keys = teacher_invite.code.keys();
+    let again = relay
+        .redeem_invite(&root.school_id(), &keys, &RequestKey::generate(&mut rng))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Some("invite_used"), "{again}");
+
+    // The teacher finds the parent in the directory and writes first.
+    let school = root.school_id();
+    let entries = relay.directory(&school).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    let parent_entry = entries
+        .iter()
+        .filter_map(|(id, blob)| {
+            DirectoryEntry::open(blob, &directory_key, &root.public(), id).ok()
+        })
+        .find(|e| e.member.account_id() == parent.account.account_id())
+        .unwrap();
+    assert_eq!(
+        parent_entry.member.grant().details().display_name,
+        "Sam's mum"
+    );
+    let one_time = relay
+        .take_prekey(&parent_entry.bundle_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut proto = parent_entry.bundle.to_proto();
+    proto.one_time_prekey = Some(satchel_proto::v1::OneTimePrekey {
+        id: one_time.0,
+        public_key: one_time.1.to_vec(),
+    });
+    let bundle = PrekeyBundle::from_proto(&proto).unwrap();
+    let mut to_parent = Session::initiate(&teacher.account, &bundle, &mut rng).unwrap();
+    to_parent
+        .set_sender_certificate(teacher.certificate.clone())
+        .unwrap();
+    relay.create_queue(to_parent.inbound_queue()).await.unwrap();
+    let first = to_parent.encrypt(b"Welcome to 5B!", &mut rng).unwrap();
+    relay.deposit(&first).await.unwrap();
+
+    // The parent (offline until now) fetches the mailbox, verifies, accepts, replies.
+    let fetched = relay.fetch(parent.account.mailbox(), 0, 100).await.unwrap();
+    assert_eq!(fetched.len(), 1);
+    let contact = parent
+        .account
+        .open_first_contact(&Envelope::from_bytes(&fetched[0].envelope).unwrap())
+        .unwrap();
+    let status = verify_member(
+        &root.public(),
+        None,
+        now(),
+        Some(contact.sender_certificate()),
+        contact.sender(),
+    );
+    let SenderStatus::Verified(sender) = status else {
+        panic!("{status:?}")
+    };
+    assert_eq!(
+        (sender.display_name.as_str(), sender.role),
+        ("Ms Rivera", Role::Teacher)
+    );
+    let inbound = parent.account.accept(&contact, &mut rng).unwrap();
+    assert_eq!(inbound.plaintext, b"Welcome to 5B!");
+    let mut to_teacher = inbound.session;
+    relay
+        .create_queue(to_teacher.inbound_queue())
+        .await
+        .unwrap();
+    relay
+        .ack(parent.account.mailbox(), &[fetched[0].id])
+        .await
+        .unwrap();
+    assert!(
+        relay
+            .fetch(parent.account.mailbox(), 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let reply = to_teacher.encrypt(b"Thank you!", &mut rng).unwrap();
+    relay.deposit(&reply).await.unwrap();
+    let fetched = relay
+        .fetch(to_parent.inbound_queue(), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        to_parent
+            .decrypt(&Envelope::from_bytes(&fetched[0].envelope).unwrap())
+            .unwrap(),
+        b"Thank you!"
+    );
+    relay
+        .ack(to_parent.inbound_queue(), &[fetched[0].id])
+        .await
+        .unwrap();
+
+    // The school revokes the teacher; the parent's client sees it on the next sync.
+    let list = RevocationList::sign(&root, 1, now(), vec![teacher.grant.id()]).unwrap();
+    relay.put_revocations(&root, &list).await.unwrap();
+    let fetched_list = relay.get_revocations(&school).await.unwrap().unwrap();
+    let list = RevocationList::from_bytes(&fetched_list, &root.public()).unwrap();
+    assert_eq!(
+        verify_member(
+            &root.public(),
+            Some(&list),
+            now(),
+            Some(contact.sender_certificate()),
+            contact.sender()
+        ),
+        SenderStatus::Unverified(UnverifiedReason::Revoked)
+    );
+
+    // Bad input from a client is a typed, actionable error.
+    let error = relay.deposit(&first).await.map(|_| ());
+    assert!(
+        error.is_ok(),
+        "depositing to an existing mailbox again is allowed"
+    );
+    let unknown = Envelope::from_bytes(&[1u8; 80]).unwrap();
+    match relay.deposit(&unknown).await {
+        Err(RelayError::Rejected {
+            status: 404, code, ..
+        }) => assert_eq!(code, "unknown_queue"),
+        other => panic!("{other:?}"),
+    }
+    server.shutdown().await;
+}
