@@ -15,5 +15,10 @@
 //! status).
 #![forbid(unsafe_code)]
 
+mod client;
+mod error;
 pub mod relay;
 pub mod store;
+
+pub use client::{Client, Contact, Identity, Message, SyncReport};
+pub use error::ClientError;

@@ -102,23 +102,35 @@ fn messages_commit_with_the_session_and_are_stored_once() {
 
     assert!(
         store
-            .commit_received(&session, None, &record(peer, 1, "one"))
+            .commit_received(&session, None, None, Some(&record(peer, 1, "one")))
             .unwrap()
     );
     assert!(
         store
-            .commit_received(&session, None, &record(peer, 2, "two"))
+            .commit_received(&session, None, Some(b"cert"), Some(&record(peer, 2, "two")))
             .unwrap()
     );
     // A repeat (same message id) is not stored or shown again.
     assert!(
         !store
-            .commit_received(&session, None, &record(peer, 1, "one"))
+            .commit_received(&session, None, None, Some(&record(peer, 1, "one")))
             .unwrap()
     );
     let mut sent = record(peer, 1, "my reply");
     sent.outgoing = true;
-    store.commit_sent(&session, &sent).unwrap();
+    let outbox_id = store
+        .commit_sent(&session, None, &sent, b"envelope")
+        .unwrap();
+    assert_eq!(
+        store.outbox().unwrap(),
+        vec![(outbox_id, b"envelope".to_vec())]
+    );
+    store.outbox_remove(outbox_id).unwrap();
+    assert!(store.outbox().unwrap().is_empty());
+    assert_eq!(
+        store.peer_certificate(&session.id()).unwrap(),
+        Some(b"cert".to_vec())
+    );
     let history = store.history(&peer).unwrap();
     let bodies: Vec<&str> = history.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["one", "two", "my reply"]);
@@ -158,7 +170,7 @@ fn a_database_from_a_newer_satchel_is_refused() {
         SqliteStore::open(&path),
         Err(StoreError::NewerSchema {
             found: 99,
-            known: 1
+            known: 2
         })
     ));
 }

@@ -3,4 +3,4 @@
 mod schema;
 mod sqlite;
 
-pub use sqlite::{MessageRecord, SqliteStore, StoreError};
+pub use sqlite::{ContactRecord, MessageRecord, SqliteStore, StoreError};

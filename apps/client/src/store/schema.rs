@@ -29,4 +29,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          UNIQUE (peer_account, outgoing, message_id)
      ) STRICT;
      CREATE INDEX messages_by_peer ON messages (peer_account, id);",
+    // 2: the school directory, peers' school certificates, the outbox.
+    "CREATE TABLE contacts (
+         entry_id     BLOB PRIMARY KEY,
+         account_id   BLOB NOT NULL,
+         device_id    BLOB NOT NULL,
+         name         TEXT NOT NULL,
+         role         TEXT NOT NULL,
+         classes      TEXT NOT NULL,
+         certificate  BLOB NOT NULL,
+         bundle       BLOB NOT NULL,
+         bundle_id    BLOB NOT NULL,
+         updated_at   INTEGER NOT NULL
+     ) STRICT;
+     CREATE INDEX contacts_by_account ON contacts (account_id);
+     ALTER TABLE sessions ADD COLUMN peer_certificate BLOB;
+     CREATE TABLE outbox (
+         id         INTEGER PRIMARY KEY,
+         envelope   BLOB NOT NULL,
+         created_at INTEGER NOT NULL
+     ) STRICT;",
 ];

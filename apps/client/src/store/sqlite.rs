@@ -64,6 +64,31 @@ pub struct MessageRecord {
     pub stored_at: u64,
 }
 
+/// One member device from the school directory, as stored locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRecord {
+    /// The directory entry id.
+    pub entry_id: [u8; 16],
+    /// The member's account.
+    pub account_id: [u8; 16],
+    /// The member's device.
+    pub device_id: [u8; 16],
+    /// The name the school gave them.
+    pub name: String,
+    /// Their role (`"teacher"`…).
+    pub role: String,
+    /// Their classes.
+    pub classes: Vec<String>,
+    /// Their encoded member certificate.
+    pub certificate: Vec<u8>,
+    /// Their encoded prekey bundle.
+    pub bundle: Vec<u8>,
+    /// Where the relay hands out their one-time prekeys.
+    pub bundle_id: [u8; 16],
+    /// When they last updated the entry (Unix seconds).
+    pub updated_at: u64,
+}
+
 /// The client's SQLite store. One connection; callers serialise access.
 pub struct SqliteStore {
     conn: Connection,
@@ -83,6 +108,11 @@ fn to_i64(value: u64) -> i64 {
 
 fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
+}
+
+/// A 16-byte id column; a damaged value reads as zeros (and matches nothing).
+fn fixed(bytes: Vec<u8>) -> [u8; 16] {
+    bytes.try_into().unwrap_or([0u8; 16])
 }
 
 impl SqliteStore {
@@ -203,7 +233,8 @@ impl SqliteStore {
     }
 
     /// Commits what receiving one message changed, in one transaction: the session's
-    /// new state, the account (if the message started the session) and the message.
+    /// new state, the account (if the message started the session), the peer's school
+    /// certificate (if it presented one) and the message (if there is one to show).
     /// Returns whether the message is new (`false`: already stored, not shown again).
     ///
     /// Acknowledge the envelope on the relay only after this returns.
@@ -214,7 +245,8 @@ impl SqliteStore {
         &mut self,
         session: &Session,
         account: Option<&Account>,
-        message: &MessageRecord,
+        peer_certificate: Option<&[u8]>,
+        message: Option<&MessageRecord>,
     ) -> Result<bool, StoreError> {
         let tx = self
             .conn
@@ -223,28 +255,168 @@ impl SqliteStore {
         if let Some(account) = account {
             Self::put_account(&tx, account)?;
         }
-        let inserted = Self::put_message(&tx, message)?;
+        Self::put_peer_certificate(&tx, session, peer_certificate)?;
+        let inserted = match message {
+            Some(message) => Self::put_message(&tx, message)?,
+            None => false,
+        };
         tx.commit()?;
         Ok(inserted)
     }
 
-    /// Commits a session's new state with the message it just encrypted, in one
-    /// transaction (before the envelope is deposited).
+    fn put_peer_certificate(
+        tx: &Connection,
+        session: &Session,
+        certificate: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        if let Some(certificate) = certificate.filter(|c| !c.is_empty()) {
+            tx.execute(
+                "UPDATE sessions SET peer_certificate = ?1 WHERE id = ?2",
+                params![certificate, session.id().as_bytes().as_slice()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Commits a session's new state with the message it just encrypted and the
+    /// envelope to deposit, in one transaction. Returns the outbox id: remove it with
+    /// [`SqliteStore::outbox_remove`] once the relay has it, so nothing sent is lost if
+    /// the relay is unreachable.
     ///
     /// # Errors
     /// [`StoreError`]; then nothing was written.
     pub fn commit_sent(
         &mut self,
         session: &Session,
+        peer_certificate: Option<&[u8]>,
         message: &MessageRecord,
-    ) -> Result<(), StoreError> {
+        envelope: &[u8],
+    ) -> Result<i64, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         Self::put_session(&tx, session)?;
+        Self::put_peer_certificate(&tx, session, peer_certificate)?;
         Self::put_message(&tx, message)?;
+        tx.execute(
+            "INSERT INTO outbox (envelope, created_at) VALUES (?1, ?2)",
+            params![envelope, to_i64(message.stored_at)],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Envelopes not yet accepted by the relay, oldest first: `(outbox id, envelope)`.
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails.
+    pub fn outbox(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT id, envelope FROM outbox ORDER BY id")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Removes an envelope the relay has accepted.
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails.
+    pub fn outbox_remove(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// The school certificate a session's peer presented (or the directory listed).
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails.
+    pub fn peer_certificate(&self, session: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT peer_certificate FROM sessions WHERE id = ?1",
+                [session.as_bytes().as_slice()],
+                |row| row.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Every stored session (to fetch each one's inbound queue).
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails or a session does not load.
+    pub fn all_sessions(&self) -> Result<Vec<Session>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT state FROM sessions ORDER BY id")?;
+        let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
+        rows.map(|row| Ok(Session::from_bytes(&row?)?)).collect()
+    }
+
+    /// Replaces the local copy of the school directory.
+    ///
+    /// # Errors
+    /// [`StoreError`]; then the old copy stays.
+    pub fn replace_contacts(&mut self, contacts: &[ContactRecord]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM contacts", [])?;
+        for c in contacts {
+            tx.execute(
+                "INSERT INTO contacts (entry_id, account_id, device_id, name, role, classes, certificate, bundle, bundle_id, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    c.entry_id.as_slice(),
+                    c.account_id.as_slice(),
+                    c.device_id.as_slice(),
+                    c.name,
+                    c.role,
+                    c.classes.join("\n"),
+                    c.certificate,
+                    c.bundle,
+                    c.bundle_id.as_slice(),
+                    to_i64(c.updated_at),
+                ],
+            )?;
+        }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The local copy of the school directory, by name.
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails or a row is damaged.
+    pub fn contacts(&self) -> Result<Vec<ContactRecord>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT entry_id, account_id, device_id, name, role, classes, certificate, bundle, bundle_id, updated_at
+             FROM contacts ORDER BY name, account_id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(ContactRecord {
+                entry_id: fixed(row.get(0)?),
+                account_id: fixed(row.get(1)?),
+                device_id: fixed(row.get(2)?),
+                name: row.get(3)?,
+                role: row.get(4)?,
+                classes: row
+                    .get::<_, String>(5)?
+                    .split('\n')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                certificate: row.get(6)?,
+                bundle: row.get(7)?,
+                bundle_id: fixed(row.get(8)?),
+                updated_at: to_u64(row.get(9)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The conversation with `peer_account`, oldest first.

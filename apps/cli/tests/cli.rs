@@ -1,0 +1,276 @@
+//! End to end: the real `satchel-relay` binary on 127.0.0.1 and real `satchel` processes
+//! for a school admin, a teacher and two parents.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+fn satchel_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_satchel"))
+}
+
+/// The relay binary sits next to ours in the target folder; build it if this test was
+/// run on its own.
+fn relay_bin() -> PathBuf {
+    let path = satchel_bin().with_file_name("satchel-relay");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "satchel-relay", "--bin", "satchel-relay"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building satchel-relay failed");
+    }
+    path
+}
+
+struct Relay {
+    child: Child,
+    addr: String,
+}
+
+impl Relay {
+    fn start(data: &Path, listen: &str) -> Self {
+        let mut child = Command::new(relay_bin())
+            .args(["--listen", listen, "--data"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_string();
+        Self { child, addr }
+    }
+
+    fn kill(mut self) {
+        // SIGKILL: no graceful shutdown, as in a crash.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+struct Person {
+    home: PathBuf,
+}
+
+impl Person {
+    fn run(&self, args: &[&str]) -> Result<String, String> {
+        let output = Command::new(satchel_bin())
+            .arg("--home")
+            .arg(&self.home)
+            .args(args)
+            .output()
+            .unwrap();
+        if output.status.success() {
+            Ok(String::from_utf8(output.stdout).unwrap())
+        } else {
+            Err(String::from_utf8(output.stderr).unwrap())
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.run(args)
+            .unwrap_or_else(|e| panic!("satchel {args:?} failed: {e}"))
+    }
+
+    fn sync(&self) -> Vec<Value> {
+        self.ok(&["--json", "sync"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn texts(messages: &[Value]) -> Vec<(String, bool, String)> {
+    messages
+        .iter()
+        .map(|m| {
+            (
+                m["from"].as_str().unwrap().to_string(),
+                m["verified"].as_bool().unwrap(),
+                m["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn files_contain(dir: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            return files_contain(&path, needle);
+        }
+        std::fs::read(&path)
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle)
+    })
+}
+
+#[test]
+fn a_school_its_teacher_and_parents_talk_through_a_relay_that_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay-data");
+    let relay = Relay::start(&data, "127.0.0.1:0");
+    let url = format!("http://{}", relay.addr);
+    let person = |name: &str| Person {
+        home: dir.path().join(name),
+    };
+    let (admin, teacher, mum, dad) = (
+        person("admin"),
+        person("teacher"),
+        person("mum"),
+        person("dad"),
+    );
+
+    let created: Value = serde_json::from_str(&admin.ok(&[
+        "--json",
+        "school",
+        "create",
+        "--name",
+        "Oak Primary",
+        "--relay",
+        &url,
+    ]))
+    .unwrap();
+    let invite = |role: &str, name: &str| {
+        let out = admin.ok(&[
+            "--json",
+            "school",
+            "invite",
+            "--role",
+            role,
+            "--name",
+            name,
+            "--class",
+            "5B Otters",
+        ]);
+        serde_json::from_str::<Value>(&out).unwrap()["code"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let teacher_code = invite("teacher", "Ms Rivera");
+    let mum_code = invite("parent", "Sam's mum");
+    let dad_code = invite("parent", "Alex's dad");
+    teacher.ok(&["join", &teacher_code]);
+    mum.ok(&["join", &mum_code]);
+    dad.ok(&["join", &dad_code]);
+    let me: Value = serde_json::from_str(&mum.ok(&["--json", "whoami"])).unwrap();
+    assert_eq!(
+        (me["name"].as_str(), me["role"].as_str()),
+        (Some("Sam's mum"), Some("parent"))
+    );
+    assert_eq!(me["school_id"], created["school_id"]);
+
+    // An invite code works once.
+    let again = person("stranger")
+        .run(&["join", &teacher_code])
+        .unwrap_err();
+    assert!(again.contains("already used"), "{again}");
+
+    // The teacher sends the same notice to both parents (dad is offline for now).
+    for parent in ["Sam's mum", "Alex's dad"] {
+        teacher.ok(&["send", parent, "Trip on Friday: bring a packed lunch."]);
+    }
+    assert_eq!(
+        texts(&mum.sync()),
+        [(
+            "Ms Rivera".into(),
+            true,
+            "Trip on Friday: bring a packed lunch.".into()
+        )]
+    );
+    mum.ok(&["send", "Ms Rivera", "Thank you!"]);
+
+    // The relay crashes after the teacher's reply was accepted and before anyone syncs.
+    teacher.ok(&["send", "Sam's mum", "See you at 9."]);
+    let port = relay.addr.clone();
+    relay.kill();
+    let relay = Relay::start(&data, &port);
+    assert_eq!(
+        texts(&teacher.sync()),
+        [("Sam's mum".into(), true, "Thank you!".into())]
+    );
+    assert_eq!(
+        texts(&mum.sync()),
+        [("Ms Rivera".into(), true, "See you at 9.".into())]
+    );
+    assert!(mum.sync().is_empty(), "a message was shown twice");
+    assert_eq!(
+        texts(&dad.sync()),
+        [(
+            "Ms Rivera".into(),
+            true,
+            "Trip on Friday: bring a packed lunch.".into()
+        )]
+    );
+
+    let history = mum.ok(&["--json", "history", "Ms Rivera"]);
+    assert_eq!(history.lines().count(), 3);
+
+    // The school revokes the teacher: her next message is not shown as verified.
+    admin.ok(&["school", "revoke", "Ms Rivera"]);
+    teacher.ok(&[
+        "send",
+        "Sam's mum",
+        "Please pay the trip fee to this new account.",
+    ]);
+    let after = mum.sync();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["verified"], Value::Bool(false));
+    assert_eq!(after[0]["role"], Value::String("unverified".into()));
+    assert!(
+        after[0]["from"].as_str().unwrap().contains("revoked"),
+        "{}",
+        after[0]
+    );
+    let contacts = mum.ok(&["--json", "contacts"]);
+    let rivera: Value = contacts
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|c| c["name"] == "Ms Rivera")
+        .unwrap();
+    assert_eq!(rivera["verified"], Value::Bool(false));
+
+    // Errors a person can act on.
+    let unknown = mum.run(&["send", "Nobody", "hi"]).unwrap_err();
+    assert!(unknown.contains("satchel contacts"), "{unknown}");
+    let not_admin = mum
+        .run(&["school", "invite", "--role", "parent", "--name", "X"])
+        .unwrap_err();
+    assert!(not_admin.contains("admin"), "{not_admin}");
+    let fresh = person("fresh").run(&["whoami"]).unwrap_err();
+    assert!(fresh.contains("satchel join"), "{fresh}");
+
+    // The relay's files hold no names, classes or message text.
+    for needle in [
+        "Ms Rivera",
+        "Sam's mum",
+        "5B Otters",
+        "Oak Primary",
+        "packed lunch",
+        "Thank you",
+    ] {
+        assert!(
+            !files_contain(&data, needle.as_bytes()),
+            "the relay stored {needle:?}"
+        );
+    }
+    relay.kill();
+}
