@@ -397,6 +397,10 @@ impl Session {
     }
 
     pub(crate) fn from_proto(state: &pb::SessionState) -> Result<Self, StateError> {
+        // Version 0 is an absent field: not state at all, rather than a newer one.
+        if state.version == 0 {
+            return Err(StateError::Malformed { field: "version" });
+        }
         if state.version != SESSION_STATE_VERSION {
             return Err(StateError::UnsupportedVersion {
                 found: state.version,

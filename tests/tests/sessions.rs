@@ -543,6 +543,16 @@ fn corrupted_or_future_state_is_a_typed_error() {
             supported: 1
         }
     );
+    // No version at all (empty or foreign bytes) is damage, not a newer app's state.
+    future.version = 0;
+    assert_eq!(
+        Session::from_bytes(&future.encode_to_vec()).unwrap_err(),
+        StateError::Malformed { field: "version" }
+    );
+    assert_eq!(
+        Account::from_bytes(&[]).unwrap_err(),
+        StateError::Malformed { field: "version" }
+    );
     let mut account = pb::AccountState::decode(p.alice_account.to_bytes().as_slice()).unwrap();
     account.device_dh_secret[1] ^= 1;
     assert_eq!(

@@ -1,0 +1,302 @@
+//! [`SatchelClient`]: the whole client (enrolment, directory, send, sync, history) for
+//! apps that do not want to run the protocol themselves.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use satchel_client::Client;
+use tokio::sync::Mutex;
+
+use crate::SatchelError;
+use crate::runtime::run;
+
+/// A role in the school.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Role {
+    /// Runs the school's Satchel (creates invites, revokes members).
+    Admin,
+    /// A teacher of the classes in their certificate.
+    Teacher,
+    /// Other school staff.
+    Staff,
+    /// A parent or guardian of a pupil in the classes in their certificate.
+    Parent,
+}
+
+impl From<Role> for satchel_core::school::Role {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => Self::Admin,
+            Role::Teacher => Self::Teacher,
+            Role::Staff => Self::Staff,
+            Role::Parent => Self::Parent,
+        }
+    }
+}
+
+/// Who this device is.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Identity {
+    /// The name the school gave.
+    pub name: String,
+    /// The role (`admin`, `teacher`, `staff` or `parent`).
+    pub role: String,
+    /// The classes.
+    pub classes: Vec<String>,
+    /// The account id (hex).
+    pub account_id: String,
+    /// The school's fingerprint (hex), to compare with what the school publishes.
+    pub school_id: String,
+    /// This account's fingerprint.
+    pub fingerprint: String,
+    /// Whether this device holds the school's root key.
+    pub admin: bool,
+}
+
+impl From<satchel_client::Identity> for Identity {
+    fn from(i: satchel_client::Identity) -> Self {
+        Self {
+            name: i.name,
+            role: i.role,
+            classes: i.classes,
+            account_id: i.account_id,
+            school_id: i.school_id,
+            fingerprint: i.fingerprint,
+            admin: i.admin,
+        }
+    }
+}
+
+/// A person in the school directory.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Contact {
+    /// Their name.
+    pub name: String,
+    /// Their role.
+    pub role: String,
+    /// Their classes.
+    pub classes: Vec<String>,
+    /// Whether the school vouches for them now (certified, not revoked, not expired).
+    pub verified: bool,
+    /// Their account id (hex): use it instead of the name when two people share one.
+    pub account_id: String,
+    /// The safety number to compare in person.
+    pub safety_number: String,
+}
+
+impl From<satchel_client::Contact> for Contact {
+    fn from(c: satchel_client::Contact) -> Self {
+        Self {
+            name: c.name,
+            role: c.role,
+            classes: c.classes,
+            verified: c.verified,
+            account_id: c.account_id,
+            safety_number: c.safety_number,
+        }
+    }
+}
+
+/// A message to show.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Message {
+    /// The sender's name as the school certified it, or a stranger's label.
+    pub sender_name: String,
+    /// The sender's role, or `unverified`.
+    pub role: String,
+    /// Whether the school vouched for the sender when the message arrived. Show
+    /// unverified messages differently (they may be "hi mum, new number" fraud).
+    pub verified: bool,
+    /// The text.
+    pub text: String,
+    /// When the sender sent it (their clock, Unix milliseconds).
+    pub sent_at: u64,
+    /// Whether this device sent it.
+    pub outgoing: bool,
+}
+
+impl From<satchel_client::Message> for Message {
+    fn from(m: satchel_client::Message) -> Self {
+        Self {
+            sender_name: m.from,
+            role: m.role,
+            verified: m.verified,
+            text: m.text,
+            sent_at: m.sent_at,
+            outgoing: m.outgoing,
+        }
+    }
+}
+
+/// The whole Satchel client for one profile folder: keys, sessions, contacts and
+/// messages live in a SQLite database in `home_dir`.
+///
+/// Every method is `suspend` in Kotlin, `async` in Swift and Python: network calls run
+/// on Satchel's own threads and never block the caller. Calls on one client are
+/// serialised (a `send` waits for a running `sync`); one client object can be shared by
+/// the whole app. Open one client per folder: two objects (or two processes) on the same
+/// folder are safe for the data but wait for each other.
+///
+/// Crash safety: a received message is committed together with its session state before
+/// the relay is told to delete it, and a sent message is stored in the outbox before it
+/// goes out, so after a crash nothing is lost and nothing shows twice — call `sync()`
+/// when the app starts.
+///
+/// ```kotlin
+/// val client = SatchelClient(context.filesDir.resolve("satchel").path)
+/// lifecycleScope.launch {
+///     client.join(code)
+///     client.send("Ms Rivera", "Is the trip still on?")
+///     for (m in client.sync()) show(m.senderName, m.verified, m.text)
+/// }
+/// ```
+#[derive(uniffi::Object)]
+pub struct SatchelClient {
+    inner: Arc<Mutex<Client>>,
+}
+
+impl SatchelClient {
+    /// Runs `f` with the client locked, on Satchel's runtime.
+    async fn with<T, F>(&self, f: F) -> Result<T, SatchelError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(
+                &'a mut Client,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<T, SatchelError>> + Send + 'a>,
+            > + Send
+            + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        run(async move {
+            let mut client = inner.lock().await;
+            f(&mut client).await
+        })
+        .await
+    }
+}
+
+#[uniffi::export]
+impl SatchelClient {
+    /// Opens (creating if needed) the profile in `home_dir`. Local only, fast.
+    ///
+    /// # Errors
+    /// `Storage` if the folder or its database cannot be opened.
+    #[uniffi::constructor]
+    pub fn new(home_dir: String) -> Result<Arc<Self>, SatchelError> {
+        let client = Client::open(&PathBuf::from(home_dir))?;
+        Ok(Arc::new(Self {
+            inner: Arc::new(Mutex::new(client)),
+        }))
+    }
+
+    /// Enrols this device with an invite code from the school: creates keys, uploads
+    /// prekeys, fetches the directory. Returns who this device now is.
+    ///
+    /// # Errors
+    /// `InviteUsed`, `InvalidInvite`, `AlreadyEnrolled`, `Network`, `RelayRefused`.
+    pub async fn join(&self, code: String) -> Result<Identity, SatchelError> {
+        self.with(move |c| Box::pin(async move { Ok(c.join(code.trim()).await?.into()) }))
+            .await
+    }
+
+    /// Who this device is.
+    ///
+    /// # Errors
+    /// `NotEnrolled`, `Storage`.
+    pub async fn whoami(&self) -> Result<Identity, SatchelError> {
+        self.with(|c| Box::pin(async move { Ok(c.whoami()?.into()) }))
+            .await
+    }
+
+    /// The school directory (refreshed from the relay), with verified state and safety
+    /// numbers.
+    ///
+    /// # Errors
+    /// `NotEnrolled`, `Network`, `Storage`.
+    pub async fn contacts(&self) -> Result<Vec<Contact>, SatchelError> {
+        self.with(|c| {
+            Box::pin(
+                async move { Ok(c.contacts().await?.into_iter().map(Contact::from).collect()) },
+            )
+        })
+        .await
+    }
+
+    /// Sends `text` to `to` (a name from `contacts()` or an account id). The message is
+    /// stored first; returns `true` if the relay accepted it now, `false` if it waits in
+    /// the outbox (no network) and goes out with the next `send` or `sync`.
+    ///
+    /// # Errors
+    /// `UnknownContact`, `AmbiguousContact`, `NotEnrolled`, `MessageTooLarge`, `Storage`.
+    pub async fn send(&self, to: String, text: String) -> Result<bool, SatchelError> {
+        self.with(move |c| Box::pin(async move { Ok(c.send(&to, &text).await?) }))
+            .await
+    }
+
+    /// Fetches, decrypts and stores new messages, sends the outbox, and returns the new
+    /// messages in arrival order. Damaged or forged envelopes are dropped (and not
+    /// returned).
+    ///
+    /// # Errors
+    /// `Network`, `RelayRefused`, `NotEnrolled`, `Storage`; messages stored before the
+    /// error stay stored and are in `history`.
+    pub async fn sync(&self) -> Result<Vec<Message>, SatchelError> {
+        self.with(|c| {
+            Box::pin(async move {
+                Ok(c.sync()
+                    .await?
+                    .messages
+                    .into_iter()
+                    .map(Message::from)
+                    .collect())
+            })
+        })
+        .await
+    }
+
+    /// The conversation with `with` (a name or account id), oldest first.
+    ///
+    /// # Errors
+    /// `UnknownContact`, `AmbiguousContact`, `Storage`.
+    pub async fn history(&self, with: String) -> Result<Vec<Message>, SatchelError> {
+        self.with(move |c| {
+            Box::pin(async move { Ok(c.history(&with)?.into_iter().map(Message::from).collect()) })
+        })
+        .await
+    }
+
+    /// School admin: creates the school (root key, relay registration) and enrols this
+    /// device as its admin. Returns the admin identity; `school_id` is the fingerprint to
+    /// publish to parents.
+    ///
+    /// # Errors
+    /// `AlreadyEnrolled`, `Network`, `RelayRefused`.
+    pub async fn create_school(
+        &self,
+        name: String,
+        relay_url: String,
+    ) -> Result<Identity, SatchelError> {
+        self.with(move |c| {
+            Box::pin(async move { Ok(c.create_school(&name, &relay_url).await?.into()) })
+        })
+        .await
+    }
+
+    /// School admin: an invite code (one line, fits a QR code) for a teacher, staff
+    /// member or parent of `classes`.
+    ///
+    /// # Errors
+    /// `NotAdmin`, `Network`, `RelayRefused`, `Storage` (e.g. a name that is too long).
+    pub async fn invite(
+        &self,
+        role: Role,
+        name: String,
+        classes: Vec<String>,
+    ) -> Result<String, SatchelError> {
+        self.with(move |c| {
+            Box::pin(async move { Ok(c.invite(role.into(), &name, &classes).await?) })
+        })
+        .await
+    }
+}

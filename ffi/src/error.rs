@@ -1,0 +1,213 @@
+//! [`SatchelError`]: one flat error enum for every call, with variants a UI can act on.
+
+use satchel_client::ClientError;
+use satchel_client::relay::RelayError;
+use satchel_core::{
+    BundleError, DecryptError, EncryptError, EnvelopeError, FirstContactError, HandshakeError,
+    InviteError, StateError,
+};
+
+/// Everything that can go wrong in a Satchel call. Each variant carries a sentence for
+/// people (`message` in Kotlin, `str(e)` in Python); the variant says what to do:
+///
+/// | variant | what the app should do |
+/// |---|---|
+/// | `Duplicate` | ignore the message: it was already received |
+/// | `UnknownSession` | the message is for another conversation or an unknown prekey: ignore it |
+/// | `CorruptedMessage` | drop the message; the session is unchanged |
+/// | `TooLargeGap` | drop the message; too many were lost before it |
+/// | `CorruptedState` | the saved bytes are damaged: restore a backup |
+/// | `OutdatedState` | saved by a newer app version: update the app |
+/// | `InvalidBundle` | do not start a session with this prekey bundle |
+/// | `MessageTooLarge` | send less (large content goes as an attachment) |
+/// | `SessionExhausted` | start a new session with the peer |
+/// | `Network` | retry later; nothing was lost |
+/// | `RelayRefused` | show the message; the relay said no (full queue, bad request…) |
+/// | `InviteUsed` / `InvalidInvite` | ask the school for a new invite code |
+/// | `NotEnrolled` / `AlreadyEnrolled` / `NotAdmin` | guide the person to join, or use another folder |
+/// | `UnknownContact` / `AmbiguousContact` | let the person pick from `contacts()` |
+/// | `Storage` | the local database failed or the profile is damaged |
+/// | `UpdateRequired` | the data comes from a newer Satchel version: update the app |
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
+pub enum SatchelError {
+    /// The message was already received (a duplicate or a replay).
+    #[error("{0}")]
+    Duplicate(String),
+    /// The message belongs to another conversation, or names a prekey this account does
+    /// not have.
+    #[error("{0}")]
+    UnknownSession(String),
+    /// The message is damaged, forged, or not meant for this session.
+    #[error("{0}")]
+    CorruptedMessage(String),
+    /// Too many messages were skipped before this one.
+    #[error("{0}")]
+    TooLargeGap(String),
+    /// A saved state blob is damaged (or was exported under another key).
+    #[error("{0}")]
+    CorruptedState(String),
+    /// A saved state blob was written by a newer version of the library.
+    #[error("{0}")]
+    OutdatedState(String),
+    /// A prekey bundle is malformed, badly signed, or unusable.
+    #[error("{0}")]
+    InvalidBundle(String),
+    /// The message is larger than a session carries.
+    #[error("{0}")]
+    MessageTooLarge(String),
+    /// The session cannot send any more: start a new one.
+    #[error("{0}")]
+    SessionExhausted(String),
+    /// The relay could not be reached.
+    #[error("{0}")]
+    Network(String),
+    /// The relay refused the request.
+    #[error("{0}")]
+    RelayRefused(String),
+    /// The invite code was already used.
+    #[error("{0}")]
+    InviteUsed(String),
+    /// The invite code is wrong, expired or forged.
+    #[error("{0}")]
+    InvalidInvite(String),
+    /// This profile folder is not enrolled yet.
+    #[error("{0}")]
+    NotEnrolled(String),
+    /// This profile folder is already enrolled.
+    #[error("{0}")]
+    AlreadyEnrolled(String),
+    /// Only the school admin's device can do this.
+    #[error("{0}")]
+    NotAdmin(String),
+    /// Nobody of that name is in the school directory.
+    #[error("{0}")]
+    UnknownContact(String),
+    /// Several people have that name.
+    #[error("{0}")]
+    AmbiguousContact(String),
+    /// The local database failed, or the stored profile is damaged.
+    #[error("{0}")]
+    Storage(String),
+    /// The data was made by a newer Satchel version.
+    #[error("{0}")]
+    UpdateRequired(String),
+}
+
+impl From<EnvelopeError> for SatchelError {
+    fn from(error: EnvelopeError) -> Self {
+        match error {
+            EnvelopeError::UnsupportedVersion { .. } => Self::UpdateRequired(error.to_string()),
+            _ => Self::CorruptedMessage(error.to_string()),
+        }
+    }
+}
+
+impl From<DecryptError> for SatchelError {
+    fn from(error: DecryptError) -> Self {
+        let message = error.to_string();
+        match error {
+            DecryptError::Envelope(e) => e.into(),
+            DecryptError::Duplicate => Self::Duplicate(message),
+            DecryptError::WrongQueue => Self::UnknownSession(message),
+            DecryptError::TooFarAhead { .. } => Self::TooLargeGap(message),
+            _ => Self::CorruptedMessage(message),
+        }
+    }
+}
+
+impl From<FirstContactError> for SatchelError {
+    fn from(error: FirstContactError) -> Self {
+        let message = error.to_string();
+        match error {
+            FirstContactError::Envelope(e) => e.into(),
+            FirstContactError::Replayed => Self::Duplicate(message),
+            FirstContactError::NotForThisMailbox | FirstContactError::UnknownPrekey => {
+                Self::UnknownSession(message)
+            }
+            _ => Self::CorruptedMessage(message),
+        }
+    }
+}
+
+impl From<EncryptError> for SatchelError {
+    fn from(error: EncryptError) -> Self {
+        let message = error.to_string();
+        match error {
+            EncryptError::PlaintextTooLarge { .. } => Self::MessageTooLarge(message),
+            _ => Self::SessionExhausted(message),
+        }
+    }
+}
+
+impl From<StateError> for SatchelError {
+    fn from(error: StateError) -> Self {
+        let message = error.to_string();
+        match error {
+            StateError::UnsupportedVersion { .. } => Self::OutdatedState(message),
+            _ => Self::CorruptedState(message),
+        }
+    }
+}
+
+impl From<BundleError> for SatchelError {
+    fn from(error: BundleError) -> Self {
+        Self::InvalidBundle(error.to_string())
+    }
+}
+
+impl From<HandshakeError> for SatchelError {
+    fn from(error: HandshakeError) -> Self {
+        Self::InvalidBundle(error.to_string())
+    }
+}
+
+impl From<InviteError> for SatchelError {
+    fn from(error: InviteError) -> Self {
+        let message = error.to_string();
+        match error {
+            InviteError::UnsupportedVersion { .. } => Self::UpdateRequired(message),
+            _ => Self::InvalidInvite(message),
+        }
+    }
+}
+
+impl From<RelayError> for SatchelError {
+    fn from(error: RelayError) -> Self {
+        let message = error.to_string();
+        match error {
+            RelayError::Network(_) => Self::Network(message),
+            RelayError::Rejected { code, .. } if code == "invite_used" => Self::InviteUsed(
+                "this invite code was already used: ask the school for a new one".to_owned(),
+            ),
+            _ => Self::RelayRefused(message),
+        }
+    }
+}
+
+impl From<ClientError> for SatchelError {
+    fn from(error: ClientError) -> Self {
+        match error {
+            ClientError::NotEnrolled => Self::NotEnrolled(
+                "this device is not enrolled yet: join with the invite code from your school"
+                    .to_owned(),
+            ),
+            ClientError::AlreadyEnrolled { name } => Self::AlreadyEnrolled(format!(
+                "this profile folder is already enrolled as {name}: use another folder for a second profile"
+            )),
+            ClientError::NotAdmin => Self::NotAdmin(error.to_string()),
+            ClientError::Relay(e) => e.into(),
+            ClientError::Invite(e) => e.into(),
+            ClientError::InviteUsed => Self::InviteUsed(error.to_string()),
+            ClientError::UnknownContact { name } => Self::UnknownContact(format!(
+                "nobody called {name:?} is in the school directory: pick a name from contacts()"
+            )),
+            ClientError::AmbiguousContact { name, count } => Self::AmbiguousContact(format!(
+                "{count} people are called {name:?}: use their account id from contacts()"
+            )),
+            ClientError::Handshake(e) => e.into(),
+            ClientError::Encrypt(e) => e.into(),
+            other => Self::Storage(other.to_string()),
+        }
+    }
+}

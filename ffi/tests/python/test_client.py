@@ -1,0 +1,81 @@
+"""The high-level SatchelClient from Python, against a real relay on loopback."""
+
+import asyncio
+
+import pytest
+from satchel import Role, SatchelClient, SatchelError
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_school_teacher_and_parent_talk(relay_url, home):
+    admin = SatchelClient(home("admin"))
+    school = run(admin.create_school("Hillside Primary", relay_url))
+    assert school.admin and school.role == "admin"
+
+    teacher_code = run(admin.invite(Role.TEACHER, "Ms Rivera", ["5B"]))
+    parent_code = run(admin.invite(Role.PARENT, "Sam Parent", ["5B"]))
+    assert "\n" not in teacher_code
+
+    teacher = SatchelClient(home("teacher"))
+    parent = SatchelClient(home("parent"))
+    me = run(teacher.join(teacher_code))
+    assert (me.name, me.role, me.classes) == ("Ms Rivera", "teacher", ["5B"])
+    assert me.school_id == school.school_id
+    run(parent.join(parent_code))
+    assert run(parent.whoami()).name == "Sam Parent"
+
+    contacts = {c.name: c for c in run(parent.contacts())}
+    assert contacts["Ms Rivera"].verified and contacts["Ms Rivera"].role == "teacher"
+
+    assert run(teacher.send("Sam Parent", "The trip is on Friday.")) is True
+    messages = run(parent.sync())
+    assert [(m.sender_name, m.role, m.verified, m.text) for m in messages] == [
+        ("Ms Rivera", "teacher", True, "The trip is on Friday.")
+    ]
+    assert messages[0].sent_at > 0 and not messages[0].outgoing
+    assert run(parent.sync()) == []
+
+    run(parent.send("Ms Rivera", "Thank you!"))
+    assert [m.text for m in run(teacher.sync())] == ["Thank you!"]
+    history = run(teacher.history("Sam Parent"))
+    assert [(m.outgoing, m.text) for m in history] == [
+        (True, "The trip is on Friday."),
+        (False, "Thank you!"),
+    ]
+
+    with pytest.raises(SatchelError.InviteUsed):
+        run(SatchelClient(home("second")).join(parent_code))
+    with pytest.raises(SatchelError.UnknownContact):
+        run(teacher.send("Nobody", "hello"))
+    with pytest.raises(SatchelError.NotAdmin):
+        run(teacher.invite(Role.PARENT, "X", []))
+
+
+def test_concurrent_calls_on_one_client(relay_url, home):
+    admin = SatchelClient(home("admin"))
+    run(admin.create_school("Hillside Primary", relay_url))
+    parent = SatchelClient(home("parent"))
+    run(parent.join(run(admin.invite(Role.PARENT, "Sam Parent", ["5B"]))))
+
+    async def many():
+        sends = [admin.send("Sam Parent", f"notice {i}") for i in range(5)]
+        return await asyncio.gather(*sends, parent.sync(), parent.whoami())
+
+    results = run(many())
+    assert results[:5] == [True] * 5
+    texts = [m.text for m in results[5]] + [m.text for m in run(parent.sync())]
+    assert sorted(texts) == [f"notice {i}" for i in range(5)]
+
+
+def test_errors_a_ui_can_act_on(home):
+    fresh = SatchelClient(home("fresh"))
+    with pytest.raises(SatchelError.NotEnrolled):
+        run(fresh.whoami())
+    with pytest.raises(SatchelError.InvalidInvite):
+        run(fresh.join("not an invite code"))
+    with pytest.raises(SatchelError.Network) as error:
+        run(fresh.create_school("Nowhere", "http://127.0.0.1:9"))
+    assert "relay" in str(error.value)
