@@ -1,0 +1,192 @@
+// The Satchel bindings driven from Kotlin on the JVM: the same cases as the Python suite.
+// Run by scripts/test-bindings; prints one line per test and "N passed, M failed".
+// Needs the system properties satchel.relay (the relay binary) and a temp folder.
+
+import java.io.File
+import java.nio.file.Files
+import kotlin.system.exitProcess
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.runBlocking
+import uniffi.satchel.Account
+import uniffi.satchel.Role
+import uniffi.satchel.SatchelClient
+import uniffi.satchel.SatchelException
+import uniffi.satchel.Session
+
+class Failure(message: String) : Exception(message)
+
+fun check(condition: Boolean, message: () -> String) {
+    if (!condition) throw Failure(message())
+}
+
+inline fun <reified E : Throwable> expectThrows(block: () -> Unit): E {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is E) return e
+        throw Failure("expected ${E::class.simpleName}, got $e")
+    }
+    throw Failure("expected ${E::class.simpleName}, nothing was thrown")
+}
+
+class Pair(val teacher: Account, val parent: Account, val toParent: Session, val toTeacher: Session)
+
+fun pair(): Pair {
+    val teacher = Account()
+    val parent = Account()
+    val toParent = teacher.startSession(parent.prekeyBundle())
+    val inbound = parent.acceptSession(toParent.encrypt("Hello from Ms Rivera".toByteArray()))
+    check(inbound.plaintext.decodeToString() == "Hello from Ms Rivera") { "first message" }
+    return Pair(teacher, parent, toParent, inbound.session)
+}
+
+fun roundTrip() {
+    val p = pair()
+    for (i in 0 until 20) {
+        val text = "message $i"
+        check(p.toTeacher.decrypt(p.toParent.encrypt(text.toByteArray())).decodeToString() == text) { "to teacher $i" }
+        check(p.toParent.decrypt(p.toTeacher.encrypt("$text!".toByteArray())).decodeToString() == "$text!") { "to parent $i" }
+    }
+    check(p.teacher.safetyNumber(p.toParent) == p.parent.safetyNumber(p.toTeacher)) { "safety numbers differ" }
+    check(p.toParent.peerFingerprint() == p.parent.fingerprint()) { "peer fingerprint" }
+}
+
+fun outOfOrder() {
+    val p = pair()
+    val wire = (0 until 30).map { p.toParent.encrypt("note $it".toByteArray()) }
+    val order = (0 until 30).shuffled(java.util.Random(7))
+    val lost = order.take(5).toSet()
+    for (i in order) {
+        if (i in lost) continue
+        check(p.toTeacher.decrypt(wire[i]).decodeToString() == "note $i") { "note $i" }
+    }
+    check(p.toParent.decrypt(p.toTeacher.encrypt("got them".toByteArray())).decodeToString() == "got them") { "reply" }
+}
+
+fun tampered() {
+    val p = pair()
+    val wire = p.toParent.encrypt("Meet at the gate at 9".toByteArray())
+    val before = p.toTeacher.toBytes()
+    val bad = wire.copyOf()
+    bad[bad.size - 1] = (bad[bad.size - 1].toInt() xor 1).toByte()
+    val e = expectThrows<SatchelException.CorruptedMessage> { p.toTeacher.decrypt(bad) }
+    check(e.message!!.contains("damaged")) { "message: ${e.message}" }
+    check(p.toTeacher.toBytes().contentEquals(before)) { "session changed after a failure" }
+    check(p.toTeacher.decrypt(wire).decodeToString() == "Meet at the gate at 9") { "original after tamper" }
+}
+
+fun duplicates() {
+    val teacher = Account()
+    val parent = Account()
+    val session = teacher.startSession(parent.prekeyBundle())
+    val first = session.encrypt("hi".toByteArray())
+    val inbound = parent.acceptSession(first)
+    expectThrows<SatchelException.Duplicate> { parent.acceptSession(first) }
+    val wire = session.encrypt("again".toByteArray())
+    check(inbound.session.decrypt(wire).decodeToString() == "again") { "again" }
+    expectThrows<SatchelException.Duplicate> { inbound.session.decrypt(wire) }
+    expectThrows<SatchelException.UnknownSession> { inbound.session.decrypt(pair().toParent.encrypt("x".toByteArray())) }
+    expectThrows<SatchelException.InvalidBundle> { Account().startSession("not a bundle".toByteArray()) }
+}
+
+fun persistence() {
+    var p = pair()
+    val inFlight = p.toParent.encrypt("sent before the restart".toByteArray())
+    val saved = listOf(p.teacher.toBytes(), p.parent.toBytes(), p.toParent.toBytes(), p.toTeacher.toBytes())
+    val teacher = Account.fromBytes(saved[0])
+    val parent = Account.fromBytes(saved[1])
+    val toParent = Session.fromBytes(saved[2])
+    val toTeacher = parent.restoreSession(saved[3])
+    check(toTeacher.decrypt(inFlight).decodeToString() == "sent before the restart") { "in flight" }
+    check(toParent.decrypt(toTeacher.encrypt("and after".toByteArray())).decodeToString() == "and after") { "after" }
+    check(teacher.safetyNumber(toParent) == parent.safetyNumber(toTeacher)) { "safety numbers after restore" }
+    expectThrows<SatchelException.CorruptedState> { Session.fromBytes(byteArrayOf(0, 1, 2)) }
+    expectThrows<SatchelException.CorruptedState> { Account.fromBytes(ByteArray(0)) }
+}
+
+fun startRelay(dataDir: File): kotlin.Pair<Process, String> {
+    val process = ProcessBuilder(System.getProperty("satchel.relay"), "--listen", "127.0.0.1:0", "--data", dataDir.path)
+        .redirectError(ProcessBuilder.Redirect.DISCARD)
+        .start()
+    val line = process.inputStream.bufferedReader().readLine() ?: ""
+    check(line.startsWith("listening on ")) { "relay did not start: $line" }
+    return kotlin.Pair(process, "http://" + line.removePrefix("listening on "))
+}
+
+fun clientAgainstRelay() {
+    val tmp = Files.createTempDirectory("satchel-kotlin").toFile()
+    val (relay, url) = startRelay(File(tmp, "relay"))
+    try {
+        runBlocking {
+            val admin = SatchelClient(File(tmp, "admin").path)
+            val school = admin.createSchool("Hillside Primary", url)
+            check(school.admin) { "admin" }
+            val teacherCode = admin.invite(Role.TEACHER, "Ms Rivera", listOf("5B"))
+            val parentCode = admin.invite(Role.PARENT, "Sam Parent", listOf("5B"))
+
+            val teacher = SatchelClient(File(tmp, "teacher").path)
+            val parent = SatchelClient(File(tmp, "parent").path)
+            val me = teacher.join(teacherCode)
+            check(me.name == "Ms Rivera" && me.role == "teacher" && me.classes == listOf("5B")) { "teacher identity $me" }
+            check(me.schoolId == school.schoolId) { "school id" }
+            parent.join(parentCode)
+            check(parent.whoami().name == "Sam Parent") { "whoami" }
+            val rivera = parent.contacts().single { it.name == "Ms Rivera" }
+            check(rivera.verified && rivera.role == "teacher") { "contact $rivera" }
+
+            check(teacher.send("Sam Parent", "The trip is on Friday.")) { "send accepted" }
+            val got = parent.sync()
+            check(got.map { listOf(it.senderName, it.role, it.verified, it.text) } ==
+                listOf(listOf("Ms Rivera", "teacher", true, "The trip is on Friday."))) { "sync: $got" }
+            check(parent.sync().isEmpty()) { "second sync empty" }
+
+            parent.send("Ms Rivera", "Thank you!")
+            check(teacher.sync().map { it.text } == listOf("Thank you!")) { "reply" }
+            check(teacher.history("Sam Parent").map { it.outgoing to it.text } ==
+                listOf(true to "The trip is on Friday.", false to "Thank you!")) { "history" }
+
+            // One client object shared by concurrent coroutines.
+            val sends = (0 until 5).map { i -> async { admin.send("Sam Parent", "notice $i") } }
+            check(sends.awaitAll().all { it }) { "concurrent sends" }
+            val notices = parent.sync().map { it.text }.sorted()
+            check(notices == (0 until 5).map { "notice $it" }) { "notices $notices" }
+
+            expectThrows<SatchelException.InviteUsed> { runBlocking { SatchelClient(File(tmp, "second").path).join(parentCode) } }
+            expectThrows<SatchelException.UnknownContact> { runBlocking { teacher.send("Nobody", "hello") } }
+            expectThrows<SatchelException.NotAdmin> { runBlocking { teacher.invite(Role.PARENT, "X", listOf()) } }
+            val fresh = SatchelClient(File(tmp, "fresh").path)
+            expectThrows<SatchelException.NotEnrolled> { runBlocking { fresh.whoami() } }
+            expectThrows<SatchelException.Network> { runBlocking { fresh.createSchool("Nowhere", "http://127.0.0.1:9") } }
+        }
+    } finally {
+        relay.destroy()
+        relay.waitFor()
+        tmp.deleteRecursively()
+    }
+}
+
+fun main() {
+    val tests = listOf(
+        "session round trip" to ::roundTrip,
+        "out-of-order and lost messages" to ::outOfOrder,
+        "tampered message raises CorruptedMessage, session unchanged" to ::tampered,
+        "duplicates, replays, unknown sessions, bad bundles" to ::duplicates,
+        "state persisted and restored mid-conversation" to ::persistence,
+        "SatchelClient against a real relay" to ::clientAgainstRelay,
+    )
+    var passed = 0
+    var failed = 0
+    for ((name, test) in tests) {
+        try {
+            test()
+            passed++
+            println("ok    $name")
+        } catch (e: Throwable) {
+            failed++
+            println("FAIL  $name: $e")
+        }
+    }
+    println("$passed passed, $failed failed")
+    exitProcess(if (failed == 0) 0 else 1)
+}
