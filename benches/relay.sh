@@ -60,10 +60,10 @@ stop() {
   server_pid=
 }
 
-# wrk closed loop; prints wrk's report and appends a JSON line to $results.
+# wrk closed loop (label, send-ids file); prints wrk's report, appends a JSON line.
 closed() {
   local label=$1
-  SEND_IDS=${2:-} wrk -t2 -c"$senders" -d"${seconds}s" --latency -s "$lua" "http://$addr" \
+  SEND_IDS=$2 wrk -t2 -c"$senders" -d"${seconds}s" --latency -s "$lua" "http://$addr" \
     | tee "$work/wrk.txt"
   python3 - "$label" "$work/wrk.txt" >> "$results" <<'PY'
 import json, re, sys
@@ -85,17 +85,36 @@ PY
 results=$work/results.jsonl
 : > "$results"
 
+# Runs relay-load against the server at $addr (label, then its extra flags): setup, then
+# wrk's closed loop on the same send ids while relay-load waits, then the open loop (and
+# the fetch drain for the relay), collecting the JSON lines.
+load() {
+  local label=$1
+  shift
+  coproc LOAD {
+    "$bin/relay-load" --addr "$addr" --label "$label" --queues "$clients" \
+      --clients "$clients" --rate "$rate" --seconds "$seconds" \
+      --send-ids-out "$work/$label-ids.txt" --wait-stdin "$@"
+  }
+  local load_pid=$LOAD_PID
+  local ready
+  read -r ready <&"${LOAD[0]}"
+  [[ $ready == ready ]] || { echo "relay-load failed: $ready" >&2; exit 1; }
+  closed "$label" "$work/$label-ids.txt"
+  exec {LOAD[1]}>&-
+  tee "$work/load.txt" <&"${LOAD[0]}"
+  wait "$load_pid"
+  grep '^{' "$work/load.txt" >> "$results"
+}
+
 echo "== bare floor: axum + SQLite (WAL, synchronous=FULL), group commit, no protocol work"
 start "$bin/bare-floor" --data "$work/floor"
-closed floor
-"$bin/relay-load" --addr "$addr" --label floor --queues 0 --senders 0 \
-  --clients "$clients" --rate "$rate" --seconds "$seconds" --fetchers 0 | tee "$work/load.txt"
-grep '^{' "$work/load.txt" >> "$results"
+load floor --bare --fetchers 0
 stop
 
 echo "== bare floor, one transaction per deposit (for scale)"
 start "$bin/bare-floor" --data "$work/floor-single" --per-deposit
-closed single
+closed single "$work/floor-ids.txt"
 stop
 
 echo "== relay: satchel-relay with embedded SQLite, durable acknowledgements"
@@ -103,19 +122,7 @@ echo "== relay: satchel-relay with embedded SQLite, durable acknowledgements"
 # over the default 200/s a phone never reaches. Quotas stay at their defaults.
 start "$bin/satchel-relay" --listen 127.0.0.1:0 --data "$work/relay" --rate-limit 1000000 \
   --log warn
-coproc LOAD {
-  "$bin/relay-load" --addr "$addr" --label relay --queues "$clients" --senders 0 \
-    --clients "$clients" --rate "$rate" --seconds "$seconds" --fetchers "${FETCHERS:-16}" \
-    --send-ids-out "$work/send-ids.txt" --wait-stdin
-}
-load_pid=$LOAD_PID
-read -r ready <&"${LOAD[0]}"
-[[ $ready == ready ]] || { echo "relay-load failed: $ready" >&2; exit 1; }
-closed relay "$work/send-ids.txt"
-exec {LOAD[1]}>&-
-tee "$work/load.txt" <&"${LOAD[0]}"
-wait "$load_pid"
-grep '^{' "$work/load.txt" >> "$results"
+load relay --fetchers "${FETCHERS:-16}"
 stop
 
 python3 - "$results" <<'PY'

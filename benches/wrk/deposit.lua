@@ -1,6 +1,6 @@
 -- wrk script for the relay load benchmark (benches/relay.sh): deposits envelopes of
 -- ENVELOPE_BYTES (default 256) to the send ids listed, in hex one per line, in the file
--- named by SEND_IDS; without SEND_IDS, to 256 random send ids (for the bare floor).
+-- named by SEND_IDS (written by `relay-load --send-ids-out`).
 -- Requests are formatted once in init(), so wrk's per-request cost stays minimal.
 local requests = {}
 local next_index = 0
@@ -19,13 +19,8 @@ init = function(args)
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
   local size = tonumber(os.getenv("ENVELOPE_BYTES") or "256")
   local ids = {}
-  local path = os.getenv("SEND_IDS")
-  if path and path ~= "" then
-    for line in io.lines(path) do
-      if #line == 32 then ids[#ids + 1] = from_hex(line) end
-    end
-  else
-    for i = 1, 256 do ids[i] = random_bytes(16) end
+  for line in io.lines(os.getenv("SEND_IDS")) do
+    if #line == 32 then ids[#ids + 1] = from_hex(line) end
   end
   local headers = {["Content-Type"] = "application/octet-stream"}
   for i, id in ipairs(ids) do

@@ -3,17 +3,15 @@
 //! Every simulated client is one keep-alive HTTP/1.1 connection (hyper, no pooling, no
 //! pipelining). Phases, in order, each skipped when its count is 0:
 //!
-//! 1. **setup**: create `--queues` queues (signed `POST /v1/queues`). With `--queues 0`
-//!    deposits go to random send ids, for the bare floor, which has no queues. With
-//!    `--send-ids-out` and `--wait-stdin`, wrk (`benches/wrk/deposit.lua`) can load the
-//!    same queues before the next phases.
-//! 2. **closed loop**: `--senders` connections deposit back to back for `--seconds`;
-//!    throughput is what the server sustains.
-//! 3. **open loop**: `--clients` connections together offer `--rate` deposits per second,
+//! 1. **setup**: create `--queues` queues (signed `POST /v1/queues`); with `--bare`
+//!    (the bare floor has no queues) take as many random send ids instead. With
+//!    `--send-ids-out` and `--wait-stdin`, wrk (`benches/wrk/deposit.lua`) runs the
+//!    closed loop on the same queues before the next phases.
+//! 2. **open loop**: `--clients` connections together offer `--rate` deposits per second,
 //!    each on a fixed schedule. Latency is measured from when a request was *due*, not
 //!    from when it was sent, so a stalled server cannot hide its queueing delay
 //!    (no coordinated omission).
-//! 4. **fetch**: `--fetchers` connections drain every queue with signed fetches
+//! 3. **fetch**: `--fetchers` connections drain every queue with signed fetches
 //!    (`limit=100`) and acknowledgements, measuring each request's latency.
 //!
 //! Each phase prints one human line and one JSON line (`{"label": …, "phase": …}`).
@@ -47,23 +45,23 @@ struct Args {
     /// Name printed with every result (e.g. `relay` or `floor`).
     #[arg(long, default_value = "relay")]
     label: String,
-    /// Queues to create and deposit to; 0 deposits to random send ids (bare floor).
+    /// Queues to create and deposit to.
     #[arg(long, default_value_t = 1000)]
     queues: usize,
+    /// The server is the bare floor: use `--queues` random send ids, create nothing.
+    #[arg(long)]
+    bare: bool,
     /// Size of each envelope in bytes (version + send id + body). 256 is about a short
     /// text message after padding.
     #[arg(long, default_value_t = 256)]
     envelope_bytes: usize,
-    /// Closed-loop senders (connections depositing back to back).
-    #[arg(long, default_value_t = 64)]
-    senders: usize,
     /// Open-loop clients (connections, each on a fixed schedule).
     #[arg(long, default_value_t = 1000)]
     clients: usize,
     /// Deposits per second offered by all open-loop clients together.
     #[arg(long, default_value_t = 10_000.0)]
     rate: f64,
-    /// Length of the closed and open phases, each.
+    /// Length of the open-loop phase.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
     /// Connections draining the queues in the fetch phase (0 skips it).
@@ -179,23 +177,23 @@ fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Envelopes to deposit: one per queue (or 256 random send ids), with random bodies.
+/// Random send ids, for the bare floor (which accepts any).
+fn random_ids(count: usize) -> Vec<[u8; 16]> {
+    let mut rng = satchel_core::os_rng();
+    (0..count)
+        .map(|_| {
+            let mut id = [0u8; 16];
+            rng.fill_bytes(&mut id);
+            id
+        })
+        .collect()
+}
+
+/// Envelopes to deposit: one per send id, with random bodies.
 fn envelopes(send_ids: &[[u8; 16]], len: usize) -> Vec<Bytes> {
     let mut rng = satchel_core::os_rng();
-    let random_ids: Vec<[u8; 16]>;
-    let ids = if send_ids.is_empty() {
-        random_ids = (0..256)
-            .map(|_| {
-                let mut id = [0u8; 16];
-                rng.fill_bytes(&mut id);
-                id
-            })
-            .collect();
-        &random_ids
-    } else {
-        send_ids
-    };
-    ids.iter()
+    send_ids
+        .iter()
         .map(|id| {
             let mut envelope = Vec::with_capacity(len.max(17));
             envelope.push(1u8);
@@ -231,53 +229,6 @@ async fn setup(args: &Args) -> Result<Vec<QueueKeys>, Error> {
         queues.push(keys);
     }
     Ok(queues)
-}
-
-async fn closed_loop(args: &Args, envelopes: Arc<Vec<Bytes>>) -> Result<(Samples, f64), Error> {
-    let mut conns = Vec::with_capacity(args.senders);
-    for _ in 0..args.senders {
-        conns.push(Conn::open(args.addr).await?);
-    }
-    let warmup = Duration::from_secs(1);
-    let start = Instant::now();
-    let measure_from = start + warmup;
-    let end = measure_from + Duration::from_secs_f64(args.seconds);
-    let senders = args.senders;
-    let mut tasks = Vec::with_capacity(senders);
-    for (index, mut conn) in conns.into_iter().enumerate() {
-        let envelopes = Arc::clone(&envelopes);
-        tasks.push(tokio::spawn(async move {
-            let mut samples = Samples::default();
-            let mut next = index;
-            loop {
-                let sent = Instant::now();
-                if sent >= end {
-                    break;
-                }
-                let Some(envelope) = envelopes.get(next % envelopes.len().max(1)) else {
-                    break;
-                };
-                next += senders;
-                let outcome = conn.deposit(envelope.clone()).await;
-                if sent < measure_from {
-                    continue;
-                }
-                match outcome {
-                    Ok(StatusCode::ACCEPTED) => {
-                        samples.latencies_us.push(micros(sent.elapsed()));
-                        samples.items += 1;
-                    }
-                    _ => samples.errors += 1,
-                }
-            }
-            samples
-        }));
-    }
-    let mut all = Samples::default();
-    for task in tasks {
-        all.merge(task.await?);
-    }
-    Ok((all, args.seconds))
 }
 
 async fn open_loop(args: &Args, envelopes: Arc<Vec<Bytes>>) -> Result<(Samples, f64), Error> {
@@ -445,8 +396,13 @@ fn report(label: &str, phase: &str, mut samples: Samples, seconds: f64, extra: &
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let args = Args::parse();
-    let queues = setup(&args).await?;
-    let send_ids: Vec<[u8; 16]> = queues.iter().map(|q| *q.send_id().as_bytes()).collect();
+    let (queues, send_ids) = if args.bare {
+        (Vec::new(), random_ids(args.queues))
+    } else {
+        let queues = setup(&args).await?;
+        let ids = queues.iter().map(|q| *q.send_id().as_bytes()).collect();
+        (queues, ids)
+    };
     if let Some(path) = &args.send_ids_out {
         let lines: String = send_ids.iter().map(|id| hex::encode(id) + "\n").collect();
         std::fs::write(path, lines)?;
@@ -460,11 +416,6 @@ async fn main() -> Result<(), Error> {
         }
     }
 
-    if args.senders > 0 {
-        let (samples, seconds) = closed_loop(&args, Arc::clone(&envelopes)).await?;
-        let extra = format!("  ({} senders, closed loop)", args.senders);
-        report(&args.label, "closed", samples, seconds, &extra);
-    }
     if args.clients > 0 && args.rate > 0.0 {
         let (samples, seconds) = open_loop(&args, Arc::clone(&envelopes)).await?;
         let extra = format!("  ({} clients, offered {:.0}/s)", args.clients, args.rate);
