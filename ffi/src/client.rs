@@ -156,23 +156,9 @@ pub struct SatchelClient {
 }
 
 impl SatchelClient {
-    /// Runs `f` with the client locked, on Satchel's runtime.
-    async fn with<T, F>(&self, f: F) -> Result<T, SatchelError>
-    where
-        T: Send + 'static,
-        F: for<'a> FnOnce(
-                &'a mut Client,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, SatchelError>> + Send + 'a>,
-            > + Send
-            + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        run(async move {
-            let mut client = inner.lock().await;
-            f(&mut client).await
-        })
-        .await
+    /// The client, to lock inside a task on Satchel's runtime.
+    fn shared(&self) -> Arc<Mutex<Client>> {
+        Arc::clone(&self.inner)
     }
 }
 
@@ -196,8 +182,8 @@ impl SatchelClient {
     /// # Errors
     /// `InviteUsed`, `InvalidInvite`, `AlreadyEnrolled`, `Network`, `RelayRefused`.
     pub async fn join(&self, code: String) -> Result<Identity, SatchelError> {
-        self.with(move |c| Box::pin(async move { Ok(c.join(code.trim()).await?.into()) }))
-            .await
+        let client = self.shared();
+        run(async move { Ok(client.lock().await.join(code.trim()).await?.into()) }).await
     }
 
     /// Who this device is.
@@ -205,8 +191,8 @@ impl SatchelClient {
     /// # Errors
     /// `NotEnrolled`, `Storage`.
     pub async fn whoami(&self) -> Result<Identity, SatchelError> {
-        self.with(|c| Box::pin(async move { Ok(c.whoami()?.into()) }))
-            .await
+        let client = self.shared();
+        run(async move { Ok(client.lock().await.whoami()?.into()) }).await
     }
 
     /// The school directory (refreshed from the relay), with verified state and safety
@@ -215,10 +201,10 @@ impl SatchelClient {
     /// # Errors
     /// `NotEnrolled`, `Network`, `Storage`.
     pub async fn contacts(&self) -> Result<Vec<Contact>, SatchelError> {
-        self.with(|c| {
-            Box::pin(
-                async move { Ok(c.contacts().await?.into_iter().map(Contact::from).collect()) },
-            )
+        let client = self.shared();
+        run(async move {
+            let contacts = client.lock().await.contacts().await?;
+            Ok(contacts.into_iter().map(Contact::from).collect())
         })
         .await
     }
@@ -230,8 +216,8 @@ impl SatchelClient {
     /// # Errors
     /// `UnknownContact`, `AmbiguousContact`, `NotEnrolled`, `MessageTooLarge`, `Storage`.
     pub async fn send(&self, to: String, text: String) -> Result<bool, SatchelError> {
-        self.with(move |c| Box::pin(async move { Ok(c.send(&to, &text).await?) }))
-            .await
+        let client = self.shared();
+        run(async move { Ok(client.lock().await.send(&to, &text).await?) }).await
     }
 
     /// Fetches, decrypts and stores new messages, sends the outbox, and returns the new
@@ -242,15 +228,10 @@ impl SatchelClient {
     /// `Network`, `RelayRefused`, `NotEnrolled`, `Storage`; messages stored before the
     /// error stay stored and are in `history`.
     pub async fn sync(&self) -> Result<Vec<Message>, SatchelError> {
-        self.with(|c| {
-            Box::pin(async move {
-                Ok(c.sync()
-                    .await?
-                    .messages
-                    .into_iter()
-                    .map(Message::from)
-                    .collect())
-            })
+        let client = self.shared();
+        run(async move {
+            let report = client.lock().await.sync().await?;
+            Ok(report.messages.into_iter().map(Message::from).collect())
         })
         .await
     }
@@ -260,8 +241,10 @@ impl SatchelClient {
     /// # Errors
     /// `UnknownContact`, `AmbiguousContact`, `Storage`.
     pub async fn history(&self, with: String) -> Result<Vec<Message>, SatchelError> {
-        self.with(move |c| {
-            Box::pin(async move { Ok(c.history(&with)?.into_iter().map(Message::from).collect()) })
+        let client = self.shared();
+        run(async move {
+            let history = client.lock().await.history(&with)?;
+            Ok(history.into_iter().map(Message::from).collect())
         })
         .await
     }
@@ -271,14 +254,21 @@ impl SatchelClient {
     /// publish to parents.
     ///
     /// # Errors
-    /// `AlreadyEnrolled`, `Network`, `RelayRefused`.
+    /// `AlreadyEnrolled`, `InvalidInput` (a relay address that is not http(s)),
+    /// `Network`, `RelayRefused`.
     pub async fn create_school(
         &self,
         name: String,
         relay_url: String,
     ) -> Result<Identity, SatchelError> {
-        self.with(move |c| {
-            Box::pin(async move { Ok(c.create_school(&name, &relay_url).await?.into()) })
+        let client = self.shared();
+        run(async move {
+            Ok(client
+                .lock()
+                .await
+                .create_school(&name, &relay_url)
+                .await?
+                .into())
         })
         .await
     }
@@ -287,15 +277,21 @@ impl SatchelClient {
     /// member or parent of `classes`.
     ///
     /// # Errors
-    /// `NotAdmin`, `Network`, `RelayRefused`, `Storage` (e.g. a name that is too long).
+    /// `NotAdmin`, `InvalidInput` (e.g. a name that is too long), `Network`,
+    /// `RelayRefused`.
     pub async fn invite(
         &self,
         role: Role,
         name: String,
         classes: Vec<String>,
     ) -> Result<String, SatchelError> {
-        self.with(move |c| {
-            Box::pin(async move { Ok(c.invite(role.into(), &name, &classes).await?) })
+        let client = self.shared();
+        run(async move {
+            Ok(client
+                .lock()
+                .await
+                .invite(role.into(), &name, &classes)
+                .await?)
         })
         .await
     }

@@ -4,7 +4,7 @@ use satchel_client::ClientError;
 use satchel_client::relay::RelayError;
 use satchel_core::{
     BundleError, DecryptError, EncryptError, EnvelopeError, FirstContactError, HandshakeError,
-    InviteError, StateError,
+    InviteError, StateError, TrustError,
 };
 
 /// Everything that can go wrong in a Satchel call. Each variant carries a sentence for
@@ -26,6 +26,7 @@ use satchel_core::{
 /// | `InviteUsed` / `InvalidInvite` | ask the school for a new invite code |
 /// | `NotEnrolled` / `AlreadyEnrolled` / `NotAdmin` | guide the person to join, or use another folder |
 /// | `UnknownContact` / `AmbiguousContact` | let the person pick from `contacts()` |
+/// | `InvalidInput` | an argument is out of bounds (a name too long, a bad relay address): fix it |
 /// | `Storage` | the local database failed or the profile is damaged |
 /// | `UpdateRequired` | the data comes from a newer Satchel version: update the app |
 #[derive(Debug, thiserror::Error, uniffi::Error)]
@@ -86,6 +87,10 @@ pub enum SatchelError {
     /// Several people have that name.
     #[error("{0}")]
     AmbiguousContact(String),
+    /// An argument is out of bounds or malformed (e.g. a name too long, a relay address
+    /// that is not http(s)).
+    #[error("{0}")]
+    InvalidInput(String),
     /// The local database failed, or the stored profile is damaged.
     #[error("{0}")]
     Storage(String),
@@ -177,6 +182,7 @@ impl From<RelayError> for SatchelError {
         let message = error.to_string();
         match error {
             RelayError::Network(_) => Self::Network(message),
+            RelayError::InvalidUrl(_) => Self::InvalidInput(message),
             RelayError::Rejected { code, .. } if code == "invite_used" => Self::InviteUsed(
                 "this invite code was already used: ask the school for a new one".to_owned(),
             ),
@@ -207,6 +213,9 @@ impl From<ClientError> for SatchelError {
             )),
             ClientError::Handshake(e) => e.into(),
             ClientError::Encrypt(e) => e.into(),
+            ClientError::Trust(e @ TrustError::InvalidField { .. }) => {
+                Self::InvalidInput(e.to_string())
+            }
             other => Self::Storage(other.to_string()),
         }
     }

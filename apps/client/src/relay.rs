@@ -29,6 +29,9 @@ pub enum RelayError {
         /// The relay's sentence for people.
         message: String,
     },
+    /// The relay address is not an `http://` or `https://` URL.
+    #[error("the relay address {0:?} is not an http:// or https:// address: check it")]
+    InvalidUrl(String),
     /// The relay answered with something this client does not understand.
     #[error(
         "the relay sent an unexpected answer ({0}): is this a Satchel relay of a compatible version?"
@@ -106,8 +109,17 @@ impl RelayClient {
     /// A client for the relay at `base_url` (e.g. `http://127.0.0.1:7878`).
     ///
     /// # Errors
-    /// [`RelayError::Network`] if the HTTP client cannot be built.
+    /// [`RelayError::InvalidUrl`] unless `base_url` is an `http://` or `https://`
+    /// address; [`RelayError::Network`] if the HTTP client cannot be built.
     pub fn new(base_url: &str) -> Result<Self, RelayError> {
+        let host = base_url
+            .strip_prefix("https://")
+            .or_else(|| base_url.strip_prefix("http://"));
+        if host
+            .is_none_or(|h| h.trim_end_matches('/').is_empty() || h.contains(char::is_whitespace))
+        {
+            return Err(RelayError::InvalidUrl(base_url.to_owned()));
+        }
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()?;

@@ -158,6 +158,8 @@ fun clientAgainstRelay() {
             val fresh = SatchelClient(File(tmp, "fresh").path)
             expectThrows<SatchelException.NotEnrolled> { runBlocking { fresh.whoami() } }
             expectThrows<SatchelException.Network> { runBlocking { fresh.createSchool("Nowhere", "http://127.0.0.1:9") } }
+            expectThrows<SatchelException.InvalidInput> { runBlocking { fresh.createSchool("Nowhere", "not a url") } }
+            expectThrows<SatchelException.InvalidInput> { runBlocking { admin.invite(Role.PARENT, "x".repeat(10_000), listOf("5B")) } }
         }
     } finally {
         relay.destroy()

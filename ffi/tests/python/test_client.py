@@ -79,3 +79,17 @@ def test_errors_a_ui_can_act_on(home):
     with pytest.raises(SatchelError.Network) as error:
         run(fresh.create_school("Nowhere", "http://127.0.0.1:9"))
     assert "relay" in str(error.value)
+
+
+def test_bad_arguments_are_invalid_input(relay_url, home):
+    fresh = SatchelClient(home("fresh"))
+    with pytest.raises(SatchelError.InvalidInput) as error:
+        run(fresh.create_school("Hillside Primary", "not a url"))
+    assert "http" in str(error.value)
+    with pytest.raises(SatchelError.NotEnrolled):
+        run(fresh.whoami())  # the failed call left the folder unenrolled
+    run(fresh.create_school("Hillside Primary", relay_url))
+    with pytest.raises(SatchelError.InvalidInput):
+        run(fresh.invite(Role.PARENT, "x" * 10_000, ["5B"]))
+    code = run(fresh.invite(Role.PARENT, "Sam Parent", ["5B"]))
+    assert code
