@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use satchel_core::{DecryptError, Envelope, Fingerprint};
+use satchel_core::{DecryptError, EncryptError, Envelope, Fingerprint, MAX_PLAINTEXT_LEN};
 
 use crate::{Account, SatchelError};
 
@@ -106,12 +106,19 @@ impl Session {
     }
 
     /// Encrypts several messages in one call (one crossing of the language boundary):
-    /// the same as calling [`Session::encrypt`] for each, in order. Stops at the first
-    /// failure; the messages before it were encrypted and the session advanced.
+    /// the same as calling [`Session::encrypt`] for each, in order. If any plaintext is
+    /// too large, nothing is encrypted and the session is unchanged.
     ///
     /// # Errors
     /// As [`Session::encrypt`].
     pub fn encrypt_batch(&self, plaintexts: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, SatchelError> {
+        if let Some(p) = plaintexts.iter().find(|p| p.len() > MAX_PLAINTEXT_LEN) {
+            return Err(EncryptError::PlaintextTooLarge {
+                len: p.len(),
+                max: MAX_PLAINTEXT_LEN,
+            }
+            .into());
+        }
         let mut session = self.lock();
         let mut rng = satchel_core::os_rng();
         plaintexts

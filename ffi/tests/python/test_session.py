@@ -105,6 +105,11 @@ def test_batches():
     results = to_teacher.decrypt_batch(wire)
     assert [r.plaintext for i, r in enumerate(results) if i != 3] == texts[:3] + texts[4:]
     assert results[3].plaintext is None and "damaged" in results[3].error
+    # A too-large message fails the whole batch before anything is encrypted.
+    before = to_parent.to_bytes()
+    with pytest.raises(SatchelError.MessageTooLarge):
+        to_parent.encrypt_batch([b"fine", b"x" * 10_000_000])
+    assert to_parent.to_bytes() == before
 
 
 def test_module_exports_only_the_documented_api():
