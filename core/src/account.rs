@@ -110,9 +110,31 @@ impl Account {
     /// Creates a new account with one device, a mailbox, a signed prekey and a KEM
     /// prekey. Generate one-time prekeys with [`Account::generate_one_time_prekeys`].
     pub fn new<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        // The draw order (identity, account id, device id, …) is part of the known-answer
+        // vectors.
         let identity = SigningKeyPair::generate(rng);
         let account_id = AccountId::random(rng);
         let device_id = DeviceId::random(rng);
+        Self::assemble(identity, account_id, device_id, rng)
+    }
+
+    /// An account whose certificate claims the given ids under fresh keys: ids are
+    /// claims, so tests use this to play someone who reuses another person's ids.
+    pub(crate) fn with_ids<R: CryptoRng + ?Sized>(
+        account_id: AccountId,
+        device_id: DeviceId,
+        rng: &mut R,
+    ) -> Self {
+        let identity = SigningKeyPair::generate(rng);
+        Self::assemble(identity, account_id, device_id, rng)
+    }
+
+    fn assemble<R: CryptoRng + ?Sized>(
+        identity: SigningKeyPair,
+        account_id: AccountId,
+        device_id: DeviceId,
+        rng: &mut R,
+    ) -> Self {
         let device_dh = DhKeyPair::generate(rng);
         let device_signing = SigningKeyPair::generate(rng);
         let certificate = DeviceCertificate::issue(

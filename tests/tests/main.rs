@@ -9,6 +9,7 @@
     clippy::cast_possible_truncation
 )]
 
+mod attacks;
 mod debug_output;
 mod fuzz_corpus;
 mod properties;

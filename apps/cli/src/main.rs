@@ -1,26 +1,40 @@
 //! `satchel`: the reference command-line client for teachers, parents and school admins.
 //!
 //! Every command works on one profile folder (`--home`, or `SATCHEL_HOME`, or a
-//! per-user data folder) and prints people-readable text, or JSON with `--json`.
+//! per-user data folder), encrypted under a passphrase (`SATCHEL_PASSPHRASE`, or asked
+//! on the terminal), and prints people-readable text, or JSON with `--json`.
+//!
+//! Names and message texts come from other people: everything printed goes through
+//! [`display`], so no text can move the cursor, change colours, reverse itself, or fake
+//! a line of Satchel's own output.
 #![forbid(unsafe_code)]
+
+mod display;
+mod output;
+mod passphrase;
 
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use satchel_client::{Client, ClientError, Message};
+use satchel_client::relay::TransportConfig;
+use satchel_client::{Client, ClientConfig, ClientError};
 use satchel_core::school::Role;
 
 /// Satchel: end-to-end encrypted messages between a school, its teachers and parents.
 #[derive(Debug, Parser)]
 #[command(name = "satchel", version, about, long_about = None)]
 struct Cli {
-    /// The profile folder (holds your keys and messages). Defaults to $SATCHEL_HOME, or
-    /// $XDG_DATA_HOME/satchel, or ~/.local/share/satchel.
+    /// The profile folder (holds your keys and messages, encrypted). Defaults to
+    /// $SATCHEL_HOME, or $XDG_DATA_HOME/satchel, or ~/.local/share/satchel.
     #[arg(long, global = true, value_name = "DIR", env = "SATCHEL_HOME")]
     home: Option<PathBuf>,
-    /// Print JSON instead of text (one object per line for lists of messages).
+    /// A CA certificate (PEM) to trust for the relay, for a school that runs its own
+    /// certificate authority.
+    #[arg(long, global = true, value_name = "FILE", env = "SATCHEL_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// Print JSON instead of text (one object per line; errors too).
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
@@ -34,8 +48,9 @@ enum Command {
     School(SchoolCommand),
     /// Enrol this device with an invite code from the school.
     Join {
-        /// The invite code (one line starting with SATCHEL1-).
-        code: String,
+        /// The invite code (one line starting with SATCHEL1-; case and spaces do not
+        /// matter).
+        code: Vec<String>,
     },
     /// Show who this device is.
     Whoami,
@@ -48,7 +63,7 @@ enum Command {
         /// The text; `-` reads it from standard input.
         text: String,
     },
-    /// Fetch, decrypt, store and print new messages.
+    /// Fetch, decrypt, store and print new messages; send what waits in the outbox.
     Sync,
     /// Show the conversation with someone.
     History {
@@ -65,7 +80,8 @@ enum SchoolCommand {
         /// The school's name.
         #[arg(long)]
         name: String,
-        /// The relay's address, e.g. http://127.0.0.1:7878.
+        /// The relay's address, e.g. https://relay.school.example (http:// only for a
+        /// relay on this machine).
         #[arg(long, value_name = "URL")]
         relay: String,
     },
@@ -88,6 +104,28 @@ enum SchoolCommand {
     },
 }
 
+/// Why the CLI failed.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Passphrase(#[from] passphrase::PassphraseError),
+    #[error("cannot read the message from standard input: it must be UTF-8 text")]
+    Stdin,
+}
+
+impl CliError {
+    /// A stable machine-readable code for `--json` errors.
+    fn code(&self) -> &'static str {
+        match self {
+            CliError::Client(error) => output::error_code(error),
+            CliError::Passphrase(_) => "passphrase",
+            CliError::Stdin => "stdin",
+        }
+    }
+}
+
 fn default_home() -> PathBuf {
     if let Some(data) = std::env::var_os("XDG_DATA_HOME") {
         return PathBuf::from(data).join("satchel");
@@ -96,54 +134,26 @@ fn default_home() -> PathBuf {
     home.join(".local").join("share").join("satchel")
 }
 
-fn time(millis: u64) -> String {
-    let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
-    humantime::format_rfc3339_seconds(when).to_string()
-}
-
-fn print_message(message: &Message, json: bool) {
-    if json {
-        let value = serde_json::json!({
-            "from": message.from,
-            "role": message.role,
-            "verified": message.verified,
-            "text": message.text,
-            "sent_at": message.sent_at,
-            "outgoing": message.outgoing,
-        });
-        println!("{value}");
-    } else {
-        let from = if message.outgoing {
-            "you".to_string()
-        } else if message.verified {
-            format!("{} ({}, verified)", message.from, message.role)
-        } else {
-            format!("NOT VERIFIED: {}", message.from)
-        };
-        println!("[{}] {from}: {}", time(message.sent_at), message.text);
-    }
-}
-
-async fn run(cli: Cli) -> Result<(), ClientError> {
+fn open(cli: &Cli) -> Result<Client, CliError> {
     let home = cli.home.clone().unwrap_or_else(default_home);
-    let mut client = Client::open(&home)?;
-    let json = cli.json;
+    let transport = match &cli.ca_file {
+        Some(path) => TransportConfig::with_ca_file(path).map_err(ClientError::from)?,
+        None => TransportConfig::default(),
+    };
+    let config = ClientConfig {
+        key: passphrase::key_source(&home)?,
+        transport,
+    };
+    Ok(Client::open(&home, config)?)
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let mut client = open(&cli)?;
+    let out = output::Output::new(cli.json);
     match cli.command {
         Command::School(SchoolCommand::Create { name, relay }) => {
             let me = client.create_school(&name, &relay).await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "school_id": me.school_id, "name": me.name })
-                );
-            } else {
-                println!("School {name:?} created on {relay}.");
-                println!("School fingerprint: {}", me.school_id);
-                println!(
-                    "You are {}, the school's admin. Invite people with `satchel school invite`.",
-                    me.name
-                );
-            }
+            out.school_created(&name, &relay, &me);
         }
         Command::School(SchoolCommand::Invite {
             role,
@@ -152,128 +162,40 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
         }) => {
             let role = Role::parse(&role).unwrap_or(Role::Parent);
             let code = client.invite(role, &name, &classes).await?;
-            if json {
-                println!("{}", serde_json::json!({ "code": code }));
-            } else {
-                println!("{code}");
-            }
+            out.invite(&code);
         }
         Command::School(SchoolCommand::Revoke { name }) => {
             let count = client.revoke(&name).await?;
-            if json {
-                println!("{}", serde_json::json!({ "revoked": count }));
-            } else {
-                println!(
-                    "Revoked {name} ({count} certificate(s)). Their messages are no longer shown as verified."
-                );
-            }
+            out.revoked(&name, count);
         }
         Command::Join { code } => {
-            let me = client.join(&code).await?;
-            if json {
-                println!("{}", serde_json::to_string(&me).unwrap_or_default());
-            } else {
-                let classes = if me.classes.is_empty() {
-                    String::new()
-                } else {
-                    format!(" of {}", me.classes.join(", "))
-                };
-                println!(
-                    "Joined school {} as {}, {}{classes}.",
-                    me.school_id, me.name, me.role
-                );
-                println!("Your fingerprint: {}", me.fingerprint);
-            }
+            let me = client.join(&code.join("")).await?;
+            out.joined(&me);
         }
-        Command::Whoami => {
-            let me = client.whoami()?;
-            if json {
-                println!("{}", serde_json::to_string(&me).unwrap_or_default());
-            } else {
-                println!("name:        {}", me.name);
-                println!(
-                    "role:        {}{}",
-                    me.role,
-                    if me.admin {
-                        " (holds the school root key)"
-                    } else {
-                        ""
-                    }
-                );
-                println!("classes:     {}", me.classes.join(", "));
-                println!("account:     {}", me.account_id);
-                println!("school:      {}", me.school_id);
-                println!("fingerprint: {}", me.fingerprint);
-            }
-        }
-        Command::Contacts => {
-            for contact in client.contacts().await? {
-                if json {
-                    println!("{}", serde_json::to_string(&contact).unwrap_or_default());
-                } else {
-                    let mark = if contact.verified {
-                        "verified"
-                    } else {
-                        "NOT VERIFIED"
-                    };
-                    println!(
-                        "{} — {} {} [{mark}] account {} safety number {}",
-                        contact.name,
-                        contact.role,
-                        contact.classes.join(", "),
-                        contact.account_id,
-                        contact.safety_number
-                    );
-                }
-            }
-        }
+        Command::Whoami => out.whoami(&client.whoami()?),
+        Command::Contacts => out.contacts(&client.contacts().await?),
         Command::Send { to, text } => {
             let text = if text == "-" {
                 let mut input = String::new();
                 std::io::stdin()
                     .read_to_string(&mut input)
-                    .map_err(|_| ClientError::Profile("standard input is not readable text"))?;
+                    .map_err(|_| CliError::Stdin)?;
                 input.trim_end_matches('\n').to_string()
             } else {
                 text
             };
-            let delivered = client.send(&to, &text).await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "to": to, "delivered_to_relay": delivered })
-                );
-            } else if delivered {
-                println!("Sent to {to}.");
-            } else {
-                println!(
-                    "Saved for {to}, but the relay did not take it yet; it is sent at the next `satchel sync`."
-                );
-            }
+            let report = client.send(&to, &text).await?;
+            out.sent(&to, &report);
         }
-        Command::Sync => {
-            let report = client.sync().await?;
-            for message in &report.messages {
-                print_message(message, json);
-            }
-            for reason in &report.dropped {
-                eprintln!("warning: a message was dropped: {reason}");
-            }
-            if !json && report.messages.is_empty() {
-                println!("No new messages.");
-            }
-        }
-        Command::History { with } => {
-            for message in client.history(&with)? {
-                print_message(&message, json);
-            }
-        }
+        Command::Sync => out.synced(&client.sync().await?),
+        Command::History { with } => out.messages(&client.history(&with)?),
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.json;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -287,7 +209,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            output::error(json, error.code(), &error.to_string());
             ExitCode::FAILURE
         }
     }

@@ -1,47 +1,60 @@
 //! The client's error type: every variant says what the person (or app) should do.
+//!
+//! The wording is for people; apps that show their own text match on the variant.
 
 use satchel_core::{DirectoryError, EncryptError, HandshakeError, InviteError, TrustError};
 
 use crate::relay::RelayError;
 use crate::store::StoreError;
+use crate::store::keyfile::KeyFileError;
+use crate::store::private_fs::PrivateFsError;
 
 /// A client operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
     /// There is no Satchel profile in this folder yet.
-    #[error(
-        "this device is not enrolled yet: run `satchel join CODE` with the invite code from your school (or `satchel school create` if you are the school's admin)"
-    )]
+    #[error("this device is not enrolled yet: join with the invite code from your school")]
     NotEnrolled,
     /// The folder already holds a profile.
-    #[error(
-        "this device is already enrolled as {name}: use another --home folder for a second profile"
-    )]
+    #[error("this device is already enrolled{}: use another profile folder for a second profile", if name.is_empty() { String::new() } else { format!(" as {name}") })]
     AlreadyEnrolled {
-        /// Who it is enrolled as.
+        /// Who it is enrolled as (empty if the profile does not load).
         name: String,
     },
     /// The operation needs the school's root key, which only the admin's device has.
     #[error("only the school admin's device can do this")]
     NotAdmin,
-    /// The profile folder cannot be created.
-    #[error("cannot create the profile folder {path}: {error} (choose another with --home)")]
+    /// A file of the profile folder cannot be read or written.
+    #[error("cannot use {path}: {error}")]
     Folder {
-        /// The folder.
+        /// The file or folder.
         path: String,
         /// What the system said.
         error: String,
     },
+    /// The profile folder or one of its files is readable by others, or cannot be made
+    /// private.
+    #[error(transparent)]
+    Permissions(#[from] PrivateFsError),
+    /// The store key could not be unlocked (wrong passphrase, another device's key) or
+    /// the key file is damaged.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
     /// The local database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The relay could not be reached or refused.
     #[error(transparent)]
     Relay(#[from] RelayError),
-    /// The invite code is wrong, used, or expired.
+    /// The invite code does not parse.
     #[error(transparent)]
     Invite(#[from] InviteError),
+    /// The relay does not know the invite code.
+    #[error(
+        "the school's relay does not know this invite code: check the code for typing mistakes; if it is right, it has expired — ask the school for a new one"
+    )]
+    InviteUnknown,
     /// The invite was already used.
     #[error("this invite code was already used: ask the school for a new one")]
     InviteUsed,
@@ -49,21 +62,27 @@ pub enum ClientError {
     #[error(transparent)]
     Trust(#[from] TrustError),
     /// No contact matches.
-    #[error(
-        "nobody called {name:?} is in the school directory: check the name with `satchel contacts`"
-    )]
+    #[error("nobody called {name:?} is in the school directory{}", match suggestion { Some(s) => format!(": did you mean {s:?}?"), None => ": check the name in the contact list".to_string() })]
     UnknownContact {
         /// What was asked for.
         name: String,
+        /// The closest name in the directory, if one is close.
+        suggestion: Option<String>,
     },
-    /// Several contacts match.
-    #[error("{count} people are called {name:?}: use their account id from `satchel contacts`")]
+    /// Several people have that name.
+    #[error("{} people are called {name:?}: choose one by account id ({})", choices.len(), choices.join("; "))]
     AmbiguousContact {
         /// What was asked for.
         name: String,
-        /// How many match.
-        count: usize,
+        /// Each person's account id, role and classes.
+        choices: Vec<String>,
     },
+    /// A message without text.
+    #[error("the message is empty: write some text")]
+    EmptyMessage,
+    /// An invite for nobody.
+    #[error("the name is empty: give the name others will see")]
+    EmptyName,
     /// Starting a session failed.
     #[error(transparent)]
     Handshake(#[from] HandshakeError),

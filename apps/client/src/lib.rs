@@ -1,24 +1,36 @@
 //! # satchel-client
 //!
 //! The embeddable Satchel client, shared by the CLI, the web client and the mobile
-//! bindings. This first part holds the durable local store:
+//! bindings. One [`Client`] is one profile folder:
 //!
-//! * [`store::SqliteStore`] — account, sessions, contacts and messages in one SQLite
-//!   database (WAL, `synchronous=FULL`). It implements core's
-//!   [`satchel_core::storage::traits::ProtocolStore`], and commits a session's new state
-//!   together with the message it decrypted in one transaction, so a crash at any point
-//!   loses nothing and shows nothing twice.
+//! * an encrypted SQLite store ([`store`]): every secret, name and text is encrypted under
+//!   a store key that comes from the platform (Android Keystore, iOS Keychain) or a
+//!   passphrase ([`store::keyfile::KeySource`]);
+//! * the relay transport ([`relay::RelayClient`]), HTTPS with rustls;
+//! * enrolment, the school directory, sending with an outbox, and a sync that commits a
+//!   page of messages with their session states before acknowledging it.
 //!
-//! * [`relay::RelayClient`] — one typed, signing method per relay endpoint.
-//!
-//! The sync loop, the directory and the high-level client follow (see the README's
-//! status).
+//! Every operation that advances a session runs in one store transaction under SQLite's
+//! write lock, so any number of clients, threads or processes may share one folder
+//! without ever reusing a message key or losing a message.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod client;
+mod directory;
+mod enrol;
 mod error;
+mod history;
+mod profile;
 pub mod relay;
+mod send;
 pub mod store;
+mod sync;
 
-pub use client::{Client, Contact, Identity, Message, SyncReport};
+pub use client::{Client, ClientConfig};
+pub use directory::Contact;
+pub use enrol::Identity;
 pub use error::ClientError;
+pub use history::Message;
+pub use send::SendReport;
+pub use sync::{DropReason, SyncReport};

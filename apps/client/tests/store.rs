@@ -1,4 +1,6 @@
-//! The SQLite store against core's protocol functions, on a real file.
+//! The encrypted SQLite store on a real file: durability, the key check, and writers
+//! that interleave (threads, several connections, stale reads) without ever using a
+//! message key twice.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -6,17 +8,23 @@
     clippy::indexing_slicing
 )]
 
+use std::path::Path;
+
 use chacha20::ChaCha20Rng;
+use proptest::prelude::*;
 use rand_core::SeedableRng;
+use satchel_client::store::cipher::StoreKey;
 use satchel_client::store::{MessageRecord, SqliteStore, StoreError};
-use satchel_core::storage::protocol::{active_session, receive, send};
-use satchel_core::storage::traits::{AccountStore, SessionStore};
-use satchel_core::{Account, Envelope};
+use satchel_core::{Account, DecryptError, Envelope, Session};
+
+fn key(seed: u8) -> StoreKey {
+    StoreKey::from_bytes([seed; 32])
+}
 
 fn record(peer: [u8; 16], id: u8, body: &str) -> MessageRecord {
     MessageRecord {
         peer_account: peer,
-        outgoing: false,
+        outgoing: true,
         message_id: [id; 16],
         sender_name: "Ms Rivera".into(),
         sender_role: "teacher".into(),
@@ -27,150 +35,226 @@ fn record(peer: [u8; 16], id: u8, body: &str) -> MessageRecord {
     }
 }
 
-#[test]
-fn sessions_and_messages_survive_reopening_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut rng = ChaCha20Rng::from_seed([1; 32]);
-    let alice_path = dir.path().join("alice.db");
-    let bob_path = dir.path().join("bob.db");
-    let mut alice = SqliteStore::open(&alice_path).unwrap();
-    let mut bob = SqliteStore::open(&bob_path).unwrap();
-    let alice_account = Account::new(&mut rng);
-    let mut bob_account = Account::new(&mut rng);
-    let bundle = bob_account.prekey_bundle_with_one_time_prekey(&mut rng);
-    let bob_device = bob_account.device_id();
-    alice.save_account(&alice_account).unwrap();
-    bob.save_account(&bob_account).unwrap();
-
-    let (_, first) = send(&mut alice, &bob_device, Some(&bundle), b"hello", &mut rng).unwrap();
-    let received = receive(
-        &mut bob,
-        &Envelope::from_bytes(first.as_bytes()).unwrap(),
-        &mut rng,
-    )
-    .unwrap();
-    assert!(received.new_session);
-    drop(bob);
-
-    // Reopen: the account consumed its one-time prekey and the session is there.
-    let mut bob = SqliteStore::open(&bob_path).unwrap();
-    assert!(bob.load_session(&received.session).unwrap().is_some());
-    let reloaded = bob.load_account().unwrap().unwrap();
-    let contact = reloaded
+/// Alice and Bob with a confirmed session (Bob has answered), Alice's side stored in the
+/// file at `path`.
+fn confirmed_pair(path: &Path, rng: &mut ChaCha20Rng) -> (Account, Account, Session) {
+    let alice = Account::new(rng);
+    let mut bob = Account::new(rng);
+    let bundle = bob.prekey_bundle_with_one_time_prekey(rng);
+    let mut to_bob = Session::initiate(&alice, &bundle, rng).unwrap();
+    let first = to_bob.encrypt(b"hello", rng).unwrap();
+    let contact = bob
         .open_first_contact(&Envelope::from_bytes(first.as_bytes()).unwrap())
         .unwrap();
-    assert!(
-        reloaded.has_accepted(&contact),
-        "the account change was not committed"
-    );
-    // The replayed first contact is recognised, not accepted twice.
-    assert!(
-        receive(
-            &mut bob,
-            &Envelope::from_bytes(first.as_bytes()).unwrap(),
-            &mut rng
-        )
-        .is_err()
-    );
-
-    let alice_device = alice_account.device_id();
-    let (_, reply) = send(&mut bob, &alice_device, None, b"hi", &mut rng).unwrap();
-    assert_eq!(
-        receive(&mut alice, &reply, &mut rng).unwrap().plaintext,
-        b"hi"
-    );
-    assert!(
-        active_session(&alice, &bob_device)
-            .unwrap()
-            .unwrap()
-            .is_confirmed()
-    );
-    bob_account = bob.load_account().unwrap().unwrap();
-    let _ = bob_account;
-}
-
-#[test]
-fn messages_commit_with_the_session_and_are_stored_once() {
-    let mut rng = ChaCha20Rng::from_seed([2; 32]);
-    let mut store = SqliteStore::in_memory().unwrap();
-    let alice = Account::new(&mut rng);
-    let mut bob = Account::new(&mut rng);
-    let bundle = bob.prekey_bundle_with_one_time_prekey(&mut rng);
-    let mut session = satchel_core::Session::initiate(&alice, &bundle, &mut rng).unwrap();
-    let _ = session.encrypt(b"x", &mut rng).unwrap();
-    let peer = *bob.account_id().as_bytes();
-
-    assert!(
-        store
-            .commit_received(&session, None, None, Some(&record(peer, 1, "one")))
-            .unwrap()
-    );
-    assert!(
-        store
-            .commit_received(&session, None, Some(b"cert"), Some(&record(peer, 2, "two")))
-            .unwrap()
-    );
-    // A repeat (same message id) is not stored or shown again.
-    assert!(
-        !store
-            .commit_received(&session, None, None, Some(&record(peer, 1, "one")))
-            .unwrap()
-    );
-    let mut sent = record(peer, 1, "my reply");
-    sent.outgoing = true;
-    let outbox_id = store
-        .commit_sent(&session, None, &sent, b"envelope")
+    let mut at_bob = bob.accept(&contact, rng).unwrap().session;
+    let reply = at_bob.encrypt(b"hi", rng).unwrap();
+    to_bob
+        .decrypt(&Envelope::from_bytes(reply.as_bytes()).unwrap())
         .unwrap();
+    assert!(to_bob.is_confirmed());
+    let mut store = SqliteStore::open(path, &key(1)).unwrap();
+    store
+        .write(|w| {
+            w.put_account(&alice)?;
+            w.insert_session(&to_bob, None, true)
+        })
+        .unwrap();
+    (alice, bob, at_bob)
+}
+
+/// One writer's send: the newest stored state, encrypted, saved with the envelope.
+fn send_one(store: &mut SqliteStore, peer: &Account, text: &str) -> Result<(), StoreError> {
+    store.write(|w| {
+        let mut row = w
+            .sessions_with(peer.certificate())?
+            .into_iter()
+            .next()
+            .unwrap();
+        let envelope = row
+            .session
+            .encrypt(text.as_bytes(), &mut satchel_core::os_rng())
+            .unwrap();
+        w.update_session(&mut row)?;
+        w.push_outbox(envelope.as_bytes(), 0)?;
+        Ok(())
+    })
+}
+
+/// Bob decrypts everything in Alice's outbox, in the given order: every envelope must
+/// decrypt, none may be a duplicate (a reused message key shows up as one), and all
+/// plaintexts must differ.
+fn bob_reads_all(store: &SqliteStore, at_bob: &mut Session, order_seed: u64) -> Vec<String> {
+    let mut envelopes = store.outbox().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(order_seed);
+    for i in (1..envelopes.len()).rev() {
+        let j = usize::try_from(rand_core::Rng::next_u64(&mut rng) % (i as u64 + 1)).unwrap();
+        envelopes.swap(i, j);
+    }
+    let mut texts = Vec::new();
+    for (_, bytes) in envelopes {
+        match at_bob.decrypt(&Envelope::from_bytes(&bytes).unwrap()) {
+            Ok(plain) => texts.push(String::from_utf8(plain).unwrap()),
+            Err(DecryptError::Duplicate) => panic!("a message key was used twice"),
+            Err(error) => panic!("an envelope does not decrypt: {error}"),
+        }
+    }
+    let mut unique = texts.clone();
+    unique.sort();
+    unique.dedup();
     assert_eq!(
-        store.outbox().unwrap(),
-        vec![(outbox_id, b"envelope".to_vec())]
+        unique.len(),
+        texts.len(),
+        "two envelopes carried the same plaintext slot"
     );
-    store.outbox_remove(outbox_id).unwrap();
-    assert!(store.outbox().unwrap().is_empty());
-    assert_eq!(
-        store.peer_certificate(&session.id()).unwrap(),
-        Some(b"cert".to_vec())
-    );
-    let history = store.history(&peer).unwrap();
-    let bodies: Vec<&str> = history.iter().map(|m| m.body.as_str()).collect();
-    assert_eq!(bodies, ["one", "two", "my reply"]);
-    assert_eq!(history[0], record(peer, 1, "one"));
-    assert_eq!(
-        store
-            .load_session(&session.id())
-            .unwrap()
-            .unwrap()
-            .to_bytes(),
-        session.to_bytes()
-    );
-    assert!(
-        store
-            .sessions_with(&bob.device_id())
-            .unwrap()
-            .contains(&session.id())
-    );
-    assert_eq!(
-        store
-            .session_for_queue(&session.inbound_queue().send_id())
-            .unwrap(),
-        Some(session.id())
-    );
-    let _ = &mut bob;
+    texts
 }
 
 #[test]
-fn a_database_from_a_newer_satchel_is_refused() {
+fn state_survives_reopening_and_the_wrong_key_opens_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("future.db");
-    drop(SqliteStore::open(&path).unwrap());
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.pragma_update(None, "user_version", 99).unwrap();
-    drop(conn);
-    assert!(matches!(
-        SqliteStore::open(&path),
-        Err(StoreError::NewerSchema {
-            found: 99,
-            known: 2
+    let path = dir.path().join("satchel.db");
+    let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    let (alice, bob, _) = confirmed_pair(&path, &mut rng);
+    let mut store = SqliteStore::open(&path, &key(1)).unwrap();
+    let conversation = store.conversation_of(bob.certificate());
+    store
+        .write(|w| {
+            assert!(w.put_message(&conversation, &record([7; 16], 1, "Trip on Friday"))?);
+            // The same message again is recognised, not stored twice.
+            assert!(!w.put_message(&conversation, &record([7; 16], 1, "Trip on Friday"))?);
+            Ok::<_, StoreError>(())
         })
+        .unwrap();
+    drop(store);
+
+    let store = SqliteStore::open(&path, &key(1)).unwrap();
+    assert_eq!(
+        store.account().unwrap().unwrap().account_id(),
+        alice.account_id()
+    );
+    let history = store.history(&conversation).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].body, "Trip on Friday");
+    assert_eq!(store.all_sessions().unwrap().len(), 1);
+    drop(store);
+
+    assert!(matches!(
+        SqliteStore::open(&path, &key(2)),
+        Err(StoreError::WrongKey)
     ));
+}
+
+#[test]
+fn a_failed_write_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("satchel.db");
+    let mut rng = ChaCha20Rng::from_seed([2; 32]);
+    let (_, bob, _) = confirmed_pair(&path, &mut rng);
+    let mut store = SqliteStore::open(&path, &key(1)).unwrap();
+    let conversation = store.conversation_of(bob.certificate());
+    let result: Result<(), StoreError> = store.write(|w| {
+        w.put_message(&conversation, &record([7; 16], 1, "half done"))?;
+        w.push_outbox(b"envelope", 0)?;
+        Err(StoreError::Corrupted("the test fails the write"))
+    });
+    assert!(result.is_err());
+    assert!(store.history(&conversation).unwrap().is_empty());
+    assert!(store.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn a_stale_session_state_can_never_overwrite_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("satchel.db");
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    let (_, bob, _) = confirmed_pair(&path, &mut rng);
+    let mut a = SqliteStore::open(&path, &key(1)).unwrap();
+    let mut b = SqliteStore::open(&path, &key(1)).unwrap();
+    let id = a.all_sessions().unwrap()[0].session.id();
+    // Read outside any write (as Satchel 0.1 did), then someone else sends.
+    let mut stale = a.session(&id).unwrap().unwrap();
+    send_one(&mut b, &bob, "from b").unwrap();
+    let result = a.write(|w| {
+        stale
+            .session
+            .encrypt(b"from a", &mut satchel_core::os_rng())
+            .unwrap();
+        w.update_session(&mut stale)
+    });
+    assert!(matches!(result, Err(StoreError::Conflict)));
+}
+
+#[test]
+fn threads_on_separate_connections_never_reuse_a_message_key() {
+    const THREADS: usize = 6;
+    const EACH: usize = 25;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("satchel.db");
+    let mut rng = ChaCha20Rng::from_seed([4; 32]);
+    let (_, bob, mut at_bob) = confirmed_pair(&path, &mut rng);
+    let bob_certificate = bob.certificate().clone();
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let path = path.clone();
+            let bob = &bob;
+            scope.spawn(move || {
+                let mut store = SqliteStore::open(&path, &key(1)).unwrap();
+                for i in 0..EACH {
+                    send_one(&mut store, bob, &format!("thread {t} message {i}")).unwrap();
+                }
+            });
+        }
+    });
+    let _ = bob_certificate;
+    let store = SqliteStore::open(&path, &key(1)).unwrap();
+    assert_eq!(bob_reads_all(&store, &mut at_bob, 9).len(), THREADS * EACH);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any interleaving of writers on separate connections — some working on a state
+    /// they read earlier — commits only sends made on the newest state: the receiver
+    /// decrypts every committed envelope, in any order, and never sees a reused key.
+    #[test]
+    fn interleaved_writers_never_use_a_chain_counter_twice(
+        ops in proptest::collection::vec((0usize..3, any::<bool>()), 1..40),
+        order_seed in any::<u64>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("satchel.db");
+        let mut rng = ChaCha20Rng::from_seed([5; 32]);
+        let (_, bob, mut at_bob) = confirmed_pair(&path, &mut rng);
+        let mut writers: Vec<SqliteStore> =
+            (0..3).map(|_| SqliteStore::open(&path, &key(1)).unwrap()).collect();
+        let id = writers[0].all_sessions().unwrap()[0].session.id();
+        // A state read by each writer some time ago.
+        let mut earlier: Vec<_> = writers.iter().map(|w| w.session(&id).unwrap().unwrap()).collect();
+        let mut committed = 0usize;
+        for (step, (writer, use_earlier)) in ops.into_iter().enumerate() {
+            let text = format!("step {step}");
+            if use_earlier {
+                let mut row = std::mem::replace(
+                    &mut earlier[writer],
+                    writers[writer].session(&id).unwrap().unwrap(),
+                );
+                let result = writers[writer].write(|w| {
+                    let envelope = row.session.encrypt(text.as_bytes(), &mut satchel_core::os_rng()).unwrap();
+                    w.update_session(&mut row)?;
+                    w.push_outbox(envelope.as_bytes(), 0)?;
+                    Ok::<_, StoreError>(())
+                });
+                match result {
+                    Ok(()) => committed += 1,
+                    Err(StoreError::Conflict) => {}
+                    Err(error) => panic!("{error}"),
+                }
+            } else {
+                send_one(&mut writers[writer], &bob, &text).unwrap();
+                committed += 1;
+            }
+        }
+        let read = bob_reads_all(&writers[0], &mut at_bob, order_seed);
+        prop_assert_eq!(read.len(), committed);
+    }
 }

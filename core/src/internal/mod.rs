@@ -7,6 +7,7 @@ pub mod fuzz;
 mod fuzz_school;
 
 use crate::crypto::secret::Secret32;
+use crate::identity::ids::{AccountId, DeviceId};
 use crate::ratchet::chain_key::ChainKey;
 use crate::ratchet::header::{Header, HeaderKey};
 use crate::ratchet::root_key::RootKey;
@@ -93,4 +94,15 @@ pub fn open_first_contact_box(
     envelope: &crate::Envelope,
 ) -> Option<Vec<u8>> {
     crate::envelope::sealed::open(account.device_dh(), envelope).ok()
+}
+
+/// A new account whose device certificate *claims* `account_id` and `device_id` (for
+/// example another member's) under its own fresh keys. Attack tests use it: ids in a
+/// certificate are claims, and nothing may trust them without the keys.
+pub fn account_claiming<R: rand_core::CryptoRng + ?Sized>(
+    account_id: AccountId,
+    device_id: DeviceId,
+    rng: &mut R,
+) -> crate::Account {
+    crate::Account::with_ids(account_id, device_id, rng)
 }

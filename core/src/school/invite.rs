@@ -86,7 +86,7 @@ impl InviteCode {
             data_encoding::BASE32_NOPAD
                 .decode(payload.to_ascii_uppercase().as_bytes())
                 .map_err(|_| InviteError::Malformed {
-                    reason: "the code is damaged (not valid base32); copy it again",
+                    reason: "it contains characters an invite code never has: check the code, or copy it again",
                 })?,
         );
         let (school, secret) = bytes.split_at_checked(16).ok_or(InviteError::Malformed {

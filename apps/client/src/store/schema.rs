@@ -1,36 +1,18 @@
 //! The SQLite schema and its migrations (tracked with `PRAGMA user_version`).
+//!
+//! Versions 1 and 2 (Satchel 0.1) kept everything in the clear. Version 3 keeps only
+//! opaque values: every id a row is looked up by is a keyed blind index
+//! ([`super::cipher::StoreCipher::index`]), and every secret, name and text is one
+//! encrypted value ([`super::cipher::StoreCipher::seal`]). A version 1 or 2 file is
+//! converted in place on first open with a key ([`super::sqlite`]), then vacuumed so no
+//! plaintext page is left in the file.
 
-/// Migrations in order; `user_version` is the number applied.
-pub(crate) const MIGRATIONS: &[&str] = &[
-    // 1: account, sessions, messages.
-    "CREATE TABLE meta (
-         key   TEXT PRIMARY KEY,
-         value BLOB NOT NULL
-     ) STRICT;
-     CREATE TABLE sessions (
-         id              BLOB PRIMARY KEY,
-         peer_device     BLOB NOT NULL,
-         peer_account    BLOB NOT NULL,
-         inbound_send_id BLOB NOT NULL UNIQUE,
-         state           BLOB NOT NULL
-     ) STRICT;
-     CREATE INDEX sessions_by_peer ON sessions (peer_device);
-     CREATE TABLE messages (
-         id           INTEGER PRIMARY KEY,
-         peer_account BLOB NOT NULL,
-         outgoing     INTEGER NOT NULL,
-         message_id   BLOB NOT NULL,
-         sender_name  TEXT NOT NULL,
-         sender_role  TEXT NOT NULL,
-         verified     INTEGER NOT NULL,
-         body         TEXT NOT NULL,
-         sent_at      INTEGER NOT NULL,
-         stored_at    INTEGER NOT NULL,
-         UNIQUE (peer_account, outgoing, message_id)
-     ) STRICT;
-     CREATE INDEX messages_by_peer ON messages (peer_account, id);",
-    // 2: the school directory, peers' school certificates, the outbox.
-    "CREATE TABLE contacts (
+/// The schema this build writes.
+pub(crate) const CURRENT: i64 = 3;
+
+/// The plaintext schema of Satchel 0.1, applied to bring a version 1 file to version 2
+/// before it is converted.
+pub(crate) const LEGACY_V2_FROM_V1: &str = "CREATE TABLE contacts (
          entry_id     BLOB PRIMARY KEY,
          account_id   BLOB NOT NULL,
          device_id    BLOB NOT NULL,
@@ -42,11 +24,41 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          bundle_id    BLOB NOT NULL,
          updated_at   INTEGER NOT NULL
      ) STRICT;
-     CREATE INDEX contacts_by_account ON contacts (account_id);
      ALTER TABLE sessions ADD COLUMN peer_certificate BLOB;
      CREATE TABLE outbox (
          id         INTEGER PRIMARY KEY,
          envelope   BLOB NOT NULL,
          created_at INTEGER NOT NULL
-     ) STRICT;",
-];
+     ) STRICT;";
+
+/// Version 3: opaque rows.
+pub(crate) const V3: &str = "CREATE TABLE meta (
+         key   TEXT PRIMARY KEY,
+         value BLOB NOT NULL
+     ) STRICT;
+     CREATE TABLE sessions (
+         id           BLOB PRIMARY KEY,
+         peer         BLOB NOT NULL,
+         conversation BLOB NOT NULL,
+         inbound      BLOB NOT NULL UNIQUE,
+         queue_ready  INTEGER NOT NULL,
+         version      INTEGER NOT NULL,
+         secret       BLOB NOT NULL
+     ) STRICT;
+     CREATE INDEX sessions_by_peer ON sessions (peer);
+     CREATE TABLE messages (
+         id           INTEGER PRIMARY KEY,
+         conversation BLOB NOT NULL,
+         dedupe       BLOB NOT NULL UNIQUE,
+         payload      BLOB NOT NULL
+     ) STRICT;
+     CREATE INDEX messages_by_conversation ON messages (conversation, id);
+     CREATE TABLE contacts (
+         entry  BLOB PRIMARY KEY,
+         record BLOB NOT NULL
+     ) STRICT;
+     CREATE TABLE outbox (
+         id         INTEGER PRIMARY KEY,
+         envelope   BLOB NOT NULL,
+         created_at INTEGER NOT NULL
+     ) STRICT;";

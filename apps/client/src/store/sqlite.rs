@@ -1,21 +1,29 @@
-//! [`SqliteStore`]: the client's state in one SQLite file.
+//! [`SqliteStore`]: the client's state in one SQLite file, encrypted value by value.
+//!
+//! Every change that must not roll back (a session's ratchet state, the account's
+//! prekeys, a received message, an outgoing envelope) happens inside
+//! [`SqliteStore::write`]: one `BEGIN IMMEDIATE` transaction, which takes SQLite's write
+//! lock *before* anything is read. Two processes, two threads or two clients on one
+//! folder therefore never load the same session state to advance it: the second waits
+//! for the first to commit and then reads the new state. Session rows also carry a
+//! version that every update checks, so a state read outside such a transaction can
+//! never overwrite a newer one ([`StoreError::Conflict`]).
 
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use satchel_core::storage::traits::{
-    self as core_store, AccountStore, ProtocolStore, SessionStore,
-};
-use satchel_core::{Account, DeviceId, SendId, Session, SessionId, StateError};
+use satchel_core::{Account, DeviceCertificate, SendId, Session, SessionId, StateError};
 
-use super::schema::MIGRATIONS;
+use super::cipher::{CipherError, StoreCipher, StoreKey};
+use super::records::{ContactRecord, MessageRecord, StoredSession};
+use super::schema;
 
 /// The store failed. Messages say what to do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// SQLite failed (disk full, permissions, a locked or damaged file).
-    #[error("the local database failed: {0} (check disk space and permissions)")]
+    #[error("the local database failed: {0} (check disk space and permissions, then try again)")]
     Sqlite(#[from] rusqlite::Error),
     /// A stored account or session does not load.
     #[error("stored state does not load: {0}")]
@@ -30,68 +38,70 @@ pub enum StoreError {
         /// Newest schema this build knows.
         known: i64,
     },
-    /// A stored value has the wrong shape.
+    /// The key does not open this database.
+    #[error(
+        "this key does not open the local database: wrong passphrase, or the app's key for another profile"
+    )]
+    WrongKey,
+    /// A stored value does not decrypt or has the wrong shape.
     #[error("the local database is damaged ({0}): restore it from a backup")]
     Corrupted(&'static str),
+    /// A value could not be encrypted (the system's random number generator failed).
+    #[error("cannot encrypt a value for the local database: {0}")]
+    Encrypt(CipherError),
+    /// Another writer changed a session after it was read; the operation can be retried.
+    #[error("another Satchel process changed this conversation at the same time: try again")]
+    Conflict,
 }
 
-impl From<StoreError> for core_store::StoreError {
-    fn from(error: StoreError) -> Self {
-        core_store::StoreError::new(error)
+impl From<CipherError> for StoreError {
+    fn from(error: CipherError) -> Self {
+        match error {
+            CipherError::WrongKey => StoreError::WrongKey,
+            CipherError::Damaged
+            | CipherError::Truncated { .. }
+            | CipherError::UnknownVersion { .. } => StoreError::Corrupted("an encrypted value"),
+            other => StoreError::Encrypt(other),
+        }
     }
 }
 
-/// One message as stored and shown.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageRecord {
-    /// The other person's account id (sender for incoming, recipient for outgoing).
-    pub peer_account: [u8; 16],
-    /// Whether this device sent it.
-    pub outgoing: bool,
-    /// The sender's random message id (deduplicates repeats).
-    pub message_id: [u8; 16],
-    /// The sender's name as verified (or shown) at receipt.
-    pub sender_name: String,
-    /// The sender's role as verified at receipt (`"teacher"`, or `"unverified"`).
-    pub sender_role: String,
-    /// Whether the school vouched for the sender when the message arrived.
-    pub verified: bool,
-    /// The text.
-    pub body: String,
-    /// The sender's clock, Unix milliseconds.
-    pub sent_at: u64,
-    /// This device's clock when stored, Unix milliseconds.
-    pub stored_at: u64,
+/// The blind index of a conversation: one per peer *account key*, so a stranger who
+/// reuses someone's account id under another key is a separate conversation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConversationKey([u8; 32]);
+
+impl std::fmt::Debug for ConversationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConversationKey(..)")
+    }
 }
 
-/// One member device from the school directory, as stored locally.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactRecord {
-    /// The directory entry id.
-    pub entry_id: [u8; 16],
-    /// The member's account.
-    pub account_id: [u8; 16],
-    /// The member's device.
-    pub device_id: [u8; 16],
-    /// The name the school gave them.
-    pub name: String,
-    /// Their role (`"teacher"`…).
-    pub role: String,
-    /// Their classes.
-    pub classes: Vec<String>,
-    /// Their encoded member certificate.
-    pub certificate: Vec<u8>,
-    /// Their encoded prekey bundle.
-    pub bundle: Vec<u8>,
-    /// Where the relay hands out their one-time prekeys.
-    pub bundle_id: [u8; 16],
-    /// When they last updated the entry (Unix seconds).
-    pub updated_at: u64,
+/// A stored session with what the store keeps beside it.
+pub struct StoredSessionRow {
+    /// The session.
+    pub session: Session,
+    /// The school certificate the peer presented (or the directory listed).
+    pub peer_certificate: Option<Vec<u8>>,
+    /// Whether the session's inbound queue exists on the relay.
+    pub queue_ready: bool,
+    version: i64,
 }
 
-/// The client's SQLite store. One connection; callers serialise access.
+impl std::fmt::Debug for StoredSessionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSessionRow")
+            .field("session", &self.session.id())
+            .field("queue_ready", &self.queue_ready)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The client's SQLite store. One connection; share it behind a lock, or open one per
+/// thread or process: [`SqliteStore::write`] serialises writers across all of them.
 pub struct SqliteStore {
     conn: Connection,
+    cipher: StoreCipher,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -101,210 +111,350 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 const ACCOUNT_KEY: &str = "account";
+const KEY_CHECK: &str = "key_check";
+/// How long a writer waits for another process's transaction (a sync of a large page
+/// holds the lock for well under a second).
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn to_u64(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
+fn ctx(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for part in parts {
+        out.extend_from_slice(part);
+        out.push(0);
+    }
+    out
 }
 
-/// A 16-byte id column; a damaged value reads as zeros (and matches nothing).
-fn fixed(bytes: Vec<u8>) -> [u8; 16] {
-    bytes.try_into().unwrap_or([0u8; 16])
+/// Everything a device certificate says about who the peer is.
+fn identity_bytes(device: &DeviceCertificate) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(16 + 32 + 16 + 32 + 32);
+    bytes.extend_from_slice(device.account_id().as_bytes());
+    bytes.extend_from_slice(device.account_key());
+    bytes.extend_from_slice(device.device_id().as_bytes());
+    bytes.extend_from_slice(device.device_dh_key());
+    bytes.extend_from_slice(device.device_signing_key());
+    bytes
+}
+
+/// Reads shared by [`SqliteStore`] and [`Writer`].
+struct Reader<'a> {
+    conn: &'a Connection,
+    cipher: &'a StoreCipher,
+}
+
+impl Reader<'_> {
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let sealed: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |row| row.get(0))
+            .optional()?;
+        sealed
+            .map(|s| {
+                Ok(self
+                    .cipher
+                    .open(&ctx(&[b"meta", key.as_bytes()]), &s)?
+                    .to_vec())
+            })
+            .transpose()
+    }
+
+    fn account(&self) -> Result<Option<Account>, StoreError> {
+        self.meta(ACCOUNT_KEY)?
+            .map(|bytes| Ok(Account::from_bytes(&bytes)?))
+            .transpose()
+    }
+
+    fn session_row(
+        &self,
+        id_index: &[u8; 32],
+        secret: &[u8],
+        queue_ready: bool,
+        version: i64,
+    ) -> Result<StoredSessionRow, StoreError> {
+        let plain = self.cipher.open(&ctx(&[b"sessions", id_index]), secret)?;
+        let stored = <StoredSession as prost::Message>::decode(plain.as_slice())
+            .map_err(|_| StoreError::Corrupted("session"))?;
+        Ok(StoredSessionRow {
+            session: Session::from_bytes(&stored.state)?,
+            peer_certificate: stored.peer_certificate,
+            queue_ready,
+            version,
+        })
+    }
+
+    fn sessions_where(
+        &self,
+        column: &str,
+        value: &[u8; 32],
+    ) -> Result<Vec<StoredSessionRow>, StoreError> {
+        let sql = format!(
+            "SELECT id, secret, queue_ready, version FROM sessions WHERE {column} = ?1 ORDER BY id"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map([value.as_slice()], |row| {
+            Ok((
+                row.get::<_, Vec<u8>>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, bool>(2)?,
+                row.get::<_, i64>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, secret, ready, version) = row?;
+            let id: [u8; 32] = id
+                .try_into()
+                .map_err(|_| StoreError::Corrupted("session id"))?;
+            self.session_row(&id, &secret, ready, version)
+        })
+        .collect()
+    }
+
+    fn session(&self, id: &SessionId) -> Result<Option<StoredSessionRow>, StoreError> {
+        let index = self.cipher.index(b"session", id.as_bytes());
+        Ok(self.sessions_where("id", &index)?.into_iter().next())
+    }
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to
-    /// date.
+    /// Opens (creating if needed) the database at `path` with `key`, and brings its
+    /// schema up to date. A Satchel 0.1 file (plaintext) is encrypted in place on the
+    /// first open and vacuumed.
     ///
     /// # Errors
-    /// [`StoreError`] if the file cannot be opened or is from a newer Satchel.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::init(Connection::open(path)?)
+    /// [`StoreError::WrongKey`] if the file was written under another key;
+    /// [`StoreError::NewerSchema`]; SQLite errors.
+    pub fn open(path: &Path, key: &StoreKey) -> Result<Self, StoreError> {
+        Self::init(Connection::open(path)?, key)
     }
 
     /// An in-memory database (tests, ephemeral sessions).
     ///
     /// # Errors
     /// [`StoreError`] if SQLite fails.
-    pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory()?)
+    pub fn in_memory(key: &StoreKey) -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?, key)
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
+    fn init(conn: Connection, key: &StoreKey) -> Result<Self, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Self { conn };
+        // Deleted rows are overwritten with zeros, not left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        let mut store = Self {
+            conn,
+            cipher: StoreCipher::new(key),
+        };
         store.migrate()?;
         Ok(store)
     }
 
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            conn: &self.conn,
+            cipher: &self.cipher,
+        }
+    }
+
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
         let found: i64 = self
             .conn
             .pragma_query_value(None, "user_version", |row| row.get(0))?;
-        if found > known {
-            return Err(StoreError::NewerSchema { found, known });
+        if found > schema::CURRENT {
+            return Err(StoreError::NewerSchema {
+                found,
+                known: schema::CURRENT,
+            });
+        }
+        if found == schema::CURRENT {
+            return self.check_key();
         }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (index, migration) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(found).unwrap_or(0))
-        {
-            tx.execute_batch(migration)?;
-            tx.pragma_update(
-                None,
-                "user_version",
-                i64::try_from(index + 1).unwrap_or(i64::MAX),
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// A small value from the `meta` table (profile settings).
-    ///
-    /// # Errors
-    /// [`StoreError`] if SQLite fails.
-    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })
-            .optional()?)
-    }
-
-    /// Sets a `meta` value.
-    ///
-    /// # Errors
-    /// [`StoreError`] if SQLite fails.
-    pub fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
-    }
-
-    fn put_session(tx: &Connection, session: &Session) -> Result<(), StoreError> {
-        tx.execute(
-            "INSERT INTO sessions (id, peer_device, peer_account, inbound_send_id, state)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO UPDATE SET state = excluded.state",
-            params![
-                session.id().as_bytes().as_slice(),
-                session.peer().device_id().as_bytes().as_slice(),
-                session.peer().account_id().as_bytes().as_slice(),
-                session.inbound_queue().send_id().as_bytes().as_slice(),
-                session.to_bytes(),
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn put_message(tx: &Connection, message: &MessageRecord) -> Result<bool, StoreError> {
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO messages
-                 (peer_account, outgoing, message_id, sender_name, sender_role, verified, body, sent_at, stored_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                message.peer_account.as_slice(),
-                message.outgoing,
-                message.message_id.as_slice(),
-                message.sender_name,
-                message.sender_role,
-                message.verified,
-                message.body,
-                to_i64(message.sent_at),
-                to_i64(message.stored_at),
-            ],
-        )?;
-        Ok(inserted == 1)
-    }
-
-    /// Commits what receiving one message changed, in one transaction: the session's
-    /// new state, the account (if the message started the session), the peer's school
-    /// certificate (if it presented one) and the message (if there is one to show).
-    /// Returns whether the message is new (`false`: already stored, not shown again).
-    ///
-    /// Acknowledge the envelope on the relay only after this returns.
-    ///
-    /// # Errors
-    /// [`StoreError`]; then nothing was written.
-    pub fn commit_received(
-        &mut self,
-        session: &Session,
-        account: Option<&Account>,
-        peer_certificate: Option<&[u8]>,
-        message: Option<&MessageRecord>,
-    ) -> Result<bool, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::put_session(&tx, session)?;
-        if let Some(account) = account {
-            Self::put_account(&tx, account)?;
-        }
-        Self::put_peer_certificate(&tx, session, peer_certificate)?;
-        let inserted = match message {
-            Some(message) => Self::put_message(&tx, message)?,
-            None => false,
+        // Another process may have migrated while this one waited for the lock.
+        let found: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let converted = match found {
+            0 => {
+                tx.execute_batch(schema::V3)?;
+                false
+            }
+            1 | 2 => {
+                if found == 1 {
+                    tx.execute_batch(schema::LEGACY_V2_FROM_V1)?;
+                }
+                super::legacy::convert(&tx, &self.cipher)?;
+                true
+            }
+            _ => {
+                drop(tx);
+                return self.check_key();
+            }
         };
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![KEY_CHECK, self.cipher.key_check().as_slice()],
+        )?;
+        tx.pragma_update(None, "user_version", schema::CURRENT)?;
         tx.commit()?;
-        Ok(inserted)
-    }
-
-    fn put_peer_certificate(
-        tx: &Connection,
-        session: &Session,
-        certificate: Option<&[u8]>,
-    ) -> Result<(), StoreError> {
-        if let Some(certificate) = certificate.filter(|c| !c.is_empty()) {
-            tx.execute(
-                "UPDATE sessions SET peer_certificate = ?1 WHERE id = ?2",
-                params![certificate, session.id().as_bytes().as_slice()],
-            )?;
+        if converted {
+            // Rewrite the file so that no page of the plaintext tables survives, and
+            // empty the write-ahead log that held them.
+            self.conn.execute_batch("VACUUM")?;
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
         Ok(())
     }
 
-    /// Commits a session's new state with the message it just encrypted and the
-    /// envelope to deposit, in one transaction. Returns the outbox id: remove it with
-    /// [`SqliteStore::outbox_remove`] once the relay has it, so nothing sent is lost if
-    /// the relay is unreachable.
+    fn check_key(&self) -> Result<(), StoreError> {
+        let stored: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [KEY_CHECK],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let stored = stored.ok_or(StoreError::Corrupted("key check"))?;
+        Ok(self.cipher.verify_key_check(&stored)?)
+    }
+
+    /// Runs `change` in one write transaction (SQLite's write lock is taken first, so
+    /// nothing it reads can be changed by another writer before it commits). Nothing is
+    /// written if `change` fails.
     ///
     /// # Errors
-    /// [`StoreError`]; then nothing was written.
-    pub fn commit_sent(
+    /// What `change` returns, or [`StoreError`] if the transaction cannot start or
+    /// commit.
+    pub fn write<T, E: From<StoreError>>(
         &mut self,
-        session: &Session,
-        peer_certificate: Option<&[u8]>,
-        message: &MessageRecord,
-        envelope: &[u8],
-    ) -> Result<i64, StoreError> {
+        change: impl FnOnce(&mut Writer<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::put_session(&tx, session)?;
-        Self::put_peer_certificate(&tx, session, peer_certificate)?;
-        Self::put_message(&tx, message)?;
-        tx.execute(
-            "INSERT INTO outbox (envelope, created_at) VALUES (?1, ?2)",
-            params![envelope, to_i64(message.stored_at)],
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let mut writer = Writer {
+            tx: &tx,
+            cipher: &self.cipher,
+        };
+        let value = change(&mut writer)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
+    /// The conversation key for a peer (its account id and account key).
+    #[must_use]
+    pub fn conversation_of(&self, device: &DeviceCertificate) -> ConversationKey {
+        conversation_of(&self.cipher, device)
+    }
+
+    /// A small setting (profile values), decrypted.
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails or the value does not decrypt.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.reader().meta(key)
+    }
+
+    /// The account, if enrolled.
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails or the account does not load.
+    pub fn account(&self) -> Result<Option<Account>, StoreError> {
+        self.reader().account()
+    }
+
+    /// A session by id (a read outside any write: use it for display, not to advance).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn session(&self, id: &SessionId) -> Result<Option<StoredSessionRow>, StoreError> {
+        self.reader().session(id)
+    }
+
+    /// Every session, with whether its inbound queue exists on the relay.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn all_sessions(&self) -> Result<Vec<StoredSessionRow>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id, secret, queue_ready, version FROM sessions ORDER BY id")?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, Vec<u8>>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, bool>(2)?,
+                row.get::<_, i64>(3)?,
+            ))
+        })?;
+        let reader = self.reader();
+        rows.map(|row| {
+            let (id, secret, ready, version) = row?;
+            let id: [u8; 32] = id
+                .try_into()
+                .map_err(|_| StoreError::Corrupted("session id"))?;
+            reader.session_row(&id, &secret, ready, version)
+        })
+        .collect()
+    }
+
+    /// The local copy of the school directory, by name.
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails or a row is damaged.
+    pub fn contacts(&self) -> Result<Vec<ContactRecord>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT entry, record FROM contacts")?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut contacts = rows
+            .map(|row| {
+                let (entry, sealed) = row?;
+                let plain = self.cipher.open(&ctx(&[b"contacts", &entry]), &sealed)?;
+                ContactRecord::decode(&plain)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        contacts.sort_by(|a, b| {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then(a.account_id.cmp(&b.account_id))
+        });
+        Ok(contacts)
+    }
+
+    /// The conversation `conversation`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails or a row is damaged.
+    pub fn history(
+        &self,
+        conversation: &ConversationKey,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT dedupe, payload FROM messages WHERE conversation = ?1 ORDER BY id",
         )?;
-        let id = tx.last_insert_rowid();
-        tx.commit()?;
-        Ok(id)
+        let rows = statement.query_map([conversation.0.as_slice()], |row| {
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        rows.map(|row| {
+            let (dedupe, sealed) = row?;
+            let plain = self
+                .cipher
+                .open(&ctx(&[b"messages", &conversation.0, &dedupe]), &sealed)?;
+            MessageRecord::decode(&plain)
+        })
+        .collect()
     }
 
     /// Envelopes not yet accepted by the relay, oldest first: `(outbox id, envelope)`.
@@ -314,9 +464,15 @@ impl SqliteStore {
     pub fn outbox(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
         let mut statement = self
             .conn
-            .prepare("SELECT id, envelope FROM outbox ORDER BY id")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .prepare_cached("SELECT id, envelope FROM outbox ORDER BY id")?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        rows.map(|row| {
+            let (id, sealed) = row?;
+            Ok((id, self.cipher.open(b"outbox\0", &sealed)?.to_vec()))
+        })
+        .collect()
     }
 
     /// Removes an envelope the relay has accepted.
@@ -329,250 +485,259 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// The school certificate a session's peer presented (or the directory listed).
+    /// Marks a session's inbound queue as created on the relay.
     ///
     /// # Errors
     /// [`StoreError`] if SQLite fails.
-    pub fn peer_certificate(&self, session: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT peer_certificate FROM sessions WHERE id = ?1",
-                [session.as_bytes().as_slice()],
-                |row| row.get::<_, Option<Vec<u8>>>(0),
-            )
-            .optional()?
-            .flatten())
+    pub fn set_queue_ready(&mut self, session: &SessionId) -> Result<(), StoreError> {
+        let index = self.cipher.index(b"session", session.as_bytes());
+        self.conn.execute(
+            "UPDATE sessions SET queue_ready = 1 WHERE id = ?1",
+            [index.as_slice()],
+        )?;
+        Ok(())
+    }
+}
+
+fn conversation_of(cipher: &StoreCipher, device: &DeviceCertificate) -> ConversationKey {
+    let mut bytes = Vec::with_capacity(48);
+    bytes.extend_from_slice(device.account_id().as_bytes());
+    bytes.extend_from_slice(device.account_key());
+    ConversationKey(cipher.index(b"conversation", &bytes))
+}
+
+/// One write transaction ([`SqliteStore::write`]).
+pub struct Writer<'a> {
+    tx: &'a Connection,
+    cipher: &'a StoreCipher,
+}
+
+impl std::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Writer<'a> {
+    /// A writer over an open transaction (the legacy conversion runs inside the
+    /// migration's transaction).
+    pub(crate) fn within(tx: &'a Connection, cipher: &'a StoreCipher) -> Self {
+        Self { tx, cipher }
     }
 
-    /// Every stored session (to fetch each one's inbound queue).
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            conn: self.tx,
+            cipher: self.cipher,
+        }
+    }
+
+    /// The conversation key for a peer.
+    #[must_use]
+    pub fn conversation_of(&self, device: &DeviceCertificate) -> ConversationKey {
+        conversation_of(self.cipher, device)
+    }
+
+    /// Where a Satchel 0.1 message goes whose peer's account key is unknown.
+    pub(crate) fn legacy_conversation(&self, account_id: &[u8; 16]) -> ConversationKey {
+        ConversationKey(self.cipher.index(b"legacy conversation", account_id))
+    }
+
+    /// A setting, decrypted.
     ///
     /// # Errors
-    /// [`StoreError`] if SQLite fails or a session does not load.
-    pub fn all_sessions(&self) -> Result<Vec<Session>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT state FROM sessions ORDER BY id")?;
-        let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
-        rows.map(|row| Ok(Session::from_bytes(&row?)?)).collect()
+    /// [`StoreError`].
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.reader().meta(key)
+    }
+
+    /// Sets a setting (encrypted).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let sealed = self.cipher.seal(&ctx(&[b"meta", key.as_bytes()]), value)?;
+        self.tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, sealed],
+        )?;
+        Ok(())
+    }
+
+    /// The account, if enrolled.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn account(&self) -> Result<Option<Account>, StoreError> {
+        self.reader().account()
+    }
+
+    /// Saves the account.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.set_meta(ACCOUNT_KEY, &account.to_bytes())
+    }
+
+    /// A session by id.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn session(&self, id: &SessionId) -> Result<Option<StoredSessionRow>, StoreError> {
+        self.reader().session(id)
+    }
+
+    /// The session whose inbound queue is `send_id`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn session_for_queue(
+        &self,
+        send_id: &SendId,
+    ) -> Result<Option<StoredSessionRow>, StoreError> {
+        let index = self.cipher.index(b"queue", send_id.as_bytes());
+        Ok(self
+            .reader()
+            .sessions_where("inbound", &index)?
+            .into_iter()
+            .next())
+    }
+
+    /// Every session with exactly this peer device (account id, account key, device id
+    /// and device keys all equal).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn sessions_with(
+        &self,
+        peer: &DeviceCertificate,
+    ) -> Result<Vec<StoredSessionRow>, StoreError> {
+        let index = self.cipher.index(b"peer", &identity_bytes(peer));
+        self.reader().sessions_where("peer", &index)
+    }
+
+    /// Stores a new session (its id must be new).
+    ///
+    /// # Errors
+    /// [`StoreError`]; [`StoreError::Conflict`] if a session with that id or inbound
+    /// queue exists.
+    pub fn insert_session(
+        &self,
+        session: &Session,
+        peer_certificate: Option<&[u8]>,
+        queue_ready: bool,
+    ) -> Result<(), StoreError> {
+        let id = self.cipher.index(b"session", session.id().as_bytes());
+        let sealed = self.seal_session(&id, session, peer_certificate)?;
+        let inserted = self.tx.execute(
+            "INSERT OR IGNORE INTO sessions (id, peer, conversation, inbound, queue_ready, version, secret)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+            params![
+                id.as_slice(),
+                self.cipher.index(b"peer", &identity_bytes(session.peer())).as_slice(),
+                conversation_of(self.cipher, session.peer()).0.as_slice(),
+                self.cipher
+                    .index(b"queue", session.inbound_queue().send_id().as_bytes())
+                    .as_slice(),
+                queue_ready,
+                sealed,
+            ],
+        )?;
+        if inserted == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    fn seal_session(
+        &self,
+        id: &[u8; 32],
+        session: &Session,
+        peer_certificate: Option<&[u8]>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let stored = StoredSession {
+            state: session.to_bytes(),
+            peer_certificate: peer_certificate.map(<[u8]>::to_vec),
+        };
+        let plain = zeroize::Zeroizing::new(prost::Message::encode_to_vec(&stored));
+        Ok(self.cipher.seal(&ctx(&[b"sessions", id]), &plain)?)
+    }
+
+    /// Saves `row.session`'s new state over the row it was read from.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the row changed since it was read (then nothing was
+    /// written and the caller must start again from the stored state).
+    pub fn update_session(&self, row: &mut StoredSessionRow) -> Result<(), StoreError> {
+        let id = self.cipher.index(b"session", row.session.id().as_bytes());
+        let sealed = self.seal_session(&id, &row.session, row.peer_certificate.as_deref())?;
+        let changed = self.tx.execute(
+            "UPDATE sessions SET secret = ?1, version = version + 1 WHERE id = ?2 AND version = ?3",
+            params![sealed, id.as_slice(), row.version],
+        )?;
+        if changed != 1 {
+            return Err(StoreError::Conflict);
+        }
+        row.version += 1;
+        Ok(())
+    }
+
+    /// Stores a message; returns whether it is new (`false`: a repeat, not stored again).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_message(
+        &self,
+        conversation: &ConversationKey,
+        message: &MessageRecord,
+    ) -> Result<bool, StoreError> {
+        let mut key = Vec::with_capacity(32 + 1 + 16);
+        key.extend_from_slice(&conversation.0);
+        key.push(u8::from(message.outgoing));
+        key.extend_from_slice(&message.message_id);
+        let dedupe = self.cipher.index(b"message", &key);
+        let payload = zeroize::Zeroizing::new(message.encode());
+        let sealed = self
+            .cipher
+            .seal(&ctx(&[b"messages", &conversation.0, &dedupe]), &payload)?;
+        let inserted = self.tx.execute(
+            "INSERT OR IGNORE INTO messages (conversation, dedupe, payload) VALUES (?1, ?2, ?3)",
+            params![conversation.0.as_slice(), dedupe.as_slice(), sealed],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// Queues an envelope for the relay; returns its outbox id.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn push_outbox(&self, envelope: &[u8], created_at: u64) -> Result<i64, StoreError> {
+        let sealed = self.cipher.seal(b"outbox\0", envelope)?;
+        self.tx.execute(
+            "INSERT INTO outbox (envelope, created_at) VALUES (?1, ?2)",
+            params![sealed, to_i64(created_at)],
+        )?;
+        Ok(self.tx.last_insert_rowid())
     }
 
     /// Replaces the local copy of the school directory.
     ///
     /// # Errors
-    /// [`StoreError`]; then the old copy stays.
-    pub fn replace_contacts(&mut self, contacts: &[ContactRecord]) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM contacts", [])?;
-        for c in contacts {
-            tx.execute(
-                "INSERT INTO contacts (entry_id, account_id, device_id, name, role, classes, certificate, bundle, bundle_id, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    c.entry_id.as_slice(),
-                    c.account_id.as_slice(),
-                    c.device_id.as_slice(),
-                    c.name,
-                    c.role,
-                    c.classes.join("\n"),
-                    c.certificate,
-                    c.bundle,
-                    c.bundle_id.as_slice(),
-                    to_i64(c.updated_at),
-                ],
-            )?;
+    /// [`StoreError`].
+    pub fn replace_contacts(&self, contacts: &[ContactRecord]) -> Result<(), StoreError> {
+        self.tx.execute("DELETE FROM contacts", [])?;
+        let mut insert = self
+            .tx
+            .prepare_cached("INSERT OR REPLACE INTO contacts (entry, record) VALUES (?1, ?2)")?;
+        for contact in contacts {
+            let entry = self.cipher.index(b"contact", &contact.entry_id);
+            let plain = zeroize::Zeroizing::new(contact.encode());
+            let sealed = self.cipher.seal(&ctx(&[b"contacts", &entry]), &plain)?;
+            insert.execute(params![entry.as_slice(), sealed])?;
         }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// The local copy of the school directory, by name.
-    ///
-    /// # Errors
-    /// [`StoreError`] if SQLite fails or a row is damaged.
-    pub fn contacts(&self) -> Result<Vec<ContactRecord>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT entry_id, account_id, device_id, name, role, classes, certificate, bundle, bundle_id, updated_at
-             FROM contacts ORDER BY name, account_id",
-        )?;
-        let rows = statement.query_map([], |row| {
-            Ok(ContactRecord {
-                entry_id: fixed(row.get(0)?),
-                account_id: fixed(row.get(1)?),
-                device_id: fixed(row.get(2)?),
-                name: row.get(3)?,
-                role: row.get(4)?,
-                classes: row
-                    .get::<_, String>(5)?
-                    .split('\n')
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                certificate: row.get(6)?,
-                bundle: row.get(7)?,
-                bundle_id: fixed(row.get(8)?),
-                updated_at: to_u64(row.get(9)?),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The conversation with `peer_account`, oldest first.
-    ///
-    /// # Errors
-    /// [`StoreError`] if SQLite fails or a row is damaged.
-    pub fn history(&self, peer_account: &[u8; 16]) -> Result<Vec<MessageRecord>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT peer_account, outgoing, message_id, sender_name, sender_role, verified, body, sent_at, stored_at
-             FROM messages WHERE peer_account = ?1 ORDER BY id",
-        )?;
-        let rows = statement.query_map([peer_account.as_slice()], |row| {
-            Ok((
-                row.get::<_, Vec<u8>>(0)?,
-                row.get::<_, bool>(1)?,
-                row.get::<_, Vec<u8>>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, bool>(5)?,
-                row.get::<_, String>(6)?,
-                row.get::<_, i64>(7)?,
-                row.get::<_, i64>(8)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (peer, outgoing, id, sender_name, sender_role, verified, body, sent_at, stored_at) =
-                row?;
-            Ok(MessageRecord {
-                peer_account: peer
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupted("message peer"))?,
-                outgoing,
-                message_id: id
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupted("message id"))?,
-                sender_name,
-                sender_role,
-                verified,
-                body,
-                sent_at: to_u64(sent_at),
-                stored_at: to_u64(stored_at),
-            })
-        })
-        .collect()
-    }
-
-    fn put_account(tx: &Connection, account: &Account) -> Result<(), StoreError> {
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![ACCOUNT_KEY, account.to_bytes()],
-        )?;
-        Ok(())
-    }
-}
-
-impl AccountStore for SqliteStore {
-    fn load_account(&self) -> Result<Option<Account>, core_store::StoreError> {
-        let bytes = self.meta(ACCOUNT_KEY)?;
-        Ok(bytes
-            .map(|b| Account::from_bytes(&b))
-            .transpose()
-            .map_err(StoreError::from)?)
-    }
-
-    fn save_account(&mut self, account: &Account) -> Result<(), core_store::StoreError> {
-        Ok(Self::put_account(&self.conn, account)?)
-    }
-}
-
-impl SessionStore for SqliteStore {
-    fn load_session(&self, id: &SessionId) -> Result<Option<Session>, core_store::StoreError> {
-        let bytes: Option<Vec<u8>> = self
-            .conn
-            .query_row(
-                "SELECT state FROM sessions WHERE id = ?1",
-                [id.as_bytes().as_slice()],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(StoreError::from)?;
-        Ok(bytes
-            .map(|b| Session::from_bytes(&b))
-            .transpose()
-            .map_err(StoreError::from)?)
-    }
-
-    fn save_session(&mut self, session: &Session) -> Result<(), core_store::StoreError> {
-        Ok(Self::put_session(&self.conn, session)?)
-    }
-
-    fn session_for_queue(
-        &self,
-        send_id: &SendId,
-    ) -> Result<Option<SessionId>, core_store::StoreError> {
-        let id: Option<Vec<u8>> = self
-            .conn
-            .query_row(
-                "SELECT id FROM sessions WHERE inbound_send_id = ?1",
-                [send_id.as_bytes().as_slice()],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(StoreError::from)?;
-        id.map(|bytes| {
-            bytes
-                .try_into()
-                .map(SessionId::from_bytes)
-                .map_err(|_| StoreError::Corrupted("session id").into())
-        })
-        .transpose()
-    }
-
-    fn sessions_with(&self, device: &DeviceId) -> Result<Vec<SessionId>, core_store::StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT id FROM sessions WHERE peer_device = ?1 ORDER BY id")
-            .map_err(StoreError::from)?;
-        let ids = statement
-            .query_map([device.as_bytes().as_slice()], |row| {
-                row.get::<_, Vec<u8>>(0)
-            })
-            .map_err(StoreError::from)?;
-        ids.map(|id| {
-            let id = id.map_err(StoreError::from)?;
-            id.try_into()
-                .map(SessionId::from_bytes)
-                .map_err(|_| StoreError::Corrupted("session id").into())
-        })
-        .collect()
-    }
-
-    fn delete_session(&mut self, id: &SessionId) -> Result<(), core_store::StoreError> {
-        self.conn
-            .execute(
-                "DELETE FROM sessions WHERE id = ?1",
-                [id.as_bytes().as_slice()],
-            )
-            .map_err(StoreError::from)?;
-        Ok(())
-    }
-}
-
-impl ProtocolStore for SqliteStore {
-    fn save_new_session(
-        &mut self,
-        account: &Account,
-        session: &Session,
-    ) -> Result<(), core_store::StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        Self::put_session(&tx, session)?;
-        Self::put_account(&tx, account)?;
-        tx.commit().map_err(StoreError::from)?;
         Ok(())
     }
 }

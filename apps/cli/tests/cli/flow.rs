@@ -1,126 +1,8 @@
-//! End to end: the real `satchel-relay` binary on 127.0.0.1 and real `satchel` processes
-//! for a school admin, a teacher and two parents.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+//! The main flow: a school, its teacher and parents, through a relay that crashes.
 
 use serde_json::Value;
 
-fn satchel_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_satchel"))
-}
-
-/// The relay binary sits next to ours in the target folder; build it if this test was
-/// run on its own.
-fn relay_bin() -> PathBuf {
-    let path = satchel_bin().with_file_name("satchel-relay");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "satchel-relay", "--bin", "satchel-relay"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building satchel-relay failed");
-    }
-    path
-}
-
-struct Relay {
-    child: Child,
-    addr: String,
-}
-
-impl Relay {
-    fn start(data: &Path, listen: &str) -> Self {
-        let mut child = Command::new(relay_bin())
-            .args(["--listen", listen, "--data"])
-            .arg(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("listening line")
-            .to_string();
-        Self { child, addr }
-    }
-
-    fn kill(mut self) {
-        // SIGKILL: no graceful shutdown, as in a crash.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-struct Person {
-    home: PathBuf,
-}
-
-impl Person {
-    fn run(&self, args: &[&str]) -> Result<String, String> {
-        let output = Command::new(satchel_bin())
-            .arg("--home")
-            .arg(&self.home)
-            .args(args)
-            .output()
-            .unwrap();
-        if output.status.success() {
-            Ok(String::from_utf8(output.stdout).unwrap())
-        } else {
-            Err(String::from_utf8(output.stderr).unwrap())
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        self.run(args)
-            .unwrap_or_else(|e| panic!("satchel {args:?} failed: {e}"))
-    }
-
-    fn sync(&self) -> Vec<Value> {
-        self.ok(&["--json", "sync"])
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-fn texts(messages: &[Value]) -> Vec<(String, bool, String)> {
-    messages
-        .iter()
-        .map(|m| {
-            (
-                m["from"].as_str().unwrap().to_string(),
-                m["verified"].as_bool().unwrap(),
-                m["text"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn files_contain(dir: &Path, needle: &[u8]) -> bool {
-    std::fs::read_dir(dir).unwrap().any(|entry| {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            return files_contain(&path, needle);
-        }
-        std::fs::read(&path)
-            .unwrap()
-            .windows(needle.len())
-            .any(|w| w == needle)
-    })
-}
+use crate::support::{Person, Relay, files_contain, texts};
 
 #[test]
 fn a_school_its_teacher_and_parents_talk_through_a_relay_that_crashes() {
@@ -250,13 +132,13 @@ fn a_school_its_teacher_and_parents_talk_through_a_relay_that_crashes() {
 
     // Errors a person can act on.
     let unknown = mum.run(&["send", "Nobody", "hi"]).unwrap_err();
-    assert!(unknown.contains("satchel contacts"), "{unknown}");
+    assert!(unknown.contains("contact list"), "{unknown}");
     let not_admin = mum
         .run(&["school", "invite", "--role", "parent", "--name", "X"])
         .unwrap_err();
     assert!(not_admin.contains("admin"), "{not_admin}");
     let fresh = person("fresh").run(&["whoami"]).unwrap_err();
-    assert!(fresh.contains("satchel join"), "{fresh}");
+    assert!(fresh.contains("join with the invite code"), "{fresh}");
 
     // The relay's files hold no names, classes or message text.
     for needle in [

@@ -1,0 +1,290 @@
+//! What the CLI prints: text for people (every name and message text escaped through
+//! [`crate::display`]), or one JSON object per line with `--json`.
+
+use satchel_client::relay::RelayError;
+use satchel_client::{ClientError, Contact, Identity, Message, SendReport, SyncReport};
+use serde_json::json;
+
+use crate::display;
+
+/// Prints results in the chosen format.
+pub struct Output {
+    json: bool,
+}
+
+fn time(millis: u64) -> String {
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
+    humantime::format_rfc3339_seconds(when).to_string()
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+/// A stable code for a client error, for `--json` output.
+pub fn error_code(error: &ClientError) -> &'static str {
+    match error {
+        ClientError::NotEnrolled => "not_enrolled",
+        ClientError::AlreadyEnrolled { .. } => "already_enrolled",
+        ClientError::NotAdmin => "not_admin",
+        ClientError::Folder { .. } => "folder",
+        ClientError::Permissions(_) => "permissions",
+        ClientError::Key(_) => "key",
+        ClientError::Store(_) => "store",
+        ClientError::Relay(RelayError::Rejected { .. }) => "relay_refused",
+        ClientError::Relay(_) => "network",
+        ClientError::Invite(_) => "invalid_invite",
+        ClientError::InviteUnknown => "unknown_invite",
+        ClientError::InviteUsed => "invite_used",
+        ClientError::Trust(_) => "trust",
+        ClientError::UnknownContact { .. } => "unknown_contact",
+        ClientError::AmbiguousContact { .. } => "ambiguous_contact",
+        ClientError::EmptyMessage => "empty_message",
+        ClientError::EmptyName => "empty_name",
+        ClientError::Handshake(_) => "handshake",
+        ClientError::Encrypt(_) => "encrypt",
+        ClientError::Directory(_) => "directory",
+        ClientError::Profile(_) => "profile",
+        _ => "error",
+    }
+}
+
+/// Prints an error: on standard error as text, or as one JSON object on standard
+/// output.
+pub fn error(json: bool, code: &str, message: &str) {
+    if json {
+        print_json(&json!({ "error": code, "message": message }));
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
+impl Output {
+    /// Text unless `json`.
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// One message: a header line Satchel writes (who, verified or not), then the text,
+    /// every line behind a bar the text cannot produce.
+    fn message(&self, message: &Message) {
+        if self.json {
+            print_json(&json!({
+                "from": message.from,
+                "role": message.role,
+                "verified": message.verified,
+                "text": message.text,
+                "sent_at": message.sent_at,
+                "outgoing": message.outgoing,
+            }));
+            return;
+        }
+        let who = if message.outgoing {
+            "you".to_string()
+        } else if message.verified {
+            format!(
+                "{} ({}, verified by the school)",
+                display::name(&message.from),
+                display::name(&message.role)
+            )
+        } else {
+            format!(
+                "NOT VERIFIED — {}: the school does not vouch for this sender",
+                display::name(&message.from)
+            )
+        };
+        println!("[{}] {who}", time(message.sent_at));
+        for line in display::text_lines(&message.text) {
+            println!("  │ {line}");
+        }
+    }
+
+    /// Several messages.
+    pub fn messages(&self, messages: &[Message]) {
+        for message in messages {
+            self.message(message);
+        }
+        if !self.json && messages.is_empty() {
+            println!("No messages yet.");
+        }
+    }
+
+    /// After `school create`.
+    pub fn school_created(&self, name: &str, relay: &str, me: &Identity) {
+        if self.json {
+            print_json(&json!({ "school_id": me.school_id, "name": me.name }));
+        } else {
+            println!("School {} created on {relay}.", display::name(name));
+            println!("School fingerprint: {}", me.school_id);
+            println!(
+                "You are {}, the school's admin. Invite people with `satchel school invite`.",
+                display::name(&me.name)
+            );
+            println!(
+                "Keep a backup of this profile folder: it holds the school's root key (encrypted)."
+            );
+        }
+    }
+
+    /// An invite code.
+    pub fn invite(&self, code: &str) {
+        if self.json {
+            print_json(&json!({ "code": code }));
+        } else {
+            println!("{code}");
+        }
+    }
+
+    /// After `school revoke`.
+    pub fn revoked(&self, name: &str, count: usize) {
+        if self.json {
+            print_json(&json!({ "revoked": count }));
+        } else {
+            println!(
+                "Revoked {} ({count} certificate(s)). Their messages are no longer shown as verified.",
+                display::name(name)
+            );
+        }
+    }
+
+    /// After `join`.
+    pub fn joined(&self, me: &Identity) {
+        if self.json {
+            print_json(&json!(me));
+        } else {
+            let classes = if me.classes.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " of {}",
+                    me.classes
+                        .iter()
+                        .map(|c| display::name(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            println!(
+                "Joined as {}, {}{classes}.",
+                display::name(&me.name),
+                me.role
+            );
+            println!("School fingerprint: {}", me.school_id);
+            println!("Your fingerprint:   {}", me.fingerprint);
+        }
+    }
+
+    /// `whoami`.
+    pub fn whoami(&self, me: &Identity) {
+        if self.json {
+            print_json(&json!(me));
+            return;
+        }
+        println!("name:        {}", display::name(&me.name));
+        println!(
+            "role:        {}{}",
+            me.role,
+            if me.admin {
+                " (holds the school root key)"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "classes:     {}",
+            me.classes
+                .iter()
+                .map(|c| display::name(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("account:     {}", me.account_id);
+        println!("school:      {}", me.school_id);
+        println!("fingerprint: {}", me.fingerprint);
+    }
+
+    /// `contacts`.
+    pub fn contacts(&self, contacts: &[Contact]) {
+        for contact in contacts {
+            if self.json {
+                print_json(&json!(contact));
+                continue;
+            }
+            let mark = if contact.verified {
+                "verified"
+            } else {
+                "NOT VERIFIED"
+            };
+            println!(
+                "{} — {} {} [{mark}] account {} safety number {}",
+                display::name(&contact.name),
+                contact.role,
+                contact
+                    .classes
+                    .iter()
+                    .map(|c| display::name(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                contact.account_id,
+                contact.safety_number
+            );
+        }
+        if !self.json && contacts.is_empty() {
+            println!("Nobody else is in the school directory yet.");
+        }
+    }
+
+    /// After `send`.
+    pub fn sent(&self, to: &str, report: &SendReport) {
+        if self.json {
+            print_json(
+                &json!({ "to": to, "delivered_to_relay": report.delivered_to_relay,
+                                "pending": report.pending, "undeliverable": report.undeliverable }),
+            );
+        } else if report.delivered_to_relay {
+            println!("Sent to {}.", display::name(to));
+        } else {
+            println!(
+                "Saved for {}: the relay cannot be reached right now. The message is safe and goes out with the next `satchel sync` or `satchel send`.",
+                display::name(to)
+            );
+        }
+        if !self.json && report.undeliverable > 0 {
+            println!(
+                "{} older message(s) could not be delivered: the recipient's inbox no longer exists.",
+                report.undeliverable
+            );
+        }
+    }
+
+    /// After `sync`.
+    pub fn synced(&self, report: &SyncReport) {
+        for message in &report.messages {
+            self.message(message);
+        }
+        if self.json {
+            if !report.dropped.is_empty() || report.flushed > 0 || report.pending > 0 {
+                print_json(
+                    &json!({ "dropped": report.dropped, "flushed": report.flushed,
+                                    "pending": report.pending, "undeliverable": report.undeliverable }),
+                );
+            }
+            return;
+        }
+        if report.messages.is_empty() {
+            println!("No new messages.");
+        }
+        if report.flushed > 0 {
+            println!("{} message(s) saved earlier were sent now.", report.flushed);
+        }
+        if report.pending > 0 {
+            println!(
+                "{} message(s) still wait for the relay; they are safe and go out later.",
+                report.pending
+            );
+        }
+        for reason in &report.dropped {
+            eprintln!("warning: skipped {reason}.");
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! What every CLI test uses: the real relay binary on 127.0.0.1 and `satchel` processes
+//! with their own profile folders.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// The passphrase every test profile is encrypted with.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+pub fn satchel_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_satchel"))
+}
+
+/// The relay binary sits next to ours in the target folder; build it if this test was
+/// run on its own.
+pub fn relay_bin() -> PathBuf {
+    let path = satchel_bin().with_file_name("satchel-relay");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "satchel-relay", "--bin", "satchel-relay"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building satchel-relay failed");
+    }
+    path
+}
+
+pub struct Relay {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Relay {
+    pub fn start(data: &Path, listen: &str) -> Self {
+        let mut child = Command::new(relay_bin())
+            .args(["--listen", listen, "--data"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_string();
+        Self { child, addr }
+    }
+
+    pub fn kill(mut self) {
+        // SIGKILL: no graceful shutdown, as in a crash.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+pub struct Person {
+    pub home: PathBuf,
+}
+
+impl Person {
+    pub fn run(&self, args: &[&str]) -> Result<String, String> {
+        let output = Command::new(satchel_bin())
+            .env("SATCHEL_PASSPHRASE", PASSPHRASE)
+            .arg("--home")
+            .arg(&self.home)
+            .args(args)
+            .output()
+            .unwrap();
+        if output.status.success() {
+            Ok(String::from_utf8(output.stdout).unwrap())
+        } else {
+            Err(String::from_utf8(output.stderr).unwrap())
+        }
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.run(args)
+            .unwrap_or_else(|e| panic!("satchel {args:?} failed: {e}"))
+    }
+
+    pub fn sync(&self) -> Vec<Value> {
+        self.ok(&["--json", "sync"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+pub fn texts(messages: &[Value]) -> Vec<(String, bool, String)> {
+    messages
+        .iter()
+        .map(|m| {
+            (
+                m["from"].as_str().unwrap().to_string(),
+                m["verified"].as_bool().unwrap(),
+                m["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+pub fn files_contain(dir: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            return files_contain(&path, needle);
+        }
+        std::fs::read(&path)
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle)
+    })
+}
+
+/// A relay with a school on it, and the admin's profile.
+pub struct School {
+    pub dir: tempfile::TempDir,
+    pub relay: Relay,
+    pub admin: Person,
+}
+
+impl School {
+    /// Starts a relay on a free loopback port and creates "Oak Primary" on it.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::start(&dir.path().join("relay-data"), "127.0.0.1:0");
+        let url = format!("http://{}", relay.addr);
+        let admin = Person {
+            home: dir.path().join("admin"),
+        };
+        admin.ok(&["school", "create", "--name", "Oak Primary", "--relay", &url]);
+        Self { dir, relay, admin }
+    }
+
+    /// A profile folder for `folder` (not enrolled).
+    pub fn person(&self, folder: &str) -> Person {
+        Person {
+            home: self.dir.path().join(folder),
+        }
+    }
+
+    /// An invite code from the admin.
+    pub fn invite(&self, role: &str, name: &str, class: &str) -> String {
+        let out = self.admin.ok(&[
+            "--json", "school", "invite", "--role", role, "--name", name, "--class", class,
+        ]);
+        serde_json::from_str::<Value>(&out).unwrap()["code"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A person invited and enrolled in one step.
+    pub fn enrol(&self, folder: &str, role: &str, name: &str, class: &str) -> Person {
+        let code = self.invite(role, name, class);
+        let person = self.person(folder);
+        person.ok(&["join", &code]);
+        person
+    }
+}

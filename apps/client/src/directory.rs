@@ -1,0 +1,226 @@
+//! The school directory: refreshing the local copy from the relay (with the revocation
+//! list), listing people, and resolving a name to the devices of exactly one person.
+
+use std::collections::HashSet;
+
+use satchel_core::PrekeyBundle;
+use satchel_core::school::{DirectoryEntry, RevocationList, Role};
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::store::ContactRecord;
+
+/// A person in the school directory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Contact {
+    /// Their name, as the school certified it (attacker-controlled text: escape it
+    /// before display).
+    pub name: String,
+    /// Their role.
+    #[serde(serialize_with = "crate::enrol::role_name")]
+    pub role: Role,
+    /// Their classes.
+    pub classes: Vec<String>,
+    /// Whether the school vouches for them now (not revoked or expired).
+    pub verified: bool,
+    /// Their account id (hex).
+    pub account_id: String,
+    /// The safety number to compare in person.
+    pub safety_number: String,
+}
+
+impl Client {
+    /// Fetches the directory and the revocation list from the relay into the local
+    /// store. Entries that do not verify are skipped.
+    pub(crate) async fn refresh_directory(&mut self) -> Result<(), ClientError> {
+        let relay = self.relay()?;
+        let profile = self.profile()?;
+        let school = profile.school_id;
+        let newer_list = match relay.get_revocations(&school).await? {
+            Some(bytes) => {
+                let list = RevocationList::from_bytes(&bytes, &profile.root_key)?;
+                let newer = profile
+                    .revocations
+                    .as_ref()
+                    .is_none_or(|current| list.sequence() > current.sequence());
+                newer.then_some(list)
+            }
+            None => None,
+        };
+        let own = self.account()?.device_id();
+        let contacts: Vec<ContactRecord> = relay
+            .directory(&school)
+            .await?
+            .into_iter()
+            .filter_map(|(id, blob)| {
+                let entry =
+                    DirectoryEntry::open(&blob, &profile.directory_key, &profile.root_key, &id)
+                        .ok()?;
+                let details = entry.member.grant().details();
+                (entry.bundle.device().device_id() != own).then(|| ContactRecord {
+                    entry_id: *id.as_bytes(),
+                    account_id: *entry.member.account_id().as_bytes(),
+                    device_id: *entry.bundle.device().device_id().as_bytes(),
+                    name: details.display_name.clone(),
+                    role: details.role.as_str().to_string(),
+                    classes: details.classes.clone(),
+                    certificate: entry.member.to_bytes(),
+                    bundle: entry.bundle.to_bytes(),
+                    bundle_id: entry.bundle_id,
+                    updated_at: entry.updated_at,
+                })
+            })
+            .collect();
+        self.store.write(|w| w.replace_contacts(&contacts))?;
+        if let Some(list) = newer_list
+            && let Some(mut profile) = self.profile.take()
+        {
+            profile.revocations = Some(list);
+            self.save_profile(profile)?;
+        }
+        Ok(())
+    }
+
+    /// The school directory (refreshed from the relay), with verified state and safety
+    /// numbers, one line per person.
+    ///
+    /// # Errors
+    /// Relay or store errors.
+    pub async fn contacts(&mut self) -> Result<Vec<Contact>, ClientError> {
+        self.refresh_directory().await?;
+        let account = self.account()?;
+        let mut seen = HashSet::new();
+        let mut contacts = Vec::new();
+        for c in self.store.contacts()? {
+            if !seen.insert(c.account_id) {
+                continue; // one line per person, whatever their number of devices
+            }
+            let Ok(bundle) = PrekeyBundle::from_bytes(&c.bundle) else {
+                continue;
+            };
+            let verified = self
+                .status_of(Some(&c.certificate), bundle.device())?
+                .is_verified();
+            contacts.push(Contact {
+                role: Role::parse(&c.role).unwrap_or(Role::Parent),
+                name: c.name,
+                classes: c.classes,
+                verified,
+                account_id: hex::encode(c.account_id),
+                safety_number: account.safety_number(bundle.device()).to_string(),
+            });
+        }
+        Ok(contacts)
+    }
+
+    /// The directory entries (devices) of the one person `to` names: a name
+    /// (case-insensitive, surrounding spaces ignored) or an account id (hex, or a unique
+    /// prefix of at least 8 characters). If the local copy knows nobody by that name, it
+    /// is refreshed from the relay first.
+    pub(crate) async fn resolve_fresh(
+        &mut self,
+        to: &str,
+    ) -> Result<Vec<ContactRecord>, ClientError> {
+        match self.resolve(to) {
+            Err(ClientError::UnknownContact { .. }) => {
+                self.refresh_directory().await?;
+                self.resolve(to)
+            }
+            other => other,
+        }
+    }
+
+    /// As [`Client::resolve_fresh`], on the local copy only.
+    pub(crate) fn resolve(&self, to: &str) -> Result<Vec<ContactRecord>, ClientError> {
+        let wanted = to.trim().to_lowercase();
+        let contacts = self.store.contacts()?;
+        let mut matches: Vec<ContactRecord> = contacts
+            .iter()
+            .filter(|c| c.name.trim().to_lowercase() == wanted)
+            .cloned()
+            .collect();
+        if matches.is_empty() && wanted.len() >= 8 && wanted.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            matches = contacts
+                .iter()
+                .filter(|c| hex::encode(c.account_id).starts_with(&wanted))
+                .cloned()
+                .collect();
+        }
+        let mut accounts: Vec<[u8; 16]> = matches.iter().map(|c| c.account_id).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        match accounts.len() {
+            0 => Err(ClientError::UnknownContact {
+                name: to.to_string(),
+                suggestion: nearest_name(&contacts, to),
+            }),
+            1 => Ok(matches),
+            _ => Err(ClientError::AmbiguousContact {
+                name: to.to_string(),
+                choices: accounts
+                    .iter()
+                    .map(|account| {
+                        let entry = matches.iter().find(|c| &c.account_id == account);
+                        let classes = entry.map(|c| c.classes.join(", ")).unwrap_or_default();
+                        let role = entry.map(|c| c.role.clone()).unwrap_or_default();
+                        format!("{} ({role} {classes})", hex::encode(account))
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
+/// The directory name closest to `wanted` (edit distance at most a third of its
+/// length), to offer as "did you mean".
+pub(crate) fn nearest_name(contacts: &[ContactRecord], wanted: &str) -> Option<String> {
+    let wanted = wanted.trim().to_lowercase();
+    let limit = (wanted.chars().count() / 3).max(1);
+    contacts
+        .iter()
+        .map(|c| (edit_distance(&c.name.to_lowercase(), &wanted), &c.name))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name.clone())
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let substitute =
+                previous.get(j).copied().unwrap_or(usize::MAX) + usize::from(ca != *cb);
+            let delete = previous
+                .get(j + 1)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
+            let insert = current
+                .get(j)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
+            current.push(substitute.min(delete).min(insert));
+        }
+        previous = current;
+    }
+    previous.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_single_character_changes() {
+        assert_eq!(edit_distance("ms rivera", "ms rivera"), 0);
+        assert_eq!(edit_distance("ms rivera", "ms rivra"), 1);
+        assert_eq!(edit_distance("ms rivera", "mr rivero"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}

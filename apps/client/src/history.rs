@@ -1,0 +1,79 @@
+//! [`Message`] and the stored conversation with one person.
+
+use satchel_core::PrekeyBundle;
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::store::MessageRecord;
+
+/// A message shown to the person.
+///
+/// `from` and `text` are attacker-controlled text: escape control and bidirectional
+/// characters before display, and show [`Message::verified`] in the app's own chrome,
+/// never inside the text.
+#[derive(Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Message {
+    /// The sender's name (verified by the school), or a stranger's label.
+    pub from: String,
+    /// The sender's role, or `"unverified"`.
+    pub role: String,
+    /// Whether the school vouched for the sender when the message arrived.
+    pub verified: bool,
+    /// The text.
+    pub text: String,
+    /// The sender's clock (Unix milliseconds).
+    pub sent_at: u64,
+    /// Whether this device sent it.
+    pub outgoing: bool,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("verified", &self.verified)
+            .field("outgoing", &self.outgoing)
+            .field("sent_at", &self.sent_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<MessageRecord> for Message {
+    fn from(record: MessageRecord) -> Self {
+        Self {
+            from: record.sender_name,
+            role: record.sender_role,
+            verified: record.verified,
+            text: record.body,
+            sent_at: record.sent_at,
+            outgoing: record.outgoing,
+        }
+    }
+}
+
+impl Client {
+    /// The conversation with `with` (a name or account id from the directory), oldest
+    /// first. Messages from someone who only *claims* that person's ids under other keys
+    /// are not part of it.
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownContact`] and friends; store errors.
+    pub fn history(&self, with: &str) -> Result<Vec<Message>, ClientError> {
+        let devices = self.resolve(with)?;
+        let mut messages = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for contact in devices {
+            let bundle = PrekeyBundle::from_bytes(&contact.bundle)
+                .map_err(|e| ClientError::Directory(e.into()))?;
+            let conversation = self.store.conversation_of(bundle.device());
+            if seen.insert(conversation) {
+                messages.extend(
+                    self.store
+                        .history(&conversation)?
+                        .into_iter()
+                        .map(Message::from),
+                );
+            }
+        }
+        Ok(messages)
+    }
+}

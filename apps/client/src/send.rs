@@ -1,0 +1,243 @@
+//! Sending: one message to every device of one person, stored (with the advanced
+//! session) before anything goes to the relay, then deposited from the outbox.
+//!
+//! A session is chosen by the peer's *full* identity — account id, account key, device
+//! id and device keys — exactly as the school directory lists it. A first contact from
+//! someone who reuses a known id under other keys creates a session with *them*, which
+//! is never used to send to the person the directory names.
+
+use prost::Message as _;
+use satchel_core::{
+    AccountId, DeviceCertificate, PrekeyBundle, Session, os_rng, preferred_session,
+};
+use satchel_proto::v1 as pb;
+
+use crate::client::{Client, now_millis};
+use crate::error::ClientError;
+use crate::relay::{RelayClient, RelayError};
+use crate::store::{ContactRecord, MessageRecord, StoreError, StoredSessionRow, Writer};
+
+/// How often a send that lost a race with another writer starts again.
+const MAX_ATTEMPTS: usize = 8;
+
+/// What [`Client::send`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SendReport {
+    /// Whether the relay has the message now (`false`: it waits in the outbox and goes
+    /// out with the next send or sync — it is not lost).
+    pub delivered_to_relay: bool,
+    /// Outbox envelopes (this message's and older ones) still waiting for the relay.
+    pub pending: usize,
+    /// Outbox envelopes the relay refused for good (the recipient's inbox no longer
+    /// exists); the messages stay in the history.
+    pub undeliverable: usize,
+}
+
+/// The outcome of depositing the outbox.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Flushed {
+    pub(crate) deposited: usize,
+    pub(crate) pending: usize,
+    pub(crate) undeliverable: usize,
+}
+
+/// The preferred session among rows with one peer (both sides converge on the lowest id).
+fn preferred(rows: Vec<StoredSessionRow>) -> Option<StoredSessionRow> {
+    rows.into_iter().reduce(|a, b| {
+        if preferred_session(a.session.id(), b.session.id()) == a.session.id() {
+            a
+        } else {
+            b
+        }
+    })
+}
+
+impl Client {
+    /// Sends `text` to the person `to` (every device of theirs). The message is stored
+    /// before anything goes to the relay; if the relay is unreachable it stays in the
+    /// outbox and is sent by the next [`Client::send`] or [`Client::sync`].
+    ///
+    /// # Errors
+    /// [`ClientError::EmptyMessage`], [`ClientError::UnknownContact`],
+    /// [`ClientError::AmbiguousContact`], protocol or store errors. A relay that cannot
+    /// be reached is not an error: see [`SendReport::delivered_to_relay`].
+    pub async fn send(&mut self, to: &str, text: &str) -> Result<SendReport, ClientError> {
+        if text.trim().is_empty() {
+            return Err(ClientError::EmptyMessage);
+        }
+        let targets = self.resolve_fresh(to).await?;
+        let relay = self.relay()?;
+        let mut message_id = [0u8; 16];
+        rand_core::Rng::fill_bytes(&mut os_rng(), &mut message_id);
+        let sent_at = now_millis();
+        let content = zeroize::Zeroizing::new(
+            pb::Content {
+                message_id: message_id.to_vec(),
+                sent_at,
+                body: Some(pb::content::Body::Text(pb::Text {
+                    text: text.to_string(),
+                })),
+            }
+            .encode_to_vec(),
+        );
+        let me = self.profile()?.member.grant().details().clone();
+        for contact in &targets {
+            let bundle = PrekeyBundle::from_bytes(&contact.bundle)
+                .map_err(|e| ClientError::Directory(e.into()))?;
+            let peer = bundle.device().clone();
+            self.ensure_session(&relay, contact, &peer).await?;
+            let record = MessageRecord {
+                peer_account: contact.account_id,
+                outgoing: true,
+                message_id,
+                sender_name: me.display_name.clone(),
+                sender_role: me.role.as_str().to_string(),
+                verified: true,
+                body: text.to_string(),
+                sent_at,
+                stored_at: now_millis(),
+            };
+            self.encrypt_and_store(&peer, &content, &record)?;
+        }
+        let flushed = self.flush_outbox(&relay).await?;
+        Ok(SendReport {
+            delivered_to_relay: flushed.pending == 0,
+            pending: flushed.pending,
+            undeliverable: flushed.undeliverable,
+        })
+    }
+
+    /// Makes sure a session with exactly `peer` exists and its inbound queue is on the
+    /// relay. A new session's queue is created before the session is stored, so a reply
+    /// always has somewhere to go.
+    async fn ensure_session(
+        &mut self,
+        relay: &RelayClient,
+        contact: &ContactRecord,
+        peer: &DeviceCertificate,
+    ) -> Result<(), ClientError> {
+        let existing = self
+            .store
+            .write(|w| Ok::<_, ClientError>(preferred(w.sessions_with(peer)?)))?;
+        if let Some(row) = existing {
+            if !row.queue_ready {
+                relay.create_queue(row.session.inbound_queue()).await?;
+                self.store.set_queue_ready(&row.session.id())?;
+            }
+            return Ok(());
+        }
+        let account = self.account()?;
+        let member = self.profile()?.member.to_bytes();
+        let mut proto = PrekeyBundle::from_bytes(&contact.bundle)
+            .map_err(|e| ClientError::Directory(e.into()))?
+            .to_proto();
+        if let Some((id, key)) = relay.take_prekey(&contact.bundle_id).await? {
+            proto.one_time_prekey = Some(pb::OneTimePrekey {
+                id,
+                public_key: key.to_vec(),
+            });
+        }
+        let bundle = PrekeyBundle::from_proto(&proto)
+            .and_then(|b| {
+                b.expect_account(
+                    &AccountId::from_bytes(contact.account_id),
+                    peer.account_key(),
+                )
+            })
+            .map_err(|e| ClientError::Directory(e.into()))?;
+        let mut session = Session::initiate(&account, &bundle, &mut os_rng())?;
+        session.set_sender_certificate(member)?;
+        relay.create_queue(session.inbound_queue()).await?;
+        self.store.write(|w| {
+            // Another process may have started a session with this peer meanwhile: keep
+            // theirs (ours was never used; its queue stays empty).
+            if w.sessions_with(peer)?.is_empty() {
+                w.insert_session(&session, Some(&contact.certificate), true)?;
+            }
+            Ok::<_, ClientError>(())
+        })
+    }
+
+    /// Encrypts on the newest stored state of the preferred session with `peer` and
+    /// stores the new state, the message and the envelope in one transaction. Retries
+    /// from the stored state if another writer got there first.
+    fn encrypt_and_store(
+        &mut self,
+        peer: &DeviceCertificate,
+        content: &[u8],
+        record: &MessageRecord,
+    ) -> Result<(), ClientError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let result = self.store.write(|w| encrypt_in(w, peer, content, record));
+            match result {
+                Err(ClientError::Store(StoreError::Conflict)) if attempts < MAX_ATTEMPTS => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Deposits what is in the outbox, oldest first. A relay that cannot be reached
+    /// leaves the rest for later; nothing is lost.
+    pub(crate) async fn flush_outbox(
+        &mut self,
+        relay: &RelayClient,
+    ) -> Result<Flushed, ClientError> {
+        let mut flushed = Flushed::default();
+        let outbox = self.store.outbox()?;
+        let total = outbox.len();
+        for (id, bytes) in outbox {
+            let Ok(envelope) = satchel_core::Envelope::from_bytes(&bytes) else {
+                self.store.outbox_remove(id)?;
+                flushed.undeliverable += 1;
+                continue;
+            };
+            match relay.deposit(&envelope).await {
+                Ok(_) => {
+                    self.store.outbox_remove(id)?;
+                    flushed.deposited += 1;
+                }
+                // The queue is gone (the peer deleted it): this envelope can never be
+                // delivered, and keeping it would retry forever.
+                Err(RelayError::Rejected { status: 404, .. }) => {
+                    self.store.outbox_remove(id)?;
+                    flushed.undeliverable += 1;
+                }
+                Err(error) if transient(&error) => {
+                    flushed.pending = total - flushed.deposited - flushed.undeliverable;
+                    return Ok(flushed);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(flushed)
+    }
+}
+
+fn encrypt_in(
+    w: &mut Writer<'_>,
+    peer: &DeviceCertificate,
+    content: &[u8],
+    record: &MessageRecord,
+) -> Result<(), ClientError> {
+    // Read under the write lock: nobody else can advance this session until we commit.
+    let mut row =
+        preferred(w.sessions_with(peer)?).ok_or(ClientError::Store(StoreError::Conflict))?;
+    let envelope = row.session.encrypt(content, &mut os_rng())?;
+    let conversation = w.conversation_of(peer);
+    w.update_session(&mut row)?;
+    w.put_message(&conversation, record)?;
+    w.push_outbox(envelope.as_bytes(), record.stored_at)?;
+    Ok(())
+}
+
+/// Whether a relay error may go away by itself (no network, a busy or restarting relay):
+/// then the outbox keeps the envelope for the next attempt.
+pub(crate) fn transient(error: &RelayError) -> bool {
+    match error {
+        RelayError::Rejected { status, .. } => *status == 429 || *status >= 500,
+        RelayError::InvalidUrl(_) | RelayError::Unexpected(_) => false,
+        _ => true,
+    }
+}

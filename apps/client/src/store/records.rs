@@ -1,0 +1,200 @@
+//! The records the store keeps, and their private encoding (prost). Each record is
+//! encrypted as one value (see [`super::cipher`]); nothing here is ever written in the
+//! clear.
+
+use prost::Message as _;
+
+use super::StoreError;
+
+/// One message as stored and shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// The other person's account id (sender for incoming, recipient for outgoing).
+    pub peer_account: [u8; 16],
+    /// Whether this device sent it.
+    pub outgoing: bool,
+    /// The sender's random message id (deduplicates repeats).
+    pub message_id: [u8; 16],
+    /// The sender's name as verified (or shown) at receipt.
+    pub sender_name: String,
+    /// The sender's role as verified at receipt (`"teacher"`, or `"unverified"`).
+    pub sender_role: String,
+    /// Whether the school vouched for the sender when the message arrived.
+    pub verified: bool,
+    /// The text.
+    pub body: String,
+    /// The sender's clock, Unix milliseconds.
+    pub sent_at: u64,
+    /// This device's clock when stored, Unix milliseconds.
+    pub stored_at: u64,
+}
+
+impl std::fmt::Debug for MessageRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Message text and names stay out of logs.
+        f.debug_struct("MessageRecord")
+            .field("outgoing", &self.outgoing)
+            .field("verified", &self.verified)
+            .field("sent_at", &self.sent_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One member device from the school directory, as stored locally.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ContactRecord {
+    /// The directory entry id.
+    pub entry_id: [u8; 16],
+    /// The member's account.
+    pub account_id: [u8; 16],
+    /// The member's device.
+    pub device_id: [u8; 16],
+    /// The name the school gave them.
+    pub name: String,
+    /// Their role (`"teacher"`…).
+    pub role: String,
+    /// Their classes.
+    pub classes: Vec<String>,
+    /// Their encoded member certificate.
+    pub certificate: Vec<u8>,
+    /// Their encoded prekey bundle.
+    pub bundle: Vec<u8>,
+    /// Where the relay hands out their one-time prekeys.
+    pub bundle_id: [u8; 16],
+    /// When they last updated the entry (Unix seconds).
+    pub updated_at: u64,
+}
+
+impl std::fmt::Debug for ContactRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContactRecord")
+            .field("updated_at", &self.updated_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct StoredMessage {
+    #[prost(bytes = "vec", tag = "1")]
+    peer_account: Vec<u8>,
+    #[prost(bool, tag = "2")]
+    outgoing: bool,
+    #[prost(bytes = "vec", tag = "3")]
+    message_id: Vec<u8>,
+    #[prost(string, tag = "4")]
+    sender_name: String,
+    #[prost(string, tag = "5")]
+    sender_role: String,
+    #[prost(bool, tag = "6")]
+    verified: bool,
+    #[prost(string, tag = "7")]
+    body: String,
+    #[prost(uint64, tag = "8")]
+    sent_at: u64,
+    #[prost(uint64, tag = "9")]
+    stored_at: u64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct StoredContact {
+    #[prost(bytes = "vec", tag = "1")]
+    entry_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    account_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
+    device_id: Vec<u8>,
+    #[prost(string, tag = "4")]
+    name: String,
+    #[prost(string, tag = "5")]
+    role: String,
+    #[prost(string, repeated, tag = "6")]
+    classes: Vec<String>,
+    #[prost(bytes = "vec", tag = "7")]
+    certificate: Vec<u8>,
+    #[prost(bytes = "vec", tag = "8")]
+    bundle: Vec<u8>,
+    #[prost(bytes = "vec", tag = "9")]
+    bundle_id: Vec<u8>,
+    #[prost(uint64, tag = "10")]
+    updated_at: u64,
+}
+
+/// A session row's secret part: the session state, and the school certificate the peer
+/// presented.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct StoredSession {
+    #[prost(bytes = "vec", tag = "1")]
+    pub(crate) state: Vec<u8>,
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub(crate) peer_certificate: Option<Vec<u8>>,
+}
+
+fn id16(bytes: Vec<u8>, what: &'static str) -> Result<[u8; 16], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Corrupted(what))
+}
+
+impl MessageRecord {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        StoredMessage {
+            peer_account: self.peer_account.to_vec(),
+            outgoing: self.outgoing,
+            message_id: self.message_id.to_vec(),
+            sender_name: self.sender_name.clone(),
+            sender_role: self.sender_role.clone(),
+            verified: self.verified,
+            body: self.body.clone(),
+            sent_at: self.sent_at,
+            stored_at: self.stored_at,
+        }
+        .encode_to_vec()
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let m = StoredMessage::decode(bytes).map_err(|_| StoreError::Corrupted("message"))?;
+        Ok(Self {
+            peer_account: id16(m.peer_account, "message peer")?,
+            outgoing: m.outgoing,
+            message_id: id16(m.message_id, "message id")?,
+            sender_name: m.sender_name,
+            sender_role: m.sender_role,
+            verified: m.verified,
+            body: m.body,
+            sent_at: m.sent_at,
+            stored_at: m.stored_at,
+        })
+    }
+}
+
+impl ContactRecord {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        StoredContact {
+            entry_id: self.entry_id.to_vec(),
+            account_id: self.account_id.to_vec(),
+            device_id: self.device_id.to_vec(),
+            name: self.name.clone(),
+            role: self.role.clone(),
+            classes: self.classes.clone(),
+            certificate: self.certificate.clone(),
+            bundle: self.bundle.clone(),
+            bundle_id: self.bundle_id.to_vec(),
+            updated_at: self.updated_at,
+        }
+        .encode_to_vec()
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let c = StoredContact::decode(bytes).map_err(|_| StoreError::Corrupted("contact"))?;
+        Ok(Self {
+            entry_id: id16(c.entry_id, "contact entry id")?,
+            account_id: id16(c.account_id, "contact account id")?,
+            device_id: id16(c.device_id, "contact device id")?,
+            name: c.name,
+            role: c.role,
+            classes: c.classes,
+            certificate: c.certificate,
+            bundle: c.bundle,
+            bundle_id: id16(c.bundle_id, "contact bundle id")?,
+            updated_at: c.updated_at,
+        })
+    }
+}

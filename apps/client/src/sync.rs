@@ -1,0 +1,389 @@
+//! Syncing: fetch every queue's envelopes a page at a time, decrypt and commit the page
+//! (messages with their session states) in one transaction, then acknowledge the page.
+//!
+//! No envelope can stop a sync: one that cannot be used (damaged, forged, replayed, for
+//! no conversation of this device, for a session whose stored state is damaged) is
+//! dropped with a typed [`DropReason`], acknowledged so it does not come back, and
+//! counted in the [`SyncReport`]. Only a failure of the local database or of the
+//! network stops a sync — then nothing of the page was acknowledged, and the next sync
+//! picks it up again (messages already stored are recognised and not shown twice).
+
+use prost::Message as _;
+use satchel_core::school::{RevocationList, SchoolKey, SenderStatus, verify_member};
+use satchel_core::{
+    Account, DecryptError, DeviceCertificate, Envelope, FirstContactError, QueueKeys, os_rng,
+};
+use satchel_proto::v1 as pb;
+
+use crate::client::{Client, now_millis, now_secs};
+use crate::error::ClientError;
+use crate::history::Message;
+use crate::relay::{Fetched, RelayClient, RelayError};
+use crate::store::{MessageRecord, StoreError, Writer};
+
+/// Envelopes fetched, committed and acknowledged together.
+const PAGE: u32 = 200;
+
+/// Why an envelope was dropped. It was acknowledged, so it does not come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Not a Satchel envelope at all.
+    #[error("a damaged envelope (not a Satchel message)")]
+    Malformed,
+    /// For no conversation of this device (a stale or foreign queue).
+    #[error("an envelope for no conversation of this device")]
+    NotForThisDevice,
+    /// Did not decrypt: damaged, forged, or not meant for this conversation.
+    #[error("a message that does not decrypt (damaged or forged)")]
+    Undecryptable,
+    /// A first contact that was already accepted once.
+    #[error("a repeated first contact (a replay)")]
+    Replayed,
+    /// A first contact for prekeys this device no longer has (too old).
+    #[error("a first contact made with keys this device no longer has (too old)")]
+    UnknownPrekey,
+    /// A first contact whose sender certificate is invalid or claims to be this device.
+    #[error("a first contact with an invalid sender")]
+    InvalidSender,
+    /// Too many messages of the conversation are missing before this one.
+    #[error("a message too far ahead of the conversation (too many missing before it)")]
+    TooFarAhead,
+    /// The message is well-formed but its content is not understood.
+    #[error("a malformed message (the sender's app may be faulty)")]
+    MalformedContent,
+    /// The stored state of its conversation is damaged.
+    #[error("a message for a conversation whose local state is damaged")]
+    LocalStateDamaged,
+}
+
+impl From<DecryptError> for DropReason {
+    fn from(error: DecryptError) -> Self {
+        match error {
+            DecryptError::Envelope(_) => DropReason::Malformed,
+            DecryptError::WrongQueue => DropReason::NotForThisDevice,
+            DecryptError::TooFarAhead { .. } => DropReason::TooFarAhead,
+            DecryptError::Malformed { .. } => DropReason::MalformedContent,
+            _ => DropReason::Undecryptable,
+        }
+    }
+}
+
+impl From<FirstContactError> for DropReason {
+    fn from(error: FirstContactError) -> Self {
+        match error {
+            FirstContactError::Envelope(_) | FirstContactError::Malformed { .. } => {
+                DropReason::Malformed
+            }
+            FirstContactError::NotForThisMailbox => DropReason::NotForThisDevice,
+            FirstContactError::Replayed => DropReason::Replayed,
+            FirstContactError::UnknownPrekey => DropReason::UnknownPrekey,
+            FirstContactError::Certificate(_) | FirstContactError::FromSelf => {
+                DropReason::InvalidSender
+            }
+            _ => DropReason::Undecryptable,
+        }
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SyncReport {
+    /// New messages, in arrival order.
+    pub messages: Vec<Message>,
+    /// Envelopes dropped, with why; they were acknowledged so they do not come back.
+    pub dropped: Vec<DropReason>,
+    /// Outgoing envelopes the relay accepted during this sync (sent after an earlier
+    /// failure).
+    pub flushed: usize,
+    /// Outgoing envelopes still waiting for the relay.
+    pub pending: usize,
+    /// Outgoing envelopes the relay refused for good (the recipient's inbox is gone).
+    pub undeliverable: usize,
+    /// Queues of this device the relay does not know (deleted or never created); their
+    /// conversations cannot receive until they are set up again.
+    pub missing_queues: usize,
+}
+
+/// What the school says about senders, for the page being committed.
+struct Verifier<'a> {
+    root: &'a SchoolKey,
+    revocations: Option<&'a RevocationList>,
+    now: u64,
+}
+
+impl Verifier<'_> {
+    fn status(&self, certificate: Option<&[u8]>, device: &DeviceCertificate) -> SenderStatus {
+        verify_member(self.root, self.revocations, self.now, certificate, device)
+    }
+}
+
+/// The outcome of one envelope.
+enum Outcome {
+    Message(Box<Message>),
+    Nothing,
+    Dropped(DropReason),
+}
+
+impl Client {
+    /// Fetches, decrypts, stores and acknowledges everything waiting on the relay, and
+    /// sends what is in the outbox.
+    ///
+    /// # Errors
+    /// Network or local database failures (what was committed before stays committed;
+    /// nothing uncommitted was acknowledged). Bad envelopes are never an error: see
+    /// [`SyncReport::dropped`].
+    pub async fn sync(&mut self) -> Result<SyncReport, ClientError> {
+        let relay = self.relay()?;
+        self.refresh_directory().await?;
+        let flushed = self.flush_outbox(&relay).await?;
+        let mut report = SyncReport {
+            flushed: flushed.deposited,
+            pending: flushed.pending,
+            undeliverable: flushed.undeliverable,
+            ..SyncReport::default()
+        };
+        self.create_pending_queues(&relay).await?;
+        let account = self.account()?;
+        let mut queues: Vec<QueueKeys> = vec![account.mailbox().clone()];
+        queues.extend(
+            self.store
+                .all_sessions()?
+                .into_iter()
+                .filter(|row| row.queue_ready)
+                .map(|row| row.session.inbound_queue().clone()),
+        );
+        drop(account);
+        for queue in &queues {
+            self.sync_queue(&relay, queue, &mut report).await?;
+        }
+        // Sessions this sync accepted: their inbound queues exist before any reply
+        // announces them.
+        self.create_pending_queues(&relay).await?;
+        Ok(report)
+    }
+
+    async fn sync_queue(
+        &mut self,
+        relay: &RelayClient,
+        queue: &QueueKeys,
+        report: &mut SyncReport,
+    ) -> Result<(), ClientError> {
+        let mut after = 0;
+        loop {
+            let page = match relay.fetch(queue, after, PAGE).await {
+                Ok(page) => page,
+                Err(RelayError::Rejected { status: 404, .. }) => {
+                    report.missing_queues += 1;
+                    return Ok(());
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let Some(last) = page.iter().map(|f| f.id).max() else {
+                return Ok(());
+            };
+            after = last;
+            let outcomes = self.commit_page(&page)?;
+            let ids: Vec<u64> = page.iter().map(|f| f.id).collect();
+            relay.ack(queue, &ids).await?;
+            for outcome in outcomes {
+                match outcome {
+                    Outcome::Message(message) => report.messages.push(*message),
+                    Outcome::Dropped(reason) => report.dropped.push(reason),
+                    Outcome::Nothing => {}
+                }
+            }
+            if page.len() < PAGE as usize {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Decrypts a page and commits everything it changed in one transaction.
+    fn commit_page(&mut self, page: &[Fetched]) -> Result<Vec<Outcome>, ClientError> {
+        let Client { store, profile, .. } = self;
+        let profile = profile.as_ref().ok_or(ClientError::NotEnrolled)?;
+        let verifier = Verifier {
+            root: &profile.root_key,
+            revocations: profile.revocations.as_ref(),
+            now: now_secs(),
+        };
+        Ok(store.write(|w| {
+            let mut account = w.account()?.ok_or(StoreError::Corrupted("account"))?;
+            let mut account_changed = false;
+            let mut outcomes = Vec::with_capacity(page.len());
+            for fetched in page {
+                let outcome = match receive_one(w, &mut account, &verifier, &fetched.envelope) {
+                    Ok((outcome, changed)) => {
+                        account_changed |= changed;
+                        outcome
+                    }
+                    Err(StoreError::Sqlite(error)) => return Err(StoreError::Sqlite(error)),
+                    Err(StoreError::Encrypt(error)) => return Err(StoreError::Encrypt(error)),
+                    // Damaged local state for this one conversation: drop, go on.
+                    Err(_) => Outcome::Dropped(DropReason::LocalStateDamaged),
+                };
+                outcomes.push(outcome);
+            }
+            if account_changed {
+                w.put_account(&account)?;
+            }
+            Ok::<_, StoreError>(outcomes)
+        })?)
+    }
+
+    /// Creates on the relay the inbound queues of sessions that do not have one yet.
+    async fn create_pending_queues(&mut self, relay: &RelayClient) -> Result<(), ClientError> {
+        for row in self.store.all_sessions()? {
+            if row.queue_ready {
+                continue;
+            }
+            match relay.create_queue(row.session.inbound_queue()).await {
+                Ok(()) => self.store.set_queue_ready(&row.session.id())?,
+                // Someone holds this send id with another key: that conversation
+                // cannot receive; the others go on.
+                Err(RelayError::Rejected { status: 409, .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Handles one envelope inside the page's transaction. Returns the outcome and whether
+/// the account changed (a first contact accepted).
+fn receive_one(
+    w: &Writer<'_>,
+    account: &mut Account,
+    verifier: &Verifier<'_>,
+    bytes: &[u8],
+) -> Result<(Outcome, bool), StoreError> {
+    let Ok(envelope) = Envelope::from_bytes(bytes) else {
+        return Ok((Outcome::Dropped(DropReason::Malformed), false));
+    };
+    if envelope.send_id() == account.mailbox().send_id() {
+        return receive_first_contact(w, account, verifier, &envelope);
+    }
+    let Some(mut row) = w.session_for_queue(&envelope.send_id())? else {
+        return Ok((Outcome::Dropped(DropReason::NotForThisDevice), false));
+    };
+    let plaintext = match row.session.decrypt(&envelope) {
+        Ok(plaintext) => zeroize::Zeroizing::new(plaintext),
+        Err(DecryptError::Duplicate) => return Ok((Outcome::Nothing, false)),
+        Err(error) => return Ok((Outcome::Dropped(error.into()), false)),
+    };
+    w.update_session(&mut row)?;
+    let certificate = row.peer_certificate.clone();
+    let outcome = store_message(
+        w,
+        verifier,
+        row.session.peer(),
+        certificate.as_deref(),
+        &plaintext,
+    )?;
+    Ok((outcome, false))
+}
+
+fn receive_first_contact(
+    w: &Writer<'_>,
+    account: &mut Account,
+    verifier: &Verifier<'_>,
+    envelope: &Envelope,
+) -> Result<(Outcome, bool), StoreError> {
+    let contact = match account.open_first_contact(envelope) {
+        Ok(contact) => contact,
+        Err(error) => return Ok((Outcome::Dropped(error.into()), false)),
+    };
+    let certificate = contact.sender_certificate().to_vec();
+    if let Some(mut row) = w.session(&contact.session_id())? {
+        // A repeat of a handshake this device accepted: the same session.
+        let plaintext = match row.session.decrypt_first_contact(&contact) {
+            Ok(plaintext) => zeroize::Zeroizing::new(plaintext),
+            Err(DecryptError::Duplicate) => return Ok((Outcome::Nothing, false)),
+            Err(error) => return Ok((Outcome::Dropped(error.into()), false)),
+        };
+        w.update_session(&mut row)?;
+        let outcome = store_message(
+            w,
+            verifier,
+            row.session.peer(),
+            Some(&certificate),
+            &plaintext,
+        )?;
+        return Ok((outcome, false));
+    }
+    // Accept on a copy: the account changes only if the session is stored.
+    let mut candidate = Account::from_bytes(&account.to_bytes())?;
+    let inbound = match candidate.accept(&contact, &mut os_rng()) {
+        Ok(inbound) => inbound,
+        Err(error) => return Ok((Outcome::Dropped(error.into()), false)),
+    };
+    match w.insert_session(&inbound.session, Some(&certificate), false) {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            return Ok((Outcome::Dropped(DropReason::InvalidSender), false));
+        }
+        Err(error) => return Err(error),
+    }
+    *account = candidate;
+    let plaintext = zeroize::Zeroizing::new(inbound.plaintext);
+    let outcome = store_message(
+        w,
+        verifier,
+        inbound.session.peer(),
+        Some(&certificate),
+        &plaintext,
+    )?;
+    Ok((outcome, true))
+}
+
+/// Stores a received plaintext in the sender's conversation, with the sender's
+/// verified state now.
+fn store_message(
+    w: &Writer<'_>,
+    verifier: &Verifier<'_>,
+    peer: &DeviceCertificate,
+    certificate: Option<&[u8]>,
+    plaintext: &[u8],
+) -> Result<Outcome, StoreError> {
+    let Ok(content) = pb::Content::decode(plaintext) else {
+        return Ok(Outcome::Dropped(DropReason::MalformedContent));
+    };
+    let Some(pb::content::Body::Text(text)) = content.body else {
+        return Ok(Outcome::Nothing); // a kind of content this version does not show
+    };
+    let Ok(message_id) = <[u8; 16]>::try_from(content.message_id.as_slice()) else {
+        return Ok(Outcome::Dropped(DropReason::MalformedContent));
+    };
+    let (sender_name, sender_role, verified) = match verifier.status(certificate, peer) {
+        SenderStatus::Verified(member) => {
+            (member.display_name, member.role.as_str().to_string(), true)
+        }
+        SenderStatus::Unverified(reason) => (
+            format!(
+                "unknown sender {} ({reason})",
+                hex::encode(peer.account_key().get(..4).unwrap_or_default())
+            ),
+            "unverified".to_string(),
+            false,
+        ),
+    };
+    let record = MessageRecord {
+        peer_account: *peer.account_id().as_bytes(),
+        outgoing: false,
+        message_id,
+        sender_name,
+        sender_role,
+        verified,
+        body: text.text,
+        sent_at: content.sent_at,
+        stored_at: now_millis(),
+    };
+    let conversation = w.conversation_of(peer);
+    if w.put_message(&conversation, &record)? {
+        Ok(Outcome::Message(Box::new(Message::from(record))))
+    } else {
+        Ok(Outcome::Nothing) // already stored by an earlier sync that crashed before its ack
+    }
+}

@@ -1,0 +1,239 @@
+//! Attacks by enrolled members on the client library, through a real relay on
+//! 127.0.0.1: a forged device certificate that reuses the teacher's ids, and an inbox
+//! flooded with garbage. Each failed against Satchel 0.1.
+
+use std::path::Path;
+
+use satchel_client::relay::{RelayClient, TransportConfig};
+use satchel_client::store::SqliteStore;
+use satchel_client::store::cipher::StoreKey;
+use satchel_client::store::keyfile::{KeyFile, KeySource};
+use satchel_client::{Client, ClientConfig, DropReason};
+use satchel_core::school::Role;
+use satchel_core::{Account, Envelope, Session, os_rng};
+use satchel_relay::{Config, serve};
+use zeroize::Zeroizing;
+
+/// Each test person's platform key (the app would keep it in the Keychain).
+fn platform_key(seed: u8) -> KeySource {
+    KeySource::Platform(Zeroizing::new([seed; 32]))
+}
+
+fn open(home: &Path, seed: u8) -> Client {
+    Client::open(
+        home,
+        ClientConfig {
+            key: platform_key(seed),
+            transport: TransportConfig::default(),
+        },
+    )
+    .unwrap()
+}
+
+/// The account stored in someone's profile (the test holds their platform key).
+fn stored_account(home: &Path, seed: u8) -> Account {
+    let file = KeyFile::from_bytes(&std::fs::read(home.join("store.key")).unwrap()).unwrap();
+    let key: StoreKey = file.unlock(&platform_key(seed)).unwrap();
+    SqliteStore::open(&home.join("satchel.db"), &key)
+        .unwrap()
+        .account()
+        .unwrap()
+        .unwrap()
+}
+
+struct School {
+    _dir: tempfile::TempDir,
+    url: String,
+    teacher: (Client, std::path::PathBuf),
+    mum: (Client, std::path::PathBuf),
+    dad: (Client, std::path::PathBuf),
+}
+
+async fn school(dir: tempfile::TempDir, url: String) -> School {
+    let mut admin = open(&dir.path().join("admin"), 1);
+    admin.create_school("Oak Primary", &url).await.unwrap();
+    let mut enrol = async |folder: &str, seed: u8, role: Role, name: &str| {
+        let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
+        let home = dir.path().join(folder);
+        let mut client = open(&home, seed);
+        client.join(&code).await.unwrap();
+        (client, home)
+    };
+    let teacher = enrol("teacher", 2, Role::Teacher, "Ms Rivera").await;
+    let mum = enrol("mum", 3, Role::Parent, "Sam's mum").await;
+    let dad = enrol("dad", 4, Role::Parent, "Alex's dad").await;
+    School {
+        _dir: dir,
+        url,
+        teacher,
+        mum,
+        dad,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_forges_the_teachers_ids_gets_a_separate_unverified_thread_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().join("relay"),
+    ))
+    .await
+    .unwrap();
+    let url = format!("http://{}", server.local_addr());
+    let mut s = school(dir, url.clone()).await;
+    let relay = RelayClient::new(&url).unwrap();
+
+    // Dad (an enrolled parent, so he can read the directory) signs himself a device
+    // certificate claiming the teacher's account id and device id, under his own keys,
+    // and sends mum a first contact with it.
+    let teacher = stored_account(&s.teacher.1, 2);
+    let mum_account = stored_account(&s.mum.1, 3);
+    let mut rng = os_rng();
+    let forged = satchel_core::internal::account_claiming(
+        teacher.account_id(),
+        teacher.device_id(),
+        &mut rng,
+    );
+    let mut hijack = Session::initiate(&forged, &mum_account.prekey_bundle(), &mut rng).unwrap();
+    relay.create_queue(hijack.inbound_queue()).await.unwrap();
+    let envelope = hijack
+        .encrypt(
+            &satchel_proto_text("Hi, it is Ms Rivera. Please reply here."),
+            &mut rng,
+        )
+        .unwrap();
+    relay.deposit(&envelope).await.unwrap();
+
+    // Mum sees it as a stranger, never as the teacher.
+    let report = s.mum.0.sync().await.unwrap();
+    assert_eq!(report.messages.len(), 1);
+    assert!(!report.messages[0].verified);
+    assert_ne!(report.messages[0].from, "Ms Rivera");
+    assert!(
+        s.mum.0.history("Ms Rivera").unwrap().is_empty(),
+        "the forged message joined the teacher's thread"
+    );
+
+    // Mum writes to the teacher: it reaches the real teacher, and nothing reaches the
+    // forger's queue.
+    s.mum
+        .0
+        .send("Ms Rivera", "Is the trip still on?")
+        .await
+        .unwrap();
+    let teacher_got = s.teacher.0.sync().await.unwrap();
+    assert_eq!(teacher_got.messages.len(), 1);
+    assert_eq!(teacher_got.messages[0].text, "Is the trip still on?");
+    assert!(teacher_got.messages[0].verified);
+    let stolen = relay.fetch(hijack.inbound_queue(), 0, 100).await.unwrap();
+    assert!(
+        stolen.is_empty(),
+        "a message for the teacher reached the forger"
+    );
+    // And the teacher's reply is shown as verified in the right thread.
+    s.teacher.0.send("Sam's mum", "Yes, 9:00.").await.unwrap();
+    let mum_got = s.mum.0.sync().await.unwrap();
+    assert_eq!(mum_got.messages.len(), 1);
+    assert!(mum_got.messages[0].verified);
+    let history = s.mum.0.history("Ms Rivera").unwrap();
+    assert_eq!(
+        history.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["Is the trip still on?", "Yes, 9:00."]
+    );
+    let _ = &mut s.dad;
+    server.shutdown().await;
+}
+
+/// A text message as the client encodes it.
+fn satchel_proto_text(text: &str) -> Vec<u8> {
+    use prost::Message as _;
+    let mut id = [0u8; 16];
+    rand_core::Rng::fill_bytes(&mut os_rng(), &mut id);
+    satchel_proto::v1::Content {
+        message_id: id.to_vec(),
+        sent_at: 1,
+        body: Some(satchel_proto::v1::content::Body::Text(
+            satchel_proto::v1::Text {
+                text: text.to_string(),
+            },
+        )),
+    }
+    .encode_to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_in_an_inbox_never_stops_a_sync_every_good_message_arrives() {
+    const GOOD: usize = 900;
+    const GARBAGE: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().join("relay"),
+    ))
+    .await
+    .unwrap();
+    let url = format!("http://{}", server.local_addr());
+    let mut s = school(dir, url.clone()).await;
+    let relay = RelayClient::new(&url).unwrap();
+
+    s.teacher.0.send("Sam's mum", "first").await.unwrap();
+    assert_eq!(s.mum.0.sync().await.unwrap().messages.len(), 1);
+    s.mum.0.send("Ms Rivera", "ok").await.unwrap();
+    assert_eq!(s.teacher.0.sync().await.unwrap().messages.len(), 1);
+
+    // Mum's inbound queue for the teacher: anyone who learns its send id can deposit.
+    let mum_account = stored_account(&s.mum.1, 3);
+    let mut rng = os_rng();
+    let mut garbage_sent = 0;
+    for i in 0..GOOD {
+        s.teacher
+            .0
+            .send("Sam's mum", &format!("notice {i}"))
+            .await
+            .unwrap();
+        if i % 9 == 0 && garbage_sent < GARBAGE {
+            // Well-framed envelopes with random bodies, on the queue and the mailbox.
+            let target = mum_inbound_send_id(&s.mum.1, 3, &mum_account);
+            let mut body = vec![0u8; 200];
+            rand_core::Rng::fill_bytes(&mut rng, &mut body);
+            let mut bytes = vec![1u8];
+            bytes.extend_from_slice(target.as_bytes());
+            bytes.extend_from_slice(&body);
+            relay
+                .deposit(&Envelope::from_bytes(&bytes).unwrap())
+                .await
+                .unwrap();
+            garbage_sent += 1;
+        }
+    }
+    let report = s.mum.0.sync().await.unwrap();
+    assert_eq!(report.messages.len(), GOOD, "every good message arrives");
+    assert_eq!(report.dropped.len(), garbage_sent);
+    assert!(
+        report
+            .dropped
+            .iter()
+            .all(|r| matches!(r, DropReason::Undecryptable | DropReason::Malformed))
+    );
+    // Nothing comes back.
+    let again = s.mum.0.sync().await.unwrap();
+    assert!(again.messages.is_empty() && again.dropped.is_empty());
+    let _ = &mut s.dad;
+    let _ = s.url;
+    server.shutdown().await;
+}
+
+/// The send id of mum's inbound queue from the teacher (read from her store).
+fn mum_inbound_send_id(home: &Path, seed: u8, account: &Account) -> satchel_core::SendId {
+    let file = KeyFile::from_bytes(&std::fs::read(home.join("store.key")).unwrap()).unwrap();
+    let key = file.unlock(&platform_key(seed)).unwrap();
+    let store = SqliteStore::open(&home.join("satchel.db"), &key).unwrap();
+    store
+        .all_sessions()
+        .unwrap()
+        .into_iter()
+        .map(|row| row.session.inbound_queue().send_id())
+        .find(|id| *id != account.mailbox().send_id())
+        .unwrap()
+}
