@@ -11,5 +11,6 @@ mod at_rest;
 mod concurrent;
 mod flow;
 mod hostile_text;
+mod migration;
 mod people;
 mod support;
