@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use satchel_client::Client;
+use satchel_client::relay::TransportConfig;
+use satchel_client::store::keyfile::KeySource;
+use satchel_client::{Client, ClientConfig};
 use tokio::sync::Mutex;
+use zeroize::Zeroizing;
 
 use crate::SatchelError;
 use crate::runtime::run;
@@ -57,7 +60,7 @@ impl From<satchel_client::Identity> for Identity {
     fn from(i: satchel_client::Identity) -> Self {
         Self {
             name: i.name,
-            role: i.role,
+            role: i.role.as_str().to_owned(),
             classes: i.classes,
             account_id: i.account_id,
             school_id: i.school_id,
@@ -88,7 +91,7 @@ impl From<satchel_client::Contact> for Contact {
     fn from(c: satchel_client::Contact) -> Self {
         Self {
             name: c.name,
-            role: c.role,
+            role: c.role.as_str().to_owned(),
             classes: c.classes,
             verified: c.verified,
             account_id: c.account_id,
@@ -143,7 +146,7 @@ impl From<satchel_client::Message> for Message {
 /// when the app starts.
 ///
 /// ```kotlin
-/// val client = SatchelClient(context.filesDir.resolve("satchel").path)
+/// val client = SatchelClient(context.filesDir.resolve("satchel").path, storeKey, null)
 /// lifecycleScope.launch {
 ///     client.join(code)
 ///     client.send("Ms Rivera", "Is the trip still on?")
@@ -164,13 +167,42 @@ impl SatchelClient {
 
 #[uniffi::export]
 impl SatchelClient {
-    /// Opens (creating if needed) the profile in `home_dir`. Local only, fast.
+    /// Opens (creating if needed) the profile in `home_dir`, encrypted under
+    /// `store_key`: 32 random bytes the app creates once and keeps in the platform's
+    /// keystore (Android Keystore-wrapped preferences, the iOS Keychain with
+    /// `kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly`); see `ffi/README.md`. Pass the
+    /// same key every time. `extra_ca_pem` is the school's own CA certificate (PEM) if its
+    /// relay's TLS certificate does not come from a public authority, else `null`.
+    /// Local only, fast.
     ///
     /// # Errors
-    /// `Storage` if the folder or its database cannot be opened.
+    /// `InvalidInput` for a key that is not 32 bytes or an unreadable CA certificate;
+    /// `WrongStoreKey` if the key does not open this folder; `Storage` if the folder or
+    /// its database cannot be used (e.g. readable by other users).
     #[uniffi::constructor]
-    pub fn new(home_dir: String) -> Result<Arc<Self>, SatchelError> {
-        let client = Client::open(&PathBuf::from(home_dir))?;
+    pub fn new(
+        home_dir: String,
+        store_key: Vec<u8>,
+        extra_ca_pem: Option<Vec<u8>>,
+    ) -> Result<Arc<Self>, SatchelError> {
+        let store_key = Zeroizing::new(store_key);
+        let mut key = Zeroizing::new([0u8; 32]);
+        if store_key.len() != key.len() {
+            return Err(SatchelError::InvalidInput(format!(
+                "the store key must be 32 bytes, not {}: create it once with a secure random generator and keep it in the platform keystore",
+                store_key.len()
+            )));
+        }
+        key.copy_from_slice(&store_key);
+        let transport = match extra_ca_pem {
+            Some(pem) => TransportConfig::with_extra_ca_pem(pem),
+            None => TransportConfig::default(),
+        };
+        let config = ClientConfig {
+            key: KeySource::Platform(key),
+            transport,
+        };
+        let client = Client::open(&PathBuf::from(home_dir), config)?;
         Ok(Arc::new(Self {
             inner: Arc::new(Mutex::new(client)),
         }))
@@ -217,7 +249,15 @@ impl SatchelClient {
     /// `UnknownContact`, `AmbiguousContact`, `NotEnrolled`, `MessageTooLarge`, `Storage`.
     pub async fn send(&self, to: String, text: String) -> Result<bool, SatchelError> {
         let client = self.shared();
-        run(async move { Ok(client.lock().await.send(&to, &text).await?) }).await
+        run(async move {
+            Ok(client
+                .lock()
+                .await
+                .send(&to, &text)
+                .await?
+                .delivered_to_relay)
+        })
+        .await
     }
 
     /// Fetches, decrypts and stores new messages, sends the outbox, and returns the new

@@ -29,6 +29,8 @@ use satchel_core::{
 /// | `InvalidInput` | an argument is out of bounds (a name too long, a bad relay address): fix it |
 /// | `Storage` | the local database failed or the profile is damaged |
 /// | `UpdateRequired` | the data comes from a newer Satchel version: update the app |
+/// | `Certificate` | the relay's TLS certificate is not trusted: pass the school's CA certificate |
+/// | `WrongStoreKey` | the store key given does not open this folder: pass the key this install created |
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 #[uniffi(flat_error)]
 pub enum SatchelError {
@@ -97,6 +99,14 @@ pub enum SatchelError {
     /// The data was made by a newer Satchel version.
     #[error("{0}")]
     UpdateRequired(String),
+    /// The relay's TLS certificate is not trusted (wrong host name, unknown issuer,
+    /// expired): pass the school's CA certificate, or check the relay address.
+    #[error("{0}")]
+    Certificate(String),
+    /// The store key does not open this profile folder (another install's key, or the
+    /// key file is damaged).
+    #[error("{0}")]
+    WrongStoreKey(String),
 }
 
 impl From<EnvelopeError> for SatchelError {
@@ -182,10 +192,11 @@ impl From<RelayError> for SatchelError {
         let message = error.to_string();
         match error {
             RelayError::Network(_) => Self::Network(message),
-            RelayError::InvalidUrl(_) => Self::InvalidInput(message),
-            RelayError::Rejected { code, .. } if code == "invite_used" => Self::InviteUsed(
-                "this invite code was already used: ask the school for a new one".to_owned(),
-            ),
+            RelayError::Certificate { .. } => Self::Certificate(message),
+            RelayError::InvalidUrl(_)
+            | RelayError::InsecureUrl { .. }
+            | RelayError::CaCertificate { .. } => Self::InvalidInput(message),
+            RelayError::Rejected { status: 409, .. } => Self::RelayRefused(message),
             _ => Self::RelayRefused(message),
         }
     }
@@ -198,19 +209,22 @@ impl From<ClientError> for SatchelError {
                 "this device is not enrolled yet: join with the invite code from your school"
                     .to_owned(),
             ),
-            ClientError::AlreadyEnrolled { name } => Self::AlreadyEnrolled(format!(
-                "this profile folder is already enrolled as {name}: use another folder for a second profile"
-            )),
+            ClientError::AlreadyEnrolled { .. } => Self::AlreadyEnrolled(error.to_string()),
             ClientError::NotAdmin => Self::NotAdmin(error.to_string()),
             ClientError::Relay(e) => e.into(),
             ClientError::Invite(e) => e.into(),
             ClientError::InviteUsed => Self::InviteUsed(error.to_string()),
-            ClientError::UnknownContact { name } => Self::UnknownContact(format!(
-                "nobody called {name:?} is in the school directory: pick a name from contacts()"
-            )),
-            ClientError::AmbiguousContact { name, count } => Self::AmbiguousContact(format!(
-                "{count} people are called {name:?}: use their account id from contacts()"
-            )),
+            ClientError::InviteUnknown => Self::InvalidInvite(error.to_string()),
+            ClientError::UnknownContact { .. } => Self::UnknownContact(error.to_string()),
+            ClientError::AmbiguousContact { .. } => Self::AmbiguousContact(error.to_string()),
+            ClientError::EmptyMessage | ClientError::EmptyName => {
+                Self::InvalidInput(error.to_string())
+            }
+            ClientError::Key(_)
+            | ClientError::Store(satchel_client::store::StoreError::WrongKey) => {
+                Self::WrongStoreKey(error.to_string())
+            }
+            ClientError::Permissions(_) => Self::Storage(error.to_string()),
             ClientError::Handshake(e) => e.into(),
             ClientError::Encrypt(e) => e.into(),
             ClientError::Trust(e @ TrustError::InvalidField { .. }) => {

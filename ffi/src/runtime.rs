@@ -20,6 +20,11 @@ static RUNTIME: LazyLock<Result<tokio::runtime::Runtime, String>> = LazyLock::ne
 });
 
 /// Runs `future` on the runtime and waits for it without blocking the caller's thread.
+///
+/// The client's calls mix network I/O with SQLite transactions that wait for disk syncs
+/// and for other processes' locks, so the future is driven on the runtime's *blocking*
+/// pool (`spawn_blocking` + `block_on`): a slow disk or a held lock never stalls the
+/// async workers that carry other calls' network traffic.
 pub(crate) async fn run<F, T>(future: F) -> Result<T, SatchelError>
 where
     F: Future<Output = Result<T, SatchelError>> + Send + 'static,
@@ -28,8 +33,9 @@ where
     let runtime = RUNTIME.as_ref().map_err(|e| {
         SatchelError::Storage(format!("cannot start Satchel's network threads: {e}"))
     })?;
+    let handle = runtime.handle().clone();
     runtime
-        .spawn(future)
+        .spawn_blocking(move || handle.block_on(future))
         .await
         .map_err(|e| SatchelError::Storage(format!("a Satchel background task failed: {e}")))?
 }

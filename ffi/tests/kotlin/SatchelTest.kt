@@ -114,19 +114,23 @@ fun startRelay(dataDir: File): kotlin.Pair<Process, String> {
     return kotlin.Pair(process, "http://" + line.removePrefix("listening on "))
 }
 
+/** The store key an app would keep in the Android Keystore (fixed per test person). */
+fun storeKey(name: String): ByteArray =
+    java.security.MessageDigest.getInstance("SHA-256").digest(name.toByteArray())
+
 fun clientAgainstRelay() {
     val tmp = Files.createTempDirectory("satchel-kotlin").toFile()
     val (relay, url) = startRelay(File(tmp, "relay"))
     try {
         runBlocking {
-            val admin = SatchelClient(File(tmp, "admin").path)
+            val admin = SatchelClient(File(tmp, "admin").path, storeKey("admin"), null)
             val school = admin.createSchool("Hillside Primary", url)
             check(school.admin) { "admin" }
             val teacherCode = admin.invite(Role.TEACHER, "Ms Rivera", listOf("5B"))
             val parentCode = admin.invite(Role.PARENT, "Sam Parent", listOf("5B"))
 
-            val teacher = SatchelClient(File(tmp, "teacher").path)
-            val parent = SatchelClient(File(tmp, "parent").path)
+            val teacher = SatchelClient(File(tmp, "teacher").path, storeKey("teacher"), null)
+            val parent = SatchelClient(File(tmp, "parent").path, storeKey("parent"), null)
             val me = teacher.join(teacherCode)
             check(me.name == "Ms Rivera" && me.role == "teacher" && me.classes == listOf("5B")) { "teacher identity $me" }
             check(me.schoolId == school.schoolId) { "school id" }
@@ -152,14 +156,27 @@ fun clientAgainstRelay() {
             val notices = parent.sync().map { it.text }.sorted()
             check(notices == (0 until 5).map { "notice $it" }) { "notices $notices" }
 
-            expectThrows<SatchelException.InviteUsed> { runBlocking { SatchelClient(File(tmp, "second").path).join(parentCode) } }
+            expectThrows<SatchelException.InviteUsed> { runBlocking { SatchelClient(File(tmp, "second").path, storeKey("second"), null).join(parentCode) } }
             expectThrows<SatchelException.UnknownContact> { runBlocking { teacher.send("Nobody", "hello") } }
             expectThrows<SatchelException.NotAdmin> { runBlocking { teacher.invite(Role.PARENT, "X", listOf()) } }
-            val fresh = SatchelClient(File(tmp, "fresh").path)
+            val fresh = SatchelClient(File(tmp, "fresh").path, storeKey("fresh"), null)
             expectThrows<SatchelException.NotEnrolled> { runBlocking { fresh.whoami() } }
             expectThrows<SatchelException.Network> { runBlocking { fresh.createSchool("Nowhere", "http://127.0.0.1:9") } }
             expectThrows<SatchelException.InvalidInput> { runBlocking { fresh.createSchool("Nowhere", "not a url") } }
             expectThrows<SatchelException.InvalidInput> { runBlocking { admin.invite(Role.PARENT, "x".repeat(10_000), listOf("5B")) } }
+            expectThrows<SatchelException.WrongStoreKey> { SatchelClient(File(tmp, "admin").path, storeKey("someone else"), null) }
+            expectThrows<SatchelException.InvalidInput> { SatchelClient(File(tmp, "other").path, ByteArray(5), null) }
+
+            // Two client objects on one folder, used from many threads at once: nothing
+            // is lost and no message key is used twice.
+            val second = SatchelClient(File(tmp, "admin").path, storeKey("admin"), null)
+            val threads = (0 until 16).map { i ->
+                Thread { runBlocking { (if (i % 2 == 0) admin else second).send("Sam Parent", "thread $i") } }
+            }
+            threads.forEach { it.start() }
+            threads.forEach { it.join() }
+            val fromThreads = parent.sync().map { it.text }.sorted()
+            check(fromThreads == (0 until 16).map { "thread $it" }.sorted()) { "threads $fromThreads" }
         }
     } finally {
         relay.destroy()

@@ -1,6 +1,8 @@
 """The high-level SatchelClient from Python, against a real relay on loopback."""
 
 import asyncio
+import hashlib
+import threading
 
 import pytest
 from satchel import Role, SatchelClient, SatchelError
@@ -10,8 +12,17 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+def key(name):
+    """The store key an app would keep in the platform keystore (fixed per test person)."""
+    return hashlib.sha256(name.encode()).digest()
+
+
+def client(home, name):
+    return SatchelClient(home(name), key(name), None)
+
+
 def test_school_teacher_and_parent_talk(relay_url, home):
-    admin = SatchelClient(home("admin"))
+    admin = client(home, "admin")
     school = run(admin.create_school("Hillside Primary", relay_url))
     assert school.admin and school.role == "admin"
 
@@ -19,8 +30,8 @@ def test_school_teacher_and_parent_talk(relay_url, home):
     parent_code = run(admin.invite(Role.PARENT, "Sam Parent", ["5B"]))
     assert "\n" not in teacher_code
 
-    teacher = SatchelClient(home("teacher"))
-    parent = SatchelClient(home("parent"))
+    teacher = client(home, "teacher")
+    parent = client(home, "parent")
     me = run(teacher.join(teacher_code))
     assert (me.name, me.role, me.classes) == ("Ms Rivera", "teacher", ["5B"])
     assert me.school_id == school.school_id
@@ -47,7 +58,7 @@ def test_school_teacher_and_parent_talk(relay_url, home):
     ]
 
     with pytest.raises(SatchelError.InviteUsed):
-        run(SatchelClient(home("second")).join(parent_code))
+        run(client(home, "second").join(parent_code))
     with pytest.raises(SatchelError.UnknownContact):
         run(teacher.send("Nobody", "hello"))
     with pytest.raises(SatchelError.NotAdmin):
@@ -55,9 +66,9 @@ def test_school_teacher_and_parent_talk(relay_url, home):
 
 
 def test_concurrent_calls_on_one_client(relay_url, home):
-    admin = SatchelClient(home("admin"))
+    admin = client(home, "admin")
     run(admin.create_school("Hillside Primary", relay_url))
-    parent = SatchelClient(home("parent"))
+    parent = client(home, "parent")
     run(parent.join(run(admin.invite(Role.PARENT, "Sam Parent", ["5B"]))))
 
     async def many():
@@ -71,7 +82,7 @@ def test_concurrent_calls_on_one_client(relay_url, home):
 
 
 def test_errors_a_ui_can_act_on(home):
-    fresh = SatchelClient(home("fresh"))
+    fresh = client(home, "fresh")
     with pytest.raises(SatchelError.NotEnrolled):
         run(fresh.whoami())
     with pytest.raises(SatchelError.InvalidInvite):
@@ -82,7 +93,7 @@ def test_errors_a_ui_can_act_on(home):
 
 
 def test_bad_arguments_are_invalid_input(relay_url, home):
-    fresh = SatchelClient(home("fresh"))
+    fresh = client(home, "fresh")
     with pytest.raises(SatchelError.InvalidInput) as error:
         run(fresh.create_school("Hillside Primary", "not a url"))
     assert "http" in str(error.value)
@@ -93,3 +104,40 @@ def test_bad_arguments_are_invalid_input(relay_url, home):
         run(fresh.invite(Role.PARENT, "x" * 10_000, ["5B"]))
     code = run(fresh.invite(Role.PARENT, "Sam Parent", ["5B"]))
     assert code
+
+
+def test_the_store_key_is_checked(relay_url, home):
+    admin = client(home, "admin")
+    run(admin.create_school("Hillside Primary", relay_url))
+    with pytest.raises(SatchelError.WrongStoreKey):
+        SatchelClient(home("admin"), key("someone else"), None)
+    with pytest.raises(SatchelError.InvalidInput):
+        SatchelClient(home("other"), b"short", None)
+    assert client(home, "admin") is not None
+
+
+def test_threads_and_two_clients_on_one_folder_lose_nothing(relay_url, home):
+    admin = client(home, "admin")
+    run(admin.create_school("Hillside Primary", relay_url))
+    parent = client(home, "parent")
+    run(parent.join(run(admin.invite(Role.PARENT, "Sam Parent", ["5B"]))))
+    # Two client objects on the admin's folder (as an app and its notification
+    # extension would have), each used from its own threads at once.
+    second = client(home, "admin")
+    errors = []
+
+    def send(c, i):
+        try:
+            run(c.send("Sam Parent", f"notice {i}"))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=send, args=(admin if i % 2 else second, i)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    texts = sorted(m.text for m in run(parent.sync()))
+    assert texts == sorted(f"notice {i}" for i in range(16))
+    assert run(parent.sync()) == []
