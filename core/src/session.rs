@@ -8,7 +8,7 @@ use crate::account::{Account, FirstContact};
 use crate::crypto::dh::Hex;
 use crate::crypto::kdf::{LABEL_SESSION_AD, sha256};
 use crate::crypto::secret::Secret32;
-use crate::envelope::queue::{QueueKeys, SendId};
+use crate::envelope::queue::{QUEUE_ID_LEN, QueueKeys, SendId};
 use crate::envelope::{ENVELOPE_PREFIX_LEN, Envelope, MAX_PLAINTEXT_LEN, sealed};
 use crate::error::{DecryptError, EncryptError, HandshakeError, StateError};
 use crate::handshake::{handshake_id, pqxdh, session_seed};
@@ -19,8 +19,10 @@ use crate::ratchet::{Ratchet, RatchetConfig, message_len};
 /// The largest sender-certificate slot a first contact carries.
 pub const MAX_SENDER_CERTIFICATE_LEN: usize = 16 * 1024;
 
-/// The version of the persisted session format.
-pub const SESSION_STATE_VERSION: u32 = 1;
+/// The version of the persisted session format. Version 2 stores the announcement
+/// state (random inbound send ids, optional outbound send id); version 1 states are
+/// refused with [`StateError::UnsupportedVersion`] (`docs/PROTOCOL.md` §9).
+pub const SESSION_STATE_VERSION: u32 = 2;
 
 /// Names a session on both sides: derived from the initiator's identity and ephemeral
 /// keys, so both devices compute the same id.
@@ -48,7 +50,7 @@ impl std::fmt::Debug for SessionId {
 }
 
 /// The handshake data the initiator repeats (sealed to the responder's mailbox) until
-/// the responder's first reply proves the session exists on the other side.
+/// the responder's first reply announces the responder's inbound send id.
 #[derive(Clone)]
 struct PendingFirstContact {
     mailbox: SendId,
@@ -60,13 +62,30 @@ struct PendingFirstContact {
     one_time_prekey_id: Option<PrekeyId>,
 }
 
+/// Where this device's messages go.
+#[derive(Clone)]
+enum Outbound {
+    /// The initiator before the responder announced its inbound send id: every message
+    /// is a sealed first contact to the responder's mailbox.
+    Pending(PendingFirstContact),
+    /// The peer's inbound queue, as the peer announced it. The first announcement is
+    /// final (`docs/PROTOCOL.md` §4.5).
+    Queue(SendId),
+}
+
 /// A session with one peer device.
 ///
+/// * Each device chooses its own inbound send id at random ([`Session::inbound_queue`])
+///   and announces it to the peer inside the encrypted messages it sends, until the
+///   peer has sent a message on it ([`Session::is_announcing`]). No one else ever
+///   learns it from the handshake, so create the queue on the relay before depositing
+///   the first message that announces it.
 /// * [`Session::encrypt`] returns an [`Envelope`] to deposit on the relay. Until the
-///   peer has replied, envelopes are sealed first-contact envelopes to the peer's
-///   mailbox (each carries the handshake, so any one of them can start the session);
-///   afterwards they go to the peer's inbound queue and cost no public-key operation
-///   unless the direction of the conversation turned.
+///   initiator has learned the responder's send id (from the responder's first
+///   message), envelopes are sealed first-contact envelopes to the peer's mailbox (each
+///   carries the handshake, so any one of them can start the session); afterwards they
+///   go to the peer's inbound queue ([`Session::outbound_send_id`]) and cost no
+///   public-key operation unless the direction of the conversation turned.
 /// * [`Session::decrypt`] takes envelopes fetched from [`Session::inbound_queue`]. A
 ///   failed decrypt leaves the session exactly as it was.
 ///
@@ -80,8 +99,10 @@ pub struct Session {
     associated_data: [u8; 32],
     ratchet: Ratchet,
     inbound: QueueKeys,
-    outbound: SendId,
-    pending: Option<PendingFirstContact>,
+    outbound: Outbound,
+    /// Whether the frames this device sends on the peer's queue carry its inbound send
+    /// id. First contacts always carry it.
+    announcing: bool,
     sender_certificate: Vec<u8>,
     config: RatchetConfig,
 }
@@ -94,7 +115,9 @@ fn associated_data(initiator: &DeviceCertificate, responder: &DeviceCertificate)
 impl Session {
     /// Starts a session with the device that published `bundle` (the initiator's side of
     /// the handshake). Nothing is sent yet: the first [`Session::encrypt`] produces the
-    /// first-contact envelope.
+    /// first-contact envelope. The inbound queue's send id and key are drawn from `rng`;
+    /// create the queue on the relay before depositing the first contact, which
+    /// announces it.
     ///
     /// # Errors
     /// [`HandshakeError`] if the bundle is this device's own or contains a key that
@@ -104,6 +127,16 @@ impl Session {
         bundle: &PrekeyBundle,
         rng: &mut R,
     ) -> Result<Self, HandshakeError> {
+        Self::initiate_with_secret(account, bundle, rng).map(|(session, _)| session)
+    }
+
+    /// [`Session::initiate`], also returning the handshake secret `SK` (for the
+    /// known-answer vectors only).
+    pub(crate) fn initiate_with_secret<R: CryptoRng + ?Sized>(
+        account: &Account,
+        bundle: &PrekeyBundle,
+        rng: &mut R,
+    ) -> Result<(Self, Secret32), HandshakeError> {
         if bundle.device.device_id() == account.device_id()
             && bundle.device.account_id() == account.account_id()
         {
@@ -114,21 +147,22 @@ impl Session {
         let seed = session_seed(&output.shared);
         let ratchet = Ratchet::initiator(seed.ratchet, &bundle.signed_prekey, rng)
             .map_err(|_| HandshakeError::InvalidPeerKey)?;
+        // Our own inbound queue: a random send id, announced in every first contact.
+        let inbound = QueueKeys::generate(rng);
         let local = account.certificate().clone();
         let id = SessionId(handshake_id(
             local.device_dh_key(),
             &output.ephemeral_public,
         ));
-        Ok(Self {
+        let session = Self {
             id,
             initiator: true,
             associated_data: associated_data(&local, &bundle.device),
             local,
             peer: bundle.device.clone(),
             ratchet,
-            inbound: QueueKeys::with_send_id(seed.initiator_inbound, rng),
-            outbound: seed.responder_inbound,
-            pending: Some(PendingFirstContact {
+            inbound,
+            outbound: Outbound::Pending(PendingFirstContact {
                 mailbox: bundle.mailbox,
                 peer_dh_key: *bundle.device.device_dh_key(),
                 ephemeral_public: output.ephemeral_public,
@@ -137,14 +171,18 @@ impl Session {
                 kem_ciphertext: output.kem_ciphertext,
                 one_time_prekey_id: bundle.one_time_prekey.map(|(id, _)| id),
             }),
+            announcing: true,
             sender_certificate: Vec::new(),
             config: RatchetConfig::default(),
-        })
+        };
+        Ok((session, output.shared))
     }
 
     /// The responder's side: builds the session from a first contact and decrypts the
-    /// ratchet message inside. Called by [`Account::accept`], which checks prekeys and
-    /// replays and commits the account only if this succeeds.
+    /// ratchet message inside, whose frame must announce the initiator's inbound send
+    /// id. The responder's own inbound send id and queue key are drawn from `rng`.
+    /// Called by [`Account::accept`], which checks prekeys and replays and commits the
+    /// account only if this succeeds.
     pub(crate) fn respond<R: CryptoRng + ?Sized>(
         account: &Account,
         contact: &FirstContact,
@@ -155,21 +193,33 @@ impl Session {
         let seed = session_seed(shared);
         let local = account.certificate().clone();
         let peer = contact.initial.sender.clone();
-        let mut session = Self {
+        let associated_data = associated_data(&peer, &local);
+        let config = RatchetConfig::default();
+        // Our own inbound queue: a random send id that nobody knows yet; we announce it
+        // in every message we send until the peer has used it.
+        let inbound = QueueKeys::generate(rng);
+        let mut ratchet = Ratchet::responder(seed.ratchet, signed_prekey);
+        let (frame, reply) = ratchet.decrypt(
+            &contact.initial.ratchet_message,
+            &contact.prefix,
+            &associated_data,
+            &config,
+            frame::parse_first_contact,
+        )?;
+        let session = Self {
             id: SessionId(contact.handshake_id),
             initiator: false,
-            associated_data: associated_data(&peer, &local),
+            associated_data,
             local,
             peer,
-            ratchet: Ratchet::responder(seed.ratchet, signed_prekey),
-            inbound: QueueKeys::with_send_id(seed.responder_inbound, rng),
-            outbound: seed.initiator_inbound,
-            pending: None,
+            ratchet,
+            inbound,
+            outbound: Outbound::Queue(reply),
+            announcing: true,
             sender_certificate: Vec::new(),
-            config: RatchetConfig::default(),
+            config,
         };
-        let plaintext = session.decrypt_first_contact(contact)?;
-        Ok((session, plaintext))
+        Ok((session, frame::payload(frame, frame::ANNOUNCE_HEADER_LEN)))
     }
 
     /// Encrypts one message for the peer.
@@ -188,17 +238,53 @@ impl Session {
                 max: MAX_PLAINTEXT_LEN,
             });
         }
-        match &self.pending {
-            None => {
-                let mut bytes = Envelope::start(&self.outbound, message_len(plaintext.len()));
-                let prefix: [u8; ENVELOPE_PREFIX_LEN] = envelope_prefix(&self.outbound);
+        // First contacts always announce: any one of them may be the one that starts
+        // the session on the other side.
+        let announce = self.announcing || matches!(self.outbound, Outbound::Pending(_));
+        let header = if announce {
+            frame::announce_header(&self.inbound.send_id())
+        } else {
+            frame::payload_header()
+        };
+        self.encrypt_parts(&[header.as_bytes(), plaintext], rng)
+    }
+
+    /// Encrypts a raw session frame, valid or not (for tests, fuzzing and vectors only).
+    pub(crate) fn encrypt_frame<R: CryptoRng + ?Sized>(
+        &mut self,
+        frame: &[u8],
+        rng: &mut R,
+    ) -> Result<Envelope, EncryptError> {
+        let max = MAX_PLAINTEXT_LEN + frame::ANNOUNCE_HEADER_LEN;
+        if frame.len() > max {
+            return Err(EncryptError::PlaintextTooLarge {
+                len: frame.len(),
+                max,
+            });
+        }
+        self.encrypt_parts(&[frame], rng)
+    }
+
+    /// Encrypts the frame `parts[0] || parts[1] || …` to the peer's queue, or as a first
+    /// contact while the outbound send id is unknown.
+    fn encrypt_parts<R: CryptoRng + ?Sized>(
+        &mut self,
+        parts: &[&[u8]],
+        rng: &mut R,
+    ) -> Result<Envelope, EncryptError> {
+        match &self.outbound {
+            Outbound::Queue(outbound) => {
+                let outbound = *outbound;
+                let frame_len = parts.iter().map(|part| part.len()).sum();
+                let mut bytes = Envelope::start(&outbound, message_len(frame_len));
+                let prefix: [u8; ENVELOPE_PREFIX_LEN] = envelope_prefix(&outbound);
                 self.ratchet
-                    .encrypt(plaintext, &prefix, &self.associated_data, &mut bytes, rng)?;
+                    .encrypt(parts, &prefix, &self.associated_data, &mut bytes, rng)?;
                 Ok(Envelope::from_built(bytes))
             }
-            Some(pending) => {
+            Outbound::Pending(pending) => {
                 let pending = pending.clone();
-                self.encrypt_first_contact(&pending, plaintext, rng)
+                self.encrypt_first_contact(&pending, parts, rng)
             }
         }
     }
@@ -206,18 +292,19 @@ impl Session {
     fn encrypt_first_contact<R: CryptoRng + ?Sized>(
         &mut self,
         pending: &PendingFirstContact,
-        plaintext: &[u8],
+        parts: &[&[u8]],
         rng: &mut R,
     ) -> Result<Envelope, EncryptError> {
+        let frame_len: usize = parts.iter().map(|part| part.len()).sum();
         let prefix = envelope_prefix(&pending.mailbox);
         // The box key first: it is the only fallible step left after the ratchet
         // advances (sealing then fails only beyond 256 GiB), so an invalid peer key
         // leaves the session unchanged.
         let sealer = sealed::Sealer::new(&pending.peer_dh_key, rng)
             .map_err(|_| EncryptError::InvalidPeerKey)?;
-        let mut ratchet_message = Vec::with_capacity(message_len(plaintext.len()));
+        let mut ratchet_message = Vec::with_capacity(message_len(frame_len));
         self.ratchet.encrypt(
-            plaintext,
+            parts,
             &prefix,
             &self.associated_data,
             &mut ratchet_message,
@@ -238,33 +325,48 @@ impl Session {
         sealer
             .seal(&pending.mailbox, &content.encode_to_vec())
             .map_err(|_| EncryptError::PlaintextTooLarge {
-                len: plaintext.len(),
+                len: frame_len,
                 max: MAX_PLAINTEXT_LEN,
             })
     }
 
-    /// Decrypts an envelope fetched from this session's inbound queue.
+    /// Decrypts an envelope fetched from this session's inbound queue and returns the
+    /// application payload of its session frame.
+    ///
+    /// The message proves that the peer knows this device's inbound send id, so the
+    /// session stops announcing it. If the frame announces the peer's inbound send id
+    /// and this initiator did not know it yet, it becomes the outbound send id and the
+    /// session is confirmed. A later announcement is ignored: the first is final.
     ///
     /// # Errors
     /// [`DecryptError`]; the session is unchanged on error. A duplicate is reported as
-    /// [`DecryptError::Duplicate`] and can be acknowledged and dropped.
+    /// [`DecryptError::Duplicate`] and can be acknowledged and dropped. A message that
+    /// authenticates but whose session frame is invalid (empty, unknown kind,
+    /// truncated send id) is [`DecryptError::Malformed`].
     pub fn decrypt(&mut self, envelope: &Envelope) -> Result<Vec<u8>, DecryptError> {
         if envelope.send_id() != self.inbound.send_id() {
             return Err(DecryptError::WrongQueue);
         }
-        let plaintext = self.ratchet.decrypt(
+        let (frame, header) = self.ratchet.decrypt(
             envelope.body(),
             envelope.prefix(),
             &self.associated_data,
             &self.config,
+            frame::parse,
         )?;
-        // A message from the peer on our queue proves it holds the session.
-        self.pending = None;
-        Ok(plaintext)
+        // Commit. Only the peer can produce a message that authenticates, and it could
+        // deposit it only if it knew our inbound send id: stop announcing it.
+        self.announcing = false;
+        if let (Outbound::Pending(_), Some(reply)) = (&self.outbound, header.reply_send_id) {
+            self.outbound = Outbound::Queue(reply);
+        }
+        Ok(frame::payload(frame, header.len()))
     }
 
     /// Decrypts a further first-contact envelope of this session's handshake (the
-    /// initiator repeats the handshake until it hears back).
+    /// initiator repeats the handshake until it hears back). Its frame must announce
+    /// the initiator's inbound send id; the announcement of the first contact that
+    /// started the session is final, so this one changes nothing else.
     ///
     /// # Errors
     /// [`DecryptError::WrongQueue`] if the first contact belongs to another session;
@@ -276,12 +378,14 @@ impl Session {
         if contact.session_id() != self.id || self.initiator {
             return Err(DecryptError::WrongQueue);
         }
-        self.ratchet.decrypt(
+        let (frame, _) = self.ratchet.decrypt(
             &contact.initial.ratchet_message,
             &contact.prefix,
             &self.associated_data,
             &self.config,
-        )
+            frame::parse_first_contact,
+        )?;
+        Ok(frame::payload(frame, frame::ANNOUNCE_HEADER_LEN))
     }
 
     /// This session's id (the same on both devices).
@@ -296,11 +400,20 @@ impl Session {
         self.initiator
     }
 
-    /// Whether the peer has answered, so messages go to its queue rather than its
-    /// mailbox.
+    /// Whether this device knows the peer's inbound send id, so messages go to its queue
+    /// rather than its mailbox. Always true for the responder; true for the initiator
+    /// once it decrypted a message that announces the responder's send id.
     #[must_use]
     pub fn is_confirmed(&self) -> bool {
-        self.pending.is_none()
+        matches!(self.outbound, Outbound::Queue(_))
+    }
+
+    /// Whether the messages this device sends still announce its inbound send id: until
+    /// a message from the peer arrived on the inbound queue. (First contacts always
+    /// announce it.)
+    #[must_use]
+    pub fn is_announcing(&self) -> bool {
+        self.announcing
     }
 
     /// The peer device's certificate.
@@ -309,17 +422,23 @@ impl Session {
         &self.peer
     }
 
-    /// The queue this device fetches the peer's messages from. Create it on the relay
-    /// (send id and auth key) before the first message can arrive.
+    /// The queue this device fetches the peer's messages from. Its send id is random and
+    /// known only to this device until a message announces it: create the queue on the
+    /// relay (send id and auth key) before depositing the first envelope this session
+    /// produces.
     #[must_use]
     pub fn inbound_queue(&self) -> &QueueKeys {
         &self.inbound
     }
 
-    /// The peer's queue, where confirmed messages are deposited.
+    /// The peer's queue, where confirmed messages are deposited; `None` while the
+    /// initiator has not yet learned it (its messages then go to the peer's mailbox).
     #[must_use]
-    pub fn outbound_send_id(&self) -> SendId {
-        self.outbound
+    pub fn outbound_send_id(&self) -> Option<SendId> {
+        match &self.outbound {
+            Outbound::Queue(id) => Some(*id),
+            Outbound::Pending(_) => None,
+        }
     }
 
     /// Sets the opaque sender-certificate slot carried in first-contact envelopes (the
@@ -351,6 +470,11 @@ impl Session {
         self.ratchet.skipped_len()
     }
 
+    /// The session AD (a hash of both certificates; not secret).
+    pub(crate) fn associated_data(&self) -> &[u8; 32] {
+        &self.associated_data
+    }
+
     pub(crate) fn to_proto(&self) -> pb::SessionState {
         pb::SessionState {
             version: SESSION_STATE_VERSION,
@@ -364,17 +488,24 @@ impl Session {
                 send_id: self.inbound.send_id().as_bytes().to_vec(),
                 auth_secret: self.inbound.auth_secret().as_bytes().to_vec(),
             }),
-            outbound_send_id: self.outbound.as_bytes().to_vec(),
-            pending: self.pending.as_ref().map(|p| pb::PendingFirstContact {
-                mailbox_send_id: p.mailbox.as_bytes().to_vec(),
-                peer_dh_key: p.peer_dh_key.to_vec(),
-                ephemeral_key: p.ephemeral_public.to_vec(),
-                signed_prekey_id: p.signed_prekey_id,
-                kem_prekey_id: p.kem_prekey_id,
-                kem_ciphertext: p.kem_ciphertext.clone(),
-                one_time_prekey_id: p.one_time_prekey_id,
-            }),
+            outbound_send_id: match &self.outbound {
+                Outbound::Queue(id) => Some(id.as_bytes().to_vec()),
+                Outbound::Pending(_) => None,
+            },
+            pending: match &self.outbound {
+                Outbound::Queue(_) => None,
+                Outbound::Pending(p) => Some(pb::PendingFirstContact {
+                    mailbox_send_id: p.mailbox.as_bytes().to_vec(),
+                    peer_dh_key: p.peer_dh_key.to_vec(),
+                    ephemeral_key: p.ephemeral_public.to_vec(),
+                    signed_prekey_id: p.signed_prekey_id,
+                    kem_prekey_id: p.kem_prekey_id,
+                    kem_ciphertext: p.kem_ciphertext.clone(),
+                    one_time_prekey_id: p.one_time_prekey_id,
+                }),
+            },
             sender_certificate: self.sender_certificate.clone(),
+            announcing: self.announcing,
         }
     }
 
@@ -389,7 +520,10 @@ impl Session {
     /// Loads a session saved by [`Session::to_bytes`], with the default ratchet bounds.
     ///
     /// # Errors
-    /// [`StateError`] if the bytes are corrupted or from an unknown version.
+    /// [`StateError`] if the bytes are corrupted or from another version. A version 1
+    /// session (send ids derived from the handshake, no session frames) is refused with
+    /// [`StateError::UnsupportedVersion`] `{ found: 1, .. }`: it cannot talk to a peer
+    /// running this version; start a new session.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
         let state = pb::SessionState::decode(bytes)
             .map_err(|_| StateError::Malformed { field: "encoding" })?;
@@ -419,9 +553,11 @@ impl Session {
         };
         let config = RatchetConfig::default();
         let inbound = state.inbound.as_ref().ok_or(malformed("inbound"))?;
-        let pending = match &state.pending {
-            None => None,
-            Some(p) => Some(PendingFirstContact {
+        // Exactly one of the two: the peer's queue, or (initiator only) the first
+        // contact still being repeated.
+        let outbound = match (&state.outbound_send_id, &state.pending) {
+            (Some(id), None) => Outbound::Queue(send_id(id, "outbound_send_id")?),
+            (None, Some(p)) if state.initiator => Outbound::Pending(PendingFirstContact {
                 mailbox: send_id(&p.mailbox_send_id, "pending.mailbox_send_id")?,
                 peer_dh_key: key32(&p.peer_dh_key, "pending.peer_dh_key")?,
                 ephemeral_public: key32(&p.ephemeral_key, "pending.ephemeral_key")?,
@@ -430,6 +566,8 @@ impl Session {
                 kem_ciphertext: p.kem_ciphertext.clone(),
                 one_time_prekey_id: p.one_time_prekey_id,
             }),
+            (None, Some(_)) => return Err(malformed("pending")),
+            _ => return Err(malformed("outbound_send_id")),
         };
         Ok(Self {
             id: SessionId(
@@ -449,8 +587,8 @@ impl Session {
                 &Secret32::from_slice(&inbound.auth_secret)
                     .ok_or(malformed("inbound.auth_secret"))?,
             ),
-            outbound: send_id(&state.outbound_send_id, "outbound_send_id")?,
-            pending,
+            outbound,
+            announcing: state.announcing,
             sender_certificate: state.sender_certificate.clone(),
             config,
         })
@@ -462,10 +600,11 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("id", &self.id)
             .field("initiator", &self.initiator)
-            .field("confirmed", &self.pending.is_none())
+            .field("confirmed", &self.is_confirmed())
+            .field("announcing", &self.announcing)
             .field("peer", &self.peer.device_id())
             .field("inbound", &self.inbound.send_id())
-            .field("outbound", &self.outbound)
+            .field("outbound", &self.outbound_send_id())
             .finish_non_exhaustive()
     }
 }
@@ -485,4 +624,121 @@ fn envelope_prefix(send_id: &SendId) -> [u8; ENVELOPE_PREFIX_LEN] {
 #[must_use]
 pub fn preferred_session(a: SessionId, b: SessionId) -> SessionId {
     a.min(b)
+}
+
+/// Session frames: the plaintext of every ratchet message (`docs/PROTOCOL.md` §6.8).
+///
+/// ```text
+/// kind 0x00   0x00 || payload                             1 + |payload| bytes
+/// kind 0x01   0x01 || reply send id (16) || payload       17 + |payload| bytes
+/// ```
+///
+/// The reply send id is the sender's own inbound send id. Any other kind byte, an empty
+/// frame or a kind 0x01 frame shorter than 17 bytes is refused (before the ratchet
+/// commits anything).
+pub(crate) mod frame {
+    use super::{QUEUE_ID_LEN, SendId};
+    use crate::error::DecryptError;
+
+    /// Kind byte: the application payload only.
+    pub(crate) const KIND_PAYLOAD: u8 = 0x00;
+    /// Kind byte: the sender's inbound send id, then the application payload.
+    pub(crate) const KIND_ANNOUNCE: u8 = 0x01;
+    /// Length of the header of a kind 0x00 frame.
+    pub(crate) const PAYLOAD_HEADER_LEN: usize = 1;
+    /// Length of the header of a kind 0x01 frame.
+    pub(crate) const ANNOUNCE_HEADER_LEN: usize = 1 + QUEUE_ID_LEN;
+
+    /// An encoded frame header (kind, and the reply send id for kind 0x01).
+    pub(crate) struct EncodedHeader {
+        bytes: [u8; ANNOUNCE_HEADER_LEN],
+        len: usize,
+    }
+
+    impl EncodedHeader {
+        pub(crate) fn as_bytes(&self) -> &[u8] {
+            self.bytes.get(..self.len).unwrap_or_default()
+        }
+    }
+
+    /// The header of a kind 0x00 frame.
+    pub(crate) fn payload_header() -> EncodedHeader {
+        let mut bytes = [0u8; ANNOUNCE_HEADER_LEN];
+        if let Some(kind) = bytes.first_mut() {
+            *kind = KIND_PAYLOAD;
+        }
+        EncodedHeader {
+            bytes,
+            len: PAYLOAD_HEADER_LEN,
+        }
+    }
+
+    /// The header of a kind 0x01 frame announcing `reply`.
+    pub(crate) fn announce_header(reply: &SendId) -> EncodedHeader {
+        let mut bytes = [0u8; ANNOUNCE_HEADER_LEN];
+        let (kind, id) = bytes.split_at_mut(1);
+        kind.copy_from_slice(&[KIND_ANNOUNCE]);
+        id.copy_from_slice(reply.as_bytes());
+        EncodedHeader {
+            bytes,
+            len: ANNOUNCE_HEADER_LEN,
+        }
+    }
+
+    /// A parsed frame header.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) struct Header {
+        /// The sender's inbound send id, if the frame announces it.
+        pub(crate) reply_send_id: Option<SendId>,
+    }
+
+    impl Header {
+        /// The header's length: the payload starts here.
+        pub(crate) fn len(&self) -> usize {
+            if self.reply_send_id.is_some() {
+                ANNOUNCE_HEADER_LEN
+            } else {
+                PAYLOAD_HEADER_LEN
+            }
+        }
+    }
+
+    /// Parses a frame's header. The payload (possibly empty) is everything after
+    /// [`Header::len`] bytes.
+    pub(crate) fn parse(frame: &[u8]) -> Result<Header, DecryptError> {
+        match frame.split_first() {
+            None => Err(DecryptError::Malformed {
+                field: "session frame",
+            }),
+            Some((&KIND_PAYLOAD, _)) => Ok(Header {
+                reply_send_id: None,
+            }),
+            Some((&KIND_ANNOUNCE, rest)) => rest
+                .get(..QUEUE_ID_LEN)
+                .and_then(SendId::from_slice)
+                .map(|id| Header {
+                    reply_send_id: Some(id),
+                })
+                .ok_or(DecryptError::Malformed {
+                    field: "reply send id",
+                }),
+            Some(_) => Err(DecryptError::Malformed {
+                field: "session frame kind",
+            }),
+        }
+    }
+
+    /// Parses the frame of a first contact, which must announce the initiator's inbound
+    /// send id (kind 0x01); returns that id.
+    pub(crate) fn parse_first_contact(frame: &[u8]) -> Result<SendId, DecryptError> {
+        parse(frame)?.reply_send_id.ok_or(DecryptError::Malformed {
+            field: "first contact reply send id",
+        })
+    }
+
+    /// The payload of a checked frame whose header is `header_len` bytes long.
+    pub(crate) fn payload(mut frame: Vec<u8>, header_len: usize) -> Vec<u8> {
+        frame.drain(..header_len.min(frame.len()));
+        frame
+    }
 }

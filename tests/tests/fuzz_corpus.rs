@@ -9,13 +9,14 @@ use satchel_core::internal::fuzz;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 8] = [
+const TARGETS: [(&str, Target); 9] = [
     ("school", fuzz::school),
     ("queue_envelope", fuzz::queue_envelope),
     ("sealed_envelope", fuzz::sealed_envelope),
     ("sealed_content", fuzz::sealed_content),
     ("header", fuzz::header),
     ("ratchet_message", fuzz::ratchet_message),
+    ("session_frame", fuzz::session_frame),
     ("prekey_bundle", fuzz::prekey_bundle),
     ("persisted_state", fuzz::persisted_state),
 ];

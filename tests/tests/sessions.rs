@@ -29,7 +29,7 @@ fn messages_flow_both_ways_on_the_right_queues() {
             let text = format!("turn {turn} message {i}");
             let envelope = sender.encrypt(text.as_bytes(), &mut rng).unwrap();
             assert_eq!(envelope.send_id(), receiver.inbound_queue().send_id());
-            assert_eq!(envelope.send_id(), sender.outbound_send_id());
+            assert_eq!(Some(envelope.send_id()), sender.outbound_send_id());
             assert_eq!(receiver.decrypt(&wire(&envelope)).unwrap(), text.as_bytes());
         }
     }
@@ -218,7 +218,7 @@ fn envelope_lengths_reveal_only_the_padme_bucket() {
             .as_bytes()
             .len()
     };
-    // 1,025..=1,087 plaintext bytes (+1 marker) share the 1,088 bucket.
+    // 1,024..=1,086 payload bytes (+1 frame kind byte, +1 marker) share the 1,088 bucket.
     let a = len(&mut p, 1_030, &mut rng);
     let b = len(&mut p, 1_080, &mut rng);
     assert_eq!(a, b);
@@ -535,13 +535,52 @@ fn corrupted_or_future_state_is_a_typed_error() {
     let mut rng = rng(17);
     let p = confirmed_pair(&mut rng);
     let mut future = pb::SessionState::decode(p.alice.to_bytes().as_slice()).unwrap();
-    future.version = 2;
+    future.version = 3;
     assert_eq!(
         Session::from_bytes(&future.encode_to_vec()).unwrap_err(),
         StateError::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         }
+    );
+    // The outbound queue and the pending first contact: exactly one of them, and a
+    // pending first contact only on the initiator.
+    let mut state = pb::SessionState::decode(p.alice.to_bytes().as_slice()).unwrap();
+    state.outbound_send_id = None;
+    assert_eq!(
+        Session::from_bytes(&state.encode_to_vec()).unwrap_err(),
+        StateError::Malformed {
+            field: "outbound_send_id"
+        }
+    );
+    let mut state = pb::SessionState::decode(p.alice.to_bytes().as_slice()).unwrap();
+    state.outbound_send_id = Some(vec![7; 15]);
+    assert_eq!(
+        Session::from_bytes(&state.encode_to_vec()).unwrap_err(),
+        StateError::Malformed {
+            field: "outbound_send_id"
+        }
+    );
+    let pending = {
+        let alice = Account::from_bytes(&p.alice_account.to_bytes()).unwrap();
+        let session = Session::initiate(&alice, &p.bob_account.prekey_bundle(), &mut rng).unwrap();
+        pb::SessionState::decode(session.to_bytes().as_slice()).unwrap()
+    };
+    assert!(pending.outbound_send_id.is_none() && pending.pending.is_some());
+    assert!(Session::from_bytes(&pending.encode_to_vec()).is_ok());
+    let mut both = pending.clone();
+    both.outbound_send_id = Some(vec![7; 16]);
+    assert_eq!(
+        Session::from_bytes(&both.encode_to_vec()).unwrap_err(),
+        StateError::Malformed {
+            field: "outbound_send_id"
+        }
+    );
+    let mut pending_responder = pending;
+    pending_responder.initiator = false;
+    assert_eq!(
+        Session::from_bytes(&pending_responder.encode_to_vec()).unwrap_err(),
+        StateError::Malformed { field: "pending" }
     );
     // No version at all (empty or foreign bytes) is damage, not a newer app's state.
     future.version = 0;
@@ -650,4 +689,237 @@ fn the_sender_certificate_slot_is_bounded_on_both_sides() {
         contact.sender_certificate().len(),
         MAX_SENDER_CERTIFICATE_LEN
     );
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The attack this version fixes: in version 1 the initiator derived the responder's
+/// inbound send id from the handshake secret, created that queue on the relay first and
+/// so made the responder's queue creation fail. Now the responder draws the id from its
+/// own RNG, and the initiator learns it only from the responder's first message.
+#[test]
+fn the_initiator_cannot_know_the_responders_send_id_before_the_first_reply() {
+    let mut rng = rng(30);
+    let alice = Account::new(&mut rng);
+    let mut bob = Account::new(&mut rng);
+    let bundle = bob.prekey_bundle_with_one_time_prekey(&mut rng);
+    let bob_state = bob.to_bytes();
+    let mut a = Session::initiate(&alice, &bundle, &mut rng).unwrap();
+    assert_eq!(a.outbound_send_id(), None);
+    assert!(!a.is_confirmed());
+    let first = a.encrypt(b"hello", &mut rng).unwrap();
+    let second = a.encrypt(b"hello again", &mut rng).unwrap();
+    assert_eq!(first.send_id(), bundle.mailbox());
+    assert_eq!(a.outbound_send_id(), None);
+    // Everything the initiator holds before the reply.
+    let initiator_knows = [
+        alice.to_bytes(),
+        bundle.to_bytes(),
+        a.to_bytes(),
+        first.as_bytes().to_vec(),
+        second.as_bytes().to_vec(),
+    ];
+
+    // Two copies of the responder accept the same first contact (same handshake secret,
+    // same session id) under two RNGs: they choose different send ids.
+    let mut bob1 = Account::from_bytes(&bob_state).unwrap();
+    let mut bob2 = Account::from_bytes(&bob_state).unwrap();
+    let contact = bob1.open_first_contact(&wire(&first)).unwrap();
+    let mut b1 = bob1
+        .accept(&contact, &mut crate::support::rng(31))
+        .unwrap()
+        .session;
+    let b2 = bob2
+        .accept(&contact, &mut crate::support::rng(32))
+        .unwrap()
+        .session;
+    assert_eq!(b1.id(), b2.id());
+    let (s1, s2) = (b1.inbound_queue().send_id(), b2.inbound_queue().send_id());
+    assert_ne!(s1, s2);
+    // Both learned the initiator's (random) inbound send id from the first contact.
+    assert_eq!(b1.outbound_send_id(), Some(a.inbound_queue().send_id()));
+    assert_eq!(b2.outbound_send_id(), Some(a.inbound_queue().send_id()));
+    assert!(b1.is_announcing() && b2.is_announcing());
+    for id in [s1, s2] {
+        for blob in &initiator_knows {
+            assert!(!contains(blob, id.as_bytes()), "the send id leaked early");
+        }
+    }
+
+    // The first reply goes to the initiator's queue and carries the id, encrypted.
+    let reply = b1.encrypt(b"hi", &mut rng).unwrap();
+    assert_eq!(reply.send_id(), a.inbound_queue().send_id());
+    assert!(!contains(reply.as_bytes(), s1.as_bytes()));
+    assert_eq!(a.decrypt(&wire(&reply)).unwrap(), b"hi");
+    assert_eq!(a.outbound_send_id(), Some(s1));
+    assert!(a.is_confirmed());
+    let next = a.encrypt(b"on your queue", &mut rng).unwrap();
+    assert_eq!(next.send_id(), s1);
+    assert_eq!(b1.decrypt(&wire(&next)).unwrap(), b"on your queue");
+}
+
+#[test]
+fn each_side_announces_until_the_peer_has_used_its_queue() {
+    use satchel_core::internal::fuzz::encrypt_session_frame;
+    let mut rng = rng(33);
+    let alice = Account::new(&mut rng);
+    let mut bob = Account::new(&mut rng);
+    let bundle = bob.prekey_bundle_with_one_time_prekey(&mut rng);
+    let mut a = Session::initiate(&alice, &bundle, &mut rng).unwrap();
+    assert!(a.is_announcing());
+    let first = a.encrypt(b"first", &mut rng).unwrap();
+    let mut b = bob
+        .accept(&bob.open_first_contact(&first).unwrap(), &mut rng)
+        .unwrap()
+        .session;
+    assert!(b.is_confirmed() && b.is_announcing());
+
+    // A buggy responder's message without the announcement: it decrypts and proves
+    // Bob knows Alice's queue, but Alice still cannot write to Bob's.
+    let mut frame = vec![0x00];
+    frame.extend_from_slice(b"no id");
+    let unannounced = encrypt_session_frame(&mut b, &frame, &mut rng).unwrap();
+    assert_eq!(a.decrypt(&unannounced).unwrap(), b"no id");
+    assert!(!a.is_confirmed() && !a.is_announcing());
+    let repeat = a.encrypt(b"still a first contact", &mut rng).unwrap();
+    assert_eq!(repeat.send_id(), bundle.mailbox());
+    assert_eq!(
+        b.decrypt_first_contact(&bob.open_first_contact(&repeat).unwrap())
+            .unwrap(),
+        b"still a first contact"
+    );
+
+    // Bob announces in every message until one arrives on his queue.
+    let r1 = b.encrypt(b"r1", &mut rng).unwrap();
+    let r2 = b.encrypt(b"r2", &mut rng).unwrap();
+    assert_eq!(a.decrypt(&r2).unwrap(), b"r2");
+    assert_eq!(a.outbound_send_id(), Some(b.inbound_queue().send_id()));
+    assert_eq!(a.decrypt(&r1).unwrap(), b"r1");
+    let r3 = b.encrypt(b"r3", &mut rng).unwrap();
+    assert!(b.is_announcing());
+    let q1 = a.encrypt(b"q1", &mut rng).unwrap();
+    assert_eq!(b.decrypt(&q1).unwrap(), b"q1");
+    assert!(!b.is_announcing());
+    assert_eq!(a.decrypt(&r3).unwrap(), b"r3");
+
+    // Frames without an announcement are one kind byte longer than the payload, frames
+    // with one 17: lengths that share a Padmé bucket stay alike.
+    let quiet = b.encrypt(&[b'x'; 100], &mut rng).unwrap();
+    assert_eq!(quiet.as_bytes().len(), 101 + 104);
+    assert_eq!(a.decrypt(&quiet).unwrap(), [b'x'; 100]);
+
+    // A later announcement of another id is ignored: the first one is final.
+    let mut moved = vec![0x01];
+    moved.extend_from_slice(&[0x5a; 16]);
+    moved.extend_from_slice(b"moved?");
+    let moved = encrypt_session_frame(&mut b, &moved, &mut rng).unwrap();
+    assert_eq!(a.decrypt(&moved).unwrap(), b"moved?");
+    assert_eq!(a.outbound_send_id(), Some(b.inbound_queue().send_id()));
+    // And the state survives a reload.
+    let a2 = Session::from_bytes(&a.to_bytes()).unwrap();
+    assert_eq!(a2.outbound_send_id(), a.outbound_send_id());
+    assert!(!a2.is_announcing());
+    let b2 = Session::from_bytes(&b.to_bytes()).unwrap();
+    assert!(!b2.is_announcing());
+}
+
+#[test]
+fn invalid_frames_are_refused_and_leave_the_session_untouched() {
+    use satchel_core::internal::fuzz::encrypt_session_frame;
+    let mut rng = rng(34);
+    let mut p = confirmed_pair(&mut rng);
+    let cases: [(&[u8], &str); 5] = [
+        (b"\x02unknown kind", "session frame kind"),
+        (b"\xff", "session frame kind"),
+        (b"", "session frame"),
+        (b"\x01short id", "reply send id"),
+        (&[0x01; 16], "reply send id"),
+    ];
+    for (frame, field) in cases {
+        // Both directions, and both with and without a DH step before.
+        for to_alice in [true, false] {
+            let (sender, receiver) = if to_alice {
+                (&mut p.bob, &mut p.alice)
+            } else {
+                (&mut p.alice, &mut p.bob)
+            };
+            let envelope = encrypt_session_frame(sender, frame, &mut rng).unwrap();
+            let before = receiver.to_bytes();
+            assert_eq!(
+                receiver.decrypt(&wire(&envelope)),
+                Err(DecryptError::Malformed { field })
+            );
+            assert_eq!(receiver.to_bytes(), before, "{field}: state changed");
+            // The next genuine message still decrypts (its key was not consumed).
+            let next = sender.encrypt(b"after", &mut rng).unwrap();
+            assert_eq!(receiver.decrypt(&next).unwrap(), b"after");
+        }
+    }
+}
+
+#[test]
+fn a_first_contact_must_announce_the_initiators_queue() {
+    use satchel_core::internal::fuzz::encrypt_session_frame;
+    let mut rng = rng(35);
+    let alice = Account::new(&mut rng);
+    let mut bob = Account::new(&mut rng);
+    let bundle = bob.prekey_bundle_with_one_time_prekey(&mut rng);
+    let mut a = Session::initiate(&alice, &bundle, &mut rng).unwrap();
+    let silent = encrypt_session_frame(&mut a, b"\x00no reply id", &mut rng).unwrap();
+    let contact = bob.open_first_contact(&silent).unwrap();
+    let before = bob.to_bytes();
+    assert_eq!(
+        bob.accept(&contact, &mut rng).unwrap_err(),
+        FirstContactError::DecryptionFailed
+    );
+    assert_eq!(bob.to_bytes(), before);
+
+    // On an existing session, a repeat without the announcement is refused unchanged.
+    let good = a.encrypt(b"proper", &mut rng).unwrap();
+    let mut b = bob
+        .accept(&bob.open_first_contact(&good).unwrap(), &mut rng)
+        .unwrap()
+        .session;
+    let silent = encrypt_session_frame(&mut a, b"\x00again", &mut rng).unwrap();
+    let before = b.to_bytes();
+    assert_eq!(
+        b.decrypt_first_contact(&bob.open_first_contact(&silent).unwrap()),
+        Err(DecryptError::Malformed {
+            field: "first contact reply send id"
+        })
+    );
+    assert_eq!(b.to_bytes(), before);
+    // The first contact that `accept` refused is refused by the session too.
+    assert_eq!(
+        b.decrypt_first_contact(&contact),
+        Err(DecryptError::Malformed {
+            field: "first contact reply send id"
+        })
+    );
+}
+
+#[test]
+fn version_1_session_states_are_refused_and_version_1_accounts_still_load() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
+    // Saved by the previous release (session format 1: send ids derived from SK).
+    let session = std::fs::read(dir.join("v1-session-state.bin")).unwrap();
+    assert_eq!(
+        pb::SessionState::decode(session.as_slice())
+            .unwrap()
+            .version,
+        1
+    );
+    assert_eq!(
+        Session::from_bytes(&session).unwrap_err(),
+        StateError::UnsupportedVersion {
+            found: 1,
+            supported: 2
+        }
+    );
+    // The account format did not change: the same bytes load and save again.
+    let account = std::fs::read(dir.join("v1-account-state.bin")).unwrap();
+    let loaded = Account::from_bytes(&account).unwrap();
+    assert_eq!(loaded.to_bytes(), account);
 }

@@ -1,16 +1,35 @@
 //! Known-answer vectors for Satchel's own formats and KDF chains.
 //!
-//! `tests/vectors/v1.json` is checked in. The test recomputes every vector and compares:
-//! any change in bytes fails. To create the file after an *intended* format change (which
-//! also needs a new format version), run with `SATCHEL_WRITE_VECTORS=1` and review the diff.
+//! `tests/vectors/v2.json` is checked in (it replaced `v1.json` when session format 2
+//! changed the session-init KDF and the ratchet plaintext; every other set carried over
+//! byte for byte). The test recomputes every vector and compares: any change in bytes
+//! fails. To create the file after an *intended* format change (which also needs a new
+//! format version), run with `SATCHEL_WRITE_VECTORS=1` and review the diff.
+//!
+//! The conversation vector lists every random value the session steps draw, in draw
+//! order (`docs/PROTOCOL.md` §4.6), and the accounts' secrets, so an independent
+//! implementation can regenerate every envelope without reproducing the RNG.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::path::PathBuf;
 
+use chacha20::ChaCha20Rng;
+use rand_core::{Rng, TryCryptoRng, TryRng};
+use satchel_core::internal::fuzz::{
+    encrypt_session_frame, initiate_with_handshake_secret, parse_session_frame,
+    session_associated_data, session_init_kdf,
+};
 use satchel_core::internal::{decrypt_header, encrypt_header, kdf_chain, kdf_root};
-use satchel_core::{Account, AccountId, Envelope, Fingerprint, SafetyNumber, Session, padme};
+use satchel_core::{
+    Account, AccountId, DecryptError, Envelope, Fingerprint, SafetyNumber, Session, padme,
+};
+use satchel_proto::{Message, v1 as pb};
 use serde_json::{Value, json};
 
 use crate::support::{rng, wire};
+
+const VECTORS: &str = "vectors/v2.json";
 
 fn hex(bytes: &[u8]) -> String {
     hex::encode(bytes)
@@ -90,30 +109,310 @@ fn fingerprint_vectors() -> Value {
            "safety_number": SafetyNumber::between(&fa, &fb).digits()})
 }
 
-/// A whole deterministic conversation: the sealed first contact, the reply on a queue
-/// (with a DH step) and a steady-state message.
-fn conversation_vectors() -> Value {
-    let mut rng = rng(77);
-    let teacher = Account::new(&mut rng);
-    let mut parent = Account::new(&mut rng);
-    let bundle = parent.prekey_bundle_with_one_time_prekey(&mut rng);
-    let mut to_parent = Session::initiate(&teacher, &bundle, &mut rng).unwrap();
-    let first = to_parent
-        .encrypt(b"Hello from Ms Rivera, class 5B.", &mut rng)
-        .unwrap();
-    let contact = parent.open_first_contact(&wire(&first)).unwrap();
-    let mut to_teacher = parent.accept(&contact, &mut rng).unwrap().session;
-    let reply = to_teacher.encrypt(b"Thank you!", &mut rng).unwrap();
-    assert_eq!(to_parent.decrypt(&wire(&reply)).unwrap(), b"Thank you!");
-    let steady = to_teacher.encrypt(b"See you at 9.", &mut rng).unwrap();
-    assert_eq!(to_parent.decrypt(&wire(&steady)).unwrap(), b"See you at 9.");
+/// `(RK_0, HK_A, HK_B)` from `SK` (session-init KDF, `docs/PROTOCOL.md` §4.2).
+fn session_init_vectors() -> Value {
+    (0..3u8)
+        .map(|i| {
+            let sk = filled(150 + i);
+            let (root, hk_a, hk_b) = session_init_kdf(sk);
+            json!({"sk": hex(&sk), "rk0": hex(&root), "hk_a": hex(&hk_a), "hk_b": hex(&hk_b)})
+        })
+        .collect()
+}
+
+/// Session frames (`docs/PROTOCOL.md` §6.8): valid ones with what they carry, invalid
+/// ones with the error `Session::decrypt` reports for them.
+fn session_frame_vectors() -> Value {
+    let id = [0xa5u8; 16];
+    let frame = |kind: u8, id: Option<&[u8]>, payload: &[u8]| {
+        let mut f = vec![kind];
+        f.extend_from_slice(id.unwrap_or_default());
+        f.extend_from_slice(payload);
+        f
+    };
+    let valid: Vec<Value> = [
+        frame(0x00, None, b""),
+        frame(0x00, None, b"ok"),
+        frame(0x00, None, &[0x01; 20]),
+        frame(0x01, Some(&id), b""),
+        frame(0x01, Some(&id), b"Thank you!"),
+    ]
+    .iter()
+    .map(|f| {
+        let (reply, header_len) = parse_session_frame(f).unwrap();
+        json!({"frame": hex(f), "kind": f[0],
+               "reply_send_id": reply.map(|id| hex(id.as_bytes())),
+               "payload": hex(&f[header_len..])})
+    })
+    .collect();
+    let invalid: Vec<Value> = [
+        Vec::new(),
+        frame(0x02, None, b"future"),
+        frame(0xff, None, b""),
+        frame(0x01, Some(&id[..15]), b""),
+        vec![0x01],
+    ]
+    .iter()
+    .map(|f| {
+        let error = parse_session_frame(f).unwrap_err();
+        json!({"frame": hex(f), "error": format!("{error:?}")})
+    })
+    .collect();
+    json!({"valid": valid, "invalid": invalid})
+}
+
+/// An RNG that records every draw, so that the vectors can list them.
+struct Recording {
+    inner: ChaCha20Rng,
+    draws: Vec<Vec<u8>>,
+}
+
+impl Recording {
+    fn take(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.draws)
+    }
+}
+
+impl TryRng for Recording {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.inner.fill_bytes(dst);
+        self.draws.push(dst.to_vec());
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for Recording {}
+
+/// An RNG that hands out listed draws, one per request, of exactly the listed lengths.
+struct Replay(VecDeque<Vec<u8>>);
+
+impl TryRng for Replay {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        let next = self.0.pop_front().expect("a listed draw");
+        assert_eq!(next.len(), dst.len(), "draw of another length");
+        dst.copy_from_slice(&next);
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for Replay {}
+
+/// Checks a step's draws against the documented order and labels them.
+fn draws(recorded: Vec<Vec<u8>>, uses: &[(&str, usize)]) -> Value {
+    assert_eq!(
+        recorded.iter().map(Vec::len).collect::<Vec<_>>(),
+        uses.iter().map(|(_, len)| *len).collect::<Vec<_>>(),
+        "the draw order differs from docs/PROTOCOL.md §4.6"
+    );
+    recorded
+        .iter()
+        .zip(uses)
+        .map(|(bytes, (name, _))| json!({"use": name, "bytes": hex(bytes)}))
+        .collect()
+}
+
+const INITIATE_DRAWS: [(&str, usize); 5] = [
+    ("EK_A: X25519 secret of the initiator's ephemeral key", 32),
+    ("m: ML-KEM-768 encapsulation randomness", 32),
+    (
+        "DHs: X25519 secret of the initiator's first ratchet key",
+        32,
+    ),
+    ("S_A: send id of the initiator's inbound queue", 16),
+    (
+        "QK_A: Ed25519 secret of the initiator's inbound queue key",
+        32,
+    ),
+];
+const SEAL_DRAWS: [(&str, usize); 1] = [("E: X25519 secret of the sealed-box ephemeral key", 32)];
+const ACCEPT_DRAWS: [(&str, usize); 2] = [
+    ("S_B: send id of the responder's inbound queue", 16),
+    (
+        "QK_B: Ed25519 secret of the responder's inbound queue key",
+        32,
+    ),
+];
+const DH_STEP_DRAWS: [(&str, usize); 1] = [("DHs': X25519 secret of the new ratchet key", 32)];
+
+/// The secrets of an account's stored state (`state.proto`), as explicit inputs.
+fn account_vector(account: &Account) -> Value {
+    let state = pb::AccountState::decode(account.to_bytes().as_slice()).unwrap();
+    let mailbox = state.mailbox.clone().unwrap();
     json!({
-        "rng": "ChaCha20Rng, seed [77; 32]",
+        "account_secret": hex(&state.account_secret),
+        "account_id": hex(&state.account_id),
+        "device_id": hex(&state.device_id),
+        "device_dh_secret": hex(&state.device_dh_secret),
+        "device_signing_secret": hex(&state.device_signing_secret),
+        "certificate": hex(&state.certificate.unwrap().encode_to_vec()),
+        "mailbox_send_id": hex(&mailbox.send_id),
+        "mailbox_auth_secret": hex(&mailbox.auth_secret),
+        "signed_prekeys": state.signed_prekeys.iter()
+            .map(|k| json!({"id": k.id, "secret": hex(&k.secret)})).collect::<Vec<_>>(),
+        "kem_prekeys": state.kem_prekeys.iter()
+            .map(|k| json!({"id": k.id, "seed": hex(&k.seed)})).collect::<Vec<_>>(),
+        "one_time_prekeys": state.one_time_prekeys.iter()
+            .map(|k| json!({"id": k.id, "secret": hex(&k.secret)})).collect::<Vec<_>>(),
+    })
+}
+
+/// Hex of a session frame: kind, the reply send id if any, the payload.
+fn frame_hex(reply: Option<&[u8]>, payload: &[u8]) -> String {
+    let mut f = vec![u8::from(reply.is_some())];
+    f.extend_from_slice(reply.unwrap_or_default());
+    f.extend_from_slice(payload);
+    hex(&f)
+}
+
+/// A whole deterministic conversation in session format 2: the sealed first contact
+/// (announcing the teacher's queue), the parent's replies (announcing the parent's
+/// queue, the first with a DH step), the teacher's first queue message (no
+/// announcement), the parent's last message (it stopped announcing), and refused
+/// messages: a tampered envelope and validly encrypted invalid frames.
+fn conversation_vectors() -> Value {
+    let mut setup = rng(77);
+    let teacher = Account::new(&mut setup);
+    let mut parent = Account::new(&mut setup);
+    let bundle = parent.prekey_bundle_with_one_time_prekey(&mut setup);
+    let parent_before = account_vector(&parent);
+    let mut rng = Recording {
+        inner: setup,
+        draws: Vec::new(),
+    };
+
+    let (mut to_parent, sk) = initiate_with_handshake_secret(&teacher, &bundle, &mut rng).unwrap();
+    let initiate = draws(rng.take(), &INITIATE_DRAWS);
+    let s_a = to_parent.inbound_queue().send_id();
+    assert_eq!(to_parent.outbound_send_id(), None);
+
+    let p1 = b"Hello from Ms Rivera, class 5B.";
+    let first = to_parent.encrypt(p1, &mut rng).unwrap();
+    let first_draws = draws(rng.take(), &SEAL_DRAWS);
+    let contact = parent.open_first_contact(&wire(&first)).unwrap();
+    let inbound = parent.accept(&contact, &mut rng).unwrap();
+    let accept = draws(rng.take(), &ACCEPT_DRAWS);
+    assert_eq!(inbound.plaintext, p1);
+    let mut to_teacher = inbound.session;
+    let s_b = to_teacher.inbound_queue().send_id();
+    assert_eq!(to_teacher.outbound_send_id(), Some(s_a));
+
+    let p2 = b"Thank you!";
+    let reply = to_teacher.encrypt(p2, &mut rng).unwrap();
+    let reply_draws = draws(rng.take(), &DH_STEP_DRAWS);
+    let p3 = b"See you at 9.";
+    let steady = to_teacher.encrypt(p3, &mut rng).unwrap();
+    let steady_draws = draws(rng.take(), &[]);
+    assert_eq!(to_parent.decrypt(&wire(&reply)).unwrap(), p2);
+    assert_eq!(to_parent.outbound_send_id(), Some(s_b));
+    assert_eq!(to_parent.decrypt(&wire(&steady)).unwrap(), p3);
+
+    let p4 = b"Great, see you then.";
+    let teacher_reply = to_parent.encrypt(p4, &mut rng).unwrap();
+    let teacher_reply_draws = draws(rng.take(), &DH_STEP_DRAWS);
+    assert!(to_teacher.is_announcing());
+    assert_eq!(to_teacher.decrypt(&wire(&teacher_reply)).unwrap(), p4);
+    assert!(!to_teacher.is_announcing());
+    let p5 = b"Bye.";
+    let last = to_teacher.encrypt(p5, &mut rng).unwrap();
+    let last_draws = draws(rng.take(), &DH_STEP_DRAWS);
+
+    // Refused on arrival, each leaving the teacher's session as it was.
+    let before = to_parent.to_bytes();
+    let mut tampered = last.as_bytes().to_vec();
+    *tampered.last_mut().unwrap() ^= 0x01;
+    let refuse = |session: &mut Session, bytes: &[u8]| {
+        let error = session
+            .decrypt(&Envelope::from_bytes(bytes).unwrap())
+            .unwrap_err();
+        assert_eq!(
+            session.to_bytes(),
+            before,
+            "a refused message changed the state"
+        );
+        error
+    };
+    let tampered_error = refuse(&mut to_parent, &tampered);
+    assert_eq!(tampered_error, DecryptError::DecryptionFailed);
+    let unknown_frame = b"\x02future frame kind";
+    let unknown = encrypt_session_frame(&mut to_teacher, unknown_frame, &mut rng).unwrap();
+    let short_frame = b"\x01\xa5\xa5\xa5";
+    let short = encrypt_session_frame(&mut to_teacher, short_frame, &mut rng).unwrap();
+    assert!(rng.take().is_empty());
+    let unknown_error = refuse(&mut to_parent, unknown.as_bytes());
+    let short_error = refuse(&mut to_parent, short.as_bytes());
+    assert_eq!(to_parent.decrypt(&wire(&last)).unwrap(), p5);
+
+    let (rk0, hk_a, hk_b) = session_init_kdf(sk);
+    let step = |who: &str,
+                what: &str,
+                draws: Value,
+                plaintext: &[u8],
+                frame: String,
+                envelope: &Envelope| {
+        json!({"by": who, "call": what, "draws": draws, "payload": String::from_utf8_lossy(plaintext),
+               "frame": frame, "envelope": hex(envelope.as_bytes())})
+    };
+    json!({
+        "rng": "ChaCha20Rng, seed [77; 32]: Account::new (teacher), Account::new (parent), one prekey_bundle_with_one_time_prekey (parent); the session steps' draws are listed",
+        "teacher": account_vector(&teacher),
+        "parent": parent_before,
         "bundle": hex(&bundle.to_bytes()),
-        "session_id": hex(to_parent.id().as_bytes()),
-        "sealed_first_contact": hex(first.as_bytes()),
-        "queue_envelope_with_dh_step": hex(reply.as_bytes()),
-        "queue_envelope_steady": hex(steady.as_bytes()),
+        "handshake": {
+            "sk": hex(&sk),
+            "rk0": hex(&rk0),
+            "hk_a": hex(&hk_a),
+            "hk_b": hex(&hk_b),
+            "session_id": hex(to_parent.id().as_bytes()),
+            "session_ad": hex(&session_associated_data(&to_parent)),
+            "initiate_draws": initiate,
+            "accept_draws": accept,
+            "initiator_inbound_send_id": hex(s_a.as_bytes()),
+            "responder_inbound_send_id": hex(s_b.as_bytes()),
+        },
+        "messages": [
+            step("teacher", "encrypt (sealed first contact to the parent's mailbox)", first_draws, p1,
+                 frame_hex(Some(s_a.as_bytes()), p1), &first),
+            step("parent", "encrypt (to S_A, DH step, announcing S_B)", reply_draws, p2,
+                 frame_hex(Some(s_b.as_bytes()), p2), &reply),
+            step("parent", "encrypt (to S_A, announcing S_B)", steady_draws, p3,
+                 frame_hex(Some(s_b.as_bytes()), p3), &steady),
+            step("teacher", "encrypt (to S_B, DH step, after decrypting both)", teacher_reply_draws, p4,
+                 frame_hex(None, p4), &teacher_reply),
+            step("parent", "encrypt (to S_A, DH step, no longer announcing)", last_draws, p5,
+                 frame_hex(None, p5), &last),
+        ],
+        "refused": [
+            {"to": "teacher", "what": "the last message with its final byte flipped",
+             "envelope": hex(&tampered), "error": format!("{tampered_error:?}")},
+            {"to": "teacher", "what": "the parent's next message: a validly encrypted frame of unknown kind",
+             "frame": hex(unknown_frame), "draws": [], "envelope": hex(unknown.as_bytes()),
+             "error": format!("{unknown_error:?}")},
+            {"to": "teacher", "what": "the parent's next message: a kind 0x01 frame with a 3-byte reply send id",
+             "frame": hex(short_frame), "draws": [], "envelope": hex(short.as_bytes()),
+             "error": format!("{short_error:?}")},
+        ],
     })
 }
 
@@ -187,6 +486,8 @@ fn all_vectors() -> Value {
         "header_encryption": header_vectors(),
         "padme": padme_vectors(),
         "fingerprints": fingerprint_vectors(),
+        "session_init": session_init_vectors(),
+        "session_frame": session_frame_vectors(),
         "conversation": conversation_vectors(),
         "school": school_vectors(),
     })
@@ -194,7 +495,7 @@ fn all_vectors() -> Value {
 
 #[test]
 fn known_answer_vectors_are_unchanged() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/v1.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(VECTORS);
     let actual = all_vectors();
     if !path.exists() {
         assert!(
@@ -214,21 +515,105 @@ fn known_answer_vectors_are_unchanged() {
 
 #[test]
 fn stored_envelopes_still_decrypt() {
-    // The stored bytes (not just freshly generated ones) must open.
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/v1.json");
+    // The stored bytes (not just freshly generated ones) must open, and the session steps
+    // rerun with the listed draws instead of an RNG must give the stored bytes again.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(VECTORS);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return; // created by the test above on first run
     };
     let vectors: Value = serde_json::from_str(&text).unwrap();
     let conversation = &vectors["conversation"];
-    let bytes = |name: &str| hex::decode(conversation[name].as_str().unwrap()).unwrap();
-    let mut rng = rng(77);
-    let teacher = Account::new(&mut rng);
-    let mut parent = Account::new(&mut rng);
-    let _ = parent.prekey_bundle_with_one_time_prekey(&mut rng);
-    let first = Envelope::from_bytes(&bytes("sealed_first_contact")).unwrap();
-    let contact = parent.open_first_contact(&first).unwrap();
+    let unhex = |v: &Value| hex::decode(v.as_str().unwrap()).unwrap();
+    let listed = |v: &Value| -> Replay {
+        Replay(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|d| unhex(&d["bytes"]))
+                .collect(),
+        )
+    };
+    let handshake = &conversation["handshake"];
+    let messages = conversation["messages"].as_array().unwrap();
+    let stored = |i: usize| Envelope::from_bytes(&unhex(&messages[i]["envelope"])).unwrap();
+    let payload = |i: usize| messages[i]["payload"].as_str().unwrap().as_bytes().to_vec();
+    let resend = |session: &mut Session, i: usize| {
+        let mut draws = listed(&messages[i]["draws"]);
+        let envelope = session.encrypt(&payload(i), &mut draws).unwrap();
+        assert!(draws.0.is_empty(), "message {i}: draws left over");
+        assert_eq!(envelope, stored(i), "message {i} differs");
+    };
+
+    let mut setup = rng(77);
+    let teacher = Account::new(&mut setup);
+    let mut parent = Account::new(&mut setup);
+    let bundle = parent.prekey_bundle_with_one_time_prekey(&mut setup);
+    assert_eq!(
+        hex(&bundle.to_bytes()),
+        conversation["bundle"].as_str().unwrap()
+    );
+
+    let (mut to_parent, sk) = initiate_with_handshake_secret(
+        &teacher,
+        &bundle,
+        &mut listed(&handshake["initiate_draws"]),
+    )
+    .unwrap();
+    assert_eq!(hex(&sk), handshake["sk"].as_str().unwrap());
+    let s_a = unhex(&handshake["initiator_inbound_send_id"]);
+    let s_b = unhex(&handshake["responder_inbound_send_id"]);
+    assert_eq!(
+        to_parent.inbound_queue().send_id().as_bytes().as_slice(),
+        s_a
+    );
+    resend(&mut to_parent, 0);
+
+    // The parent accepts the stored first contact, choosing the listed S_B.
+    let contact = parent.open_first_contact(&stored(0)).unwrap();
     assert_eq!(contact.sender(), teacher.certificate());
-    let inbound = parent.accept(&contact, &mut rng).unwrap();
-    assert_eq!(inbound.plaintext, b"Hello from Ms Rivera, class 5B.");
+    let inbound = parent
+        .accept(&contact, &mut listed(&handshake["accept_draws"]))
+        .unwrap();
+    assert_eq!(inbound.plaintext, payload(0));
+    let mut to_teacher = inbound.session;
+    assert_eq!(
+        to_teacher.inbound_queue().send_id().as_bytes().as_slice(),
+        s_b
+    );
+    assert_eq!(
+        to_teacher.outbound_send_id().unwrap().as_bytes().as_slice(),
+        s_a
+    );
+    assert_eq!(
+        hex(to_teacher.id().as_bytes()),
+        handshake["session_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        hex(&session_associated_data(&to_teacher)),
+        handshake["session_ad"].as_str().unwrap()
+    );
+    resend(&mut to_teacher, 1);
+    resend(&mut to_teacher, 2);
+
+    for i in [2, 1] {
+        assert_eq!(to_parent.decrypt(&stored(i)).unwrap(), payload(i));
+    }
+    assert_eq!(
+        to_parent.outbound_send_id().unwrap().as_bytes().as_slice(),
+        s_b
+    );
+    resend(&mut to_parent, 3);
+    assert_eq!(to_teacher.decrypt(&stored(3)).unwrap(), payload(3));
+    resend(&mut to_teacher, 4);
+
+    let before = to_parent.to_bytes();
+    for refused in conversation["refused"].as_array().unwrap() {
+        let bytes = unhex(&refused["envelope"]);
+        let error = to_parent
+            .decrypt(&Envelope::from_bytes(&bytes).unwrap())
+            .unwrap_err();
+        assert_eq!(format!("{error:?}"), refused["error"].as_str().unwrap());
+        assert_eq!(to_parent.to_bytes(), before);
+    }
+    assert_eq!(to_parent.decrypt(&stored(4)).unwrap(), payload(4));
 }

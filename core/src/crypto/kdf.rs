@@ -14,9 +14,11 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// PQXDH: HKDF info for the shared secret SK.
 pub(crate) const LABEL_PQXDH: &[u8] = b"Satchel_PQXDH_X25519_SHA-256_ML-KEM-768_v1";
-/// Session start: root key, the two initial header keys and the two queue send ids
-/// from SK. (The session id is the handshake id, see [`LABEL_HANDSHAKE_ID`].)
-pub(crate) const LABEL_SESSION_INIT: &[u8] = b"Satchel session init v1";
+/// Session start: root key and the two initial header keys from SK. Version 2: queue
+/// send ids are no longer derived (they are random and announced in session frames),
+/// and the new label keeps a v1 and a v2 device from ever sharing session keys. (The
+/// session id is the handshake id, see [`LABEL_HANDSHAKE_ID`].)
+pub(crate) const LABEL_SESSION_INIT: &[u8] = b"Satchel session init v2";
 /// Root-key KDF of the double ratchet (header-encryption variant).
 pub(crate) const LABEL_ROOT: &[u8] = b"Satchel ratchet root v1";
 /// Sealed first-contact box key.

@@ -10,10 +10,13 @@
 //!                  info = "Satchel_PQXDH_X25519_SHA-256_ML-KEM-768_v1")
 //! ```
 //!
-//! where IK are the devices' certified X25519 keys. `SK` then seeds the double ratchet,
-//! the header keys and the two queue send ids ([`session_seed`]). The initial message
-//! carries A's certificate, EK_A, the prekey ids and CT; it travels inside a sealed
-//! first-contact envelope together with the first ratchet message.
+//! where IK are the devices' certified X25519 keys. `SK` then seeds the double ratchet's
+//! root key and its two initial header keys ([`session_seed`]); it does *not* give the
+//! queue send ids: each device draws its inbound send id at random and announces it
+//! inside the ratchet (a session frame, `crate::session`). The initial message carries
+//! A's certificate, EK_A, the prekey ids and CT; it travels inside a sealed
+//! first-contact envelope together with the first ratchet message, whose frame
+//! announces A's inbound send id.
 
 pub(crate) mod initial;
 pub(crate) mod pqxdh;

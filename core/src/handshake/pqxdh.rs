@@ -7,7 +7,6 @@ use crate::crypto::dh::DhKeyPair;
 use crate::crypto::kdf::{LABEL_HANDSHAKE_ID, LABEL_PQXDH, LABEL_SESSION_INIT, hkdf, sha256};
 use crate::crypto::kem::KemKeyPair;
 use crate::crypto::secret::Secret32;
-use crate::envelope::queue::{QUEUE_ID_LEN, SendId};
 use crate::prekeys::PrekeyBundle;
 use crate::ratchet::RatchetSeed;
 
@@ -99,20 +98,22 @@ pub(crate) fn respond(
     Ok(derive_sk(&dhs, &kem_shared))
 }
 
-/// Everything a new session takes from `SK`.
+/// Everything a new session takes from `SK`: the ratchet's root and header keys. The
+/// queue send ids are *not* derived from `SK` (version 1 did that): each device draws
+/// its own inbound send id at random and announces it in a session frame, so the peer
+/// cannot know it before the owner created the queue (docs/PROTOCOL.md §4.2, §8).
 pub(crate) struct SessionSeed {
     pub(crate) ratchet: RatchetSeed,
-    /// The send id of the initiator's inbound queue (the responder sends there).
-    pub(crate) initiator_inbound: SendId,
-    /// The send id of the responder's inbound queue (the initiator sends there).
-    pub(crate) responder_inbound: SendId,
 }
 
-/// `HKDF(salt = 0^32, ikm = SK, info = "Satchel session init v1")`, 128 bytes:
-/// root key || initiator header key || responder header key || initiator inbound send
-/// id || responder inbound send id.
+/// Length of the session-init HKDF output: root key || initiator header key ||
+/// responder header key.
+pub(crate) const SESSION_SEED_LEN: usize = 96;
+
+/// `HKDF(salt = 0^32, ikm = SK, info = "Satchel session init v2")`, 96 bytes: root key
+/// || initiator header key || responder header key.
 pub(crate) fn session_seed(shared: &Secret32) -> SessionSeed {
-    let okm = Zeroizing::new(hkdf::<128>(
+    let okm = Zeroizing::new(hkdf::<SESSION_SEED_LEN>(
         &[0u8; 32],
         shared.as_bytes(),
         LABEL_SESSION_INIT,
@@ -122,19 +123,12 @@ pub(crate) fn session_seed(shared: &Secret32) -> SessionSeed {
             .and_then(Secret32::from_slice)
             .unwrap_or_else(|| Secret32::new([0u8; 32]))
     };
-    let id = |range: std::ops::Range<usize>| {
-        okm.get(range)
-            .and_then(SendId::from_slice)
-            .unwrap_or(SendId::from_bytes([0u8; QUEUE_ID_LEN]))
-    };
     SessionSeed {
         ratchet: RatchetSeed {
             root: secret(0..32),
             initiator_header_key: secret(32..64),
             responder_header_key: secret(64..96),
         },
-        initiator_inbound: id(96..112),
-        responder_inbound: id(112..128),
     }
 }
 

@@ -22,14 +22,15 @@ use super::{decrypt_header, encrypt_header};
 use crate::crypto::kdf::sha256;
 use crate::envelope::sealed;
 use crate::envelope::{ENVELOPE_PREFIX_LEN, ENVELOPE_VERSION, Envelope, MAX_ENVELOPE_LEN};
-use crate::error::{FirstContactError, StateError};
+use crate::error::{DecryptError, FirstContactError, StateError};
 use crate::handshake::initial::{InitialMessage, decode_sealed_content};
 use crate::identity::certificate::DeviceCertificate;
 use crate::ratchet::header::ENCRYPTED_HEADER_LEN;
+use crate::session::frame;
 use crate::storage::export::{
     ExportKey, export_account, export_session, import_account, import_session,
 };
-use crate::{Account, MAX_PLAINTEXT_LEN, PrekeyBundle, Session};
+use crate::{Account, MAX_PLAINTEXT_LEN, PrekeyBundle, SendId, Session};
 
 /// The fixed header key of the `header` target.
 const HEADER_KEY: [u8; 32] = [0x48; 32];
@@ -187,6 +188,9 @@ struct Fixture {
     bob_messages: Vec<Envelope>,
     /// Alice's first contact to bob's mailbox.
     first_contact: Envelope,
+    /// Bob's session after sending messages 0 to 4: encrypts the `session_frame`
+    /// target's frames to alice's fixed session.
+    bob_session: Vec<u8>,
 }
 
 static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
@@ -202,6 +206,7 @@ fn build_fixture() -> Option<Fixture> {
         alice_session: conversation.alice_session_bytes,
         bob_messages: conversation.bob_messages.to_vec(),
         first_contact: conversation.first_contacts[0].clone(),
+        bob_session: conversation.bob_session.to_bytes(),
     })
 }
 
@@ -257,6 +262,68 @@ pub fn ratchet_message(data: &[u8]) {
         return;
     };
     decrypt_on_fixed_session(fixture, &envelope);
+}
+
+/// `session_frame`: the input is a session frame (the plaintext of a ratchet message,
+/// `session::frame`). It is parsed on its own (a valid header re-encodes to the input's
+/// first bytes), then encrypted by the fixed peer session and decrypted by the fixed
+/// session: a valid frame must decrypt to its payload (an announcement of another send
+/// id changes nothing: the first one is final), an invalid one must be refused with
+/// the parser's error and leave the session unchanged.
+pub fn session_frame(data: &[u8]) {
+    let parsed = frame::parse(data);
+    if let Ok(header) = &parsed {
+        let encoded = match header.reply_send_id {
+            Some(id) => frame::announce_header(&id),
+            None => frame::payload_header(),
+        };
+        assert_eq!(Some(encoded.as_bytes()), data.get(..header.len()));
+    }
+    let Some(fixture) = fixture() else {
+        return;
+    };
+    let (bob, alice) = (
+        Session::from_bytes(&fixture.bob_session),
+        Session::from_bytes(&fixture.alice_session),
+    );
+    assert!(
+        bob.is_ok() && alice.is_ok(),
+        "the fixed sessions do not load"
+    );
+    let (Ok(mut bob), Ok(mut alice)) = (bob, alice) else {
+        return;
+    };
+    let Ok(envelope) = bob.encrypt_frame(data, &mut FuzzRng::new(b"session frame")) else {
+        // Only a frame longer than the largest payload plus a header is refused.
+        assert!(data.len() > MAX_PLAINTEXT_LEN + frame::ANNOUNCE_HEADER_LEN);
+        return;
+    };
+    let outbound = alice.outbound_send_id();
+    let before = alice.to_bytes();
+    let result = alice.decrypt(&envelope);
+    match parsed {
+        Ok(header) => {
+            assert!(result.is_ok(), "a valid frame was refused: {result:?}");
+            assert_eq!(
+                result.ok().as_deref(),
+                data.get(header.len()..),
+                "the payload is not the frame's tail"
+            );
+            assert!(
+                alice.outbound_send_id() == outbound,
+                "an announcement moved the queue"
+            );
+            assert!(!alice.is_announcing());
+            check_session(&alice);
+        }
+        Err(expected) => {
+            assert_eq!(result, Err(expected));
+            assert!(
+                alice.to_bytes() == before,
+                "a refused frame changed the session"
+            );
+        }
+    }
 }
 
 fn decrypt_on_fixed_session(fixture: &Fixture, envelope: &Envelope) {
@@ -567,6 +634,59 @@ fn check_session(session: &Session) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Known-answer support (tests/tests/vectors.rs): values an independent implementation
+// recomputes, which the public API does not expose.
+
+/// [`Session::initiate`], also returning the handshake secret `SK`.
+#[must_use]
+pub fn initiate_with_handshake_secret<R: rand_core::CryptoRng + ?Sized>(
+    account: &Account,
+    bundle: &PrekeyBundle,
+    rng: &mut R,
+) -> Option<(Session, [u8; 32])> {
+    Session::initiate_with_secret(account, bundle, rng)
+        .ok()
+        .map(|(session, secret)| (session, *secret.as_bytes()))
+}
+
+/// The session-init KDF (`docs/PROTOCOL.md` §4.2): `(RK_0, HK_A, HK_B)` from `SK`.
+#[must_use]
+pub fn session_init_kdf(handshake_secret: [u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
+    let seed =
+        crate::handshake::session_seed(&crate::crypto::secret::Secret32::new(handshake_secret));
+    (
+        *seed.ratchet.root.as_bytes(),
+        *seed.ratchet.initiator_header_key.as_bytes(),
+        *seed.ratchet.responder_header_key.as_bytes(),
+    )
+}
+
+/// The session AD of a session (`SHA256("Satchel session AD v1" || CD_A || CD_B)`).
+#[must_use]
+pub fn session_associated_data(session: &Session) -> [u8; 32] {
+    *session.associated_data()
+}
+
+/// Encrypts raw session-frame bytes (valid or not) as `session`'s next message.
+#[must_use]
+pub fn encrypt_session_frame<R: rand_core::CryptoRng + ?Sized>(
+    session: &mut Session,
+    frame: &[u8],
+    rng: &mut R,
+) -> Option<Envelope> {
+    session.encrypt_frame(frame, rng).ok()
+}
+
+/// Parses a session frame: `(reply send id, header length)`, or the error `decrypt`
+/// reports for it.
+///
+/// # Errors
+/// [`DecryptError::Malformed`] for an empty frame, an unknown kind or a short send id.
+pub fn parse_session_frame(frame: &[u8]) -> Result<(Option<SendId>, usize), DecryptError> {
+    frame::parse(frame).map(|header| (header.reply_send_id, header.len()))
+}
+
+// ---------------------------------------------------------------------------------------
 // Seeds.
 
 /// One seed input for one target.
@@ -692,6 +812,44 @@ fn seeds_of(c: &Conversation) -> Vec<Seed> {
     );
     add("ratchet_message", "empty", Vec::new());
 
+    // session_frame
+    let bob_inbound = c.bob_session.inbound_queue().send_id();
+    let announce = |id: &[u8], payload: &[u8]| {
+        let mut v = vec![frame::KIND_ANNOUNCE];
+        v.extend_from_slice(id);
+        v.extend_from_slice(payload);
+        v
+    };
+    add("session_frame", "empty", Vec::new());
+    add("session_frame", "payload_empty", vec![frame::KIND_PAYLOAD]);
+    add("session_frame", "payload", {
+        let mut v = vec![frame::KIND_PAYLOAD];
+        v.extend_from_slice(b"See you at 9.");
+        v
+    });
+    add(
+        "session_frame",
+        "announce",
+        announce(bob_inbound.as_bytes(), b"message 5"),
+    );
+    add(
+        "session_frame",
+        "announce_empty_payload",
+        announce(bob_inbound.as_bytes(), b""),
+    );
+    add(
+        "session_frame",
+        "announce_other_id",
+        announce(&[0x5a; 16], b"moved?"),
+    );
+    add(
+        "session_frame",
+        "announce_short",
+        prefix(&announce(bob_inbound.as_bytes(), b""), 16),
+    );
+    add("session_frame", "kind_unknown", b"\x02future kind".to_vec());
+    add("session_frame", "kind_ff", vec![0xff]);
+
     // sealed_envelope and sealed_content
     sealed_seeds(c, &mut add);
     add(
@@ -811,6 +969,19 @@ fn seeds_of(c: &Conversation) -> Vec<Seed> {
         "session_truncated",
         prefix(&c.alice_session_bytes, 200),
     );
+    // The receive-epoch overflow found by fuzzing (the committed
+    // `regression-receive-epoch-overflow` is a version 1 state, now refused on load):
+    // bob's messages 3 and 4 need a new receiving chain at the last epoch.
+    if let Ok(mut state) = pb::SessionState::decode(c.alice_session_bytes.as_slice()) {
+        if let Some(ratchet) = state.ratchet.as_mut() {
+            ratchet.receive_epoch = u64::MAX;
+        }
+        add(
+            "persisted_state",
+            "session_alice_epoch_max",
+            state.encode_to_vec(),
+        );
+    }
     let exported = export_account(&c.alice, &key, &mut rng);
     add("persisted_state", "export_account", exported.clone());
     add(
@@ -917,15 +1088,15 @@ fn sealed_seeds(c: &Conversation, add: &mut impl FnMut(&'static str, &'static st
     let mailbox = bob.mailbox().send_id();
     for (content_name, box_name, plaintext) in variants {
         add("sealed_content", content_name, plaintext.clone());
-        if content_name != "genuine" {
-            if let Ok(envelope) = sealed::seal(
+        if content_name != "genuine"
+            && let Ok(envelope) = sealed::seal(
                 &mailbox,
                 bob.certificate().device_dh_key(),
                 &plaintext,
                 &mut rng,
-            ) {
-                add("sealed_envelope", box_name, envelope.into_bytes());
-            }
+            )
+        {
+            add("sealed_envelope", box_name, envelope.into_bytes());
         }
     }
     add("sealed_content", "genuine_truncated", prefix(&genuine, 200));
@@ -938,13 +1109,14 @@ mod tests {
 
     type Target = fn(&[u8]);
 
-    const TARGETS: [(&str, Target); 8] = [
+    const TARGETS: [(&str, Target); 9] = [
         ("school", school),
         ("queue_envelope", queue_envelope),
         ("sealed_envelope", sealed_envelope),
         ("sealed_content", sealed_content),
         ("header", header),
         ("ratchet_message", ratchet_message),
+        ("session_frame", session_frame),
         ("prekey_bundle", prekey_bundle),
         ("persisted_state", persisted_state),
     ];
@@ -1041,6 +1213,13 @@ mod tests {
         let key = ExportKey::from_bytes(EXPORT_KEY);
         assert!(import_account(&get("persisted_state", "export_account"), &key).is_ok());
         assert!(import_session(&get("persisted_state", "export_session"), &key).is_ok());
+        // A new receiving chain at the last epoch is refused, not an overflow.
+        let mut at_last_epoch =
+            Session::from_bytes(&get("persisted_state", "session_alice_epoch_max")).expect("loads");
+        assert_eq!(
+            at_last_epoch.decrypt(&fixture.bob_messages[3]),
+            Err(DecryptError::DecryptionFailed)
+        );
         assert!(decrypt_header(HEADER_KEY, &get("header", "genuine"), &HEADER_AAD).is_some());
     }
 

@@ -88,15 +88,15 @@ fn fixture() -> Option<&'static SchoolFixture> {
 /// `school`: parses the input as each school-trust format; whatever parses must
 /// re-encode to something that parses to the same value.
 pub fn school(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(code) = InviteCode::parse(text) {
-            let line = code.to_line();
-            let again = InviteCode::parse(&line);
-            assert!(again.is_ok(), "a printed invite code does not parse");
-            if let Ok(again) = again {
-                assert_eq!(again.school_id, code.school_id);
-                assert_eq!(again.to_line(), line);
-            }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(code) = InviteCode::parse(text)
+    {
+        let line = code.to_line();
+        let again = InviteCode::parse(&line);
+        assert!(again.is_ok(), "a printed invite code does not parse");
+        if let Ok(again) = again {
+            assert_eq!(again.school_id, code.school_id);
+            assert_eq!(again.to_line(), line);
         }
     }
     let Some(f) = fixture() else {

@@ -8,7 +8,10 @@
 //!   message authenticated and unpadded, so a failed decrypt leaves the state exactly
 //!   as it was, without cloning the state;
 //! * the current ratchet public key is cached: a message without a DH step costs no
-//!   public-key operation at all.
+//!   public-key operation at all;
+//! * the plaintext is the session's frame (`crate::session::frame`), which the caller
+//!   passes in parts and checks on decryption *before* anything is committed, so a
+//!   message whose frame is invalid also leaves the state unchanged.
 
 pub(crate) mod chain_key;
 pub(crate) mod header;
@@ -23,7 +26,7 @@ use crate::crypto::aead::{self, TAG_LEN, ZERO_NONCE};
 use crate::crypto::dh::DhKeyPair;
 use crate::crypto::secret::Secret32;
 use crate::envelope::ENVELOPE_PREFIX_LEN;
-use crate::envelope::padme::{pad_into, padded_len, unpad};
+use crate::envelope::padme::{padded_len, unpad};
 use crate::error::{DecryptError, EncryptError, StateError};
 use chain_key::ChainKey;
 use header::{ENCRYPTED_HEADER_LEN, Header, HeaderKey};
@@ -64,7 +67,7 @@ fn body_aad(session_ad: &[u8; 32], prefix: &[u8], encrypted_header: &[u8]) -> Ve
     aad
 }
 
-/// The length of a ratchet message for a plaintext of `len` bytes.
+/// The length of a ratchet message for a plaintext (session frame) of `len` bytes.
 pub(crate) fn message_len(len: usize) -> usize {
     ENCRYPTED_HEADER_LEN + padded_len(len) + TAG_LEN
 }
@@ -141,12 +144,12 @@ impl Ratchet {
         }
     }
 
-    /// Encrypts `plaintext` (padded here with Padmé) and appends
-    /// `encrypted header || body` to `out`. `prefix` is the envelope's
+    /// Encrypts the concatenation of `parts` (the plaintext, padded here with Padmé) and
+    /// appends `encrypted header || body` to `out`. `prefix` is the envelope's
     /// `version || send_id`, authenticated by both AEADs.
     pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
-        plaintext: &[u8],
+        parts: &[&[u8]],
         prefix: &[u8],
         session_ad: &[u8; 32],
         out: &mut Vec<u8>,
@@ -181,10 +184,11 @@ impl Ratchet {
             index: message_key.index,
         };
 
+        let plaintext_len = parts.iter().map(|part| part.len()).sum::<usize>();
         let start = out.len();
-        out.reserve(message_len(plaintext.len()));
-        let mut padded = Zeroizing::new(Vec::with_capacity(padded_len(plaintext.len())));
-        pad_into(plaintext, &mut padded);
+        out.reserve(message_len(plaintext_len));
+        let mut padded = Zeroizing::new(Vec::with_capacity(padded_len(plaintext_len)));
+        pad_parts_into(parts, plaintext_len, &mut padded);
         let sealed = header
             .encrypt_into(&header_key, &nonce, prefix, out)
             .and_then(|()| {
@@ -194,7 +198,7 @@ impl Ratchet {
         if sealed.is_err() {
             out.truncate(start);
             return Err(EncryptError::PlaintextTooLarge {
-                len: plaintext.len(),
+                len: plaintext_len,
                 max: crate::envelope::MAX_PLAINTEXT_LEN,
             });
         }
@@ -210,46 +214,50 @@ impl Ratchet {
         Ok(())
     }
 
-    /// Decrypts `encrypted header || body`, returning the unpadded plaintext. On any
-    /// error the state is unchanged.
-    pub(crate) fn decrypt(
+    /// Decrypts `encrypted header || body`, returning the unpadded plaintext and what
+    /// `check` made of it. `check` runs after the body authenticated and unpadded and
+    /// before anything is committed: if it fails, the message is refused with its error.
+    /// On any error the state is unchanged.
+    pub(crate) fn decrypt<T>(
         &mut self,
         message: &[u8],
         prefix: &[u8],
         session_ad: &[u8; 32],
         config: &RatchetConfig,
-    ) -> Result<Vec<u8>, DecryptError> {
+        check: impl Fn(&[u8]) -> Result<T, DecryptError>,
+    ) -> Result<(Vec<u8>, T), DecryptError> {
         let (encrypted_header, body) = message
             .split_at_checked(ENCRYPTED_HEADER_LEN)
             .ok_or(DecryptError::DecryptionFailed)?;
         let aad = body_aad(session_ad, prefix, encrypted_header);
 
-        if let Some(current) = &self.receiving_header_key {
-            if let Some(header) = Header::decrypt(current, encrypted_header, prefix) {
-                return self.decrypt_current_chain(header, body, &aad, config);
-            }
+        if let Some(current) = &self.receiving_header_key
+            && let Some(header) = Header::decrypt(current, encrypted_header, prefix)
+        {
+            return self.decrypt_current_chain(header, body, &aad, config, &check);
         }
         if let Some(header) =
             Header::decrypt(&self.next_receiving_header_key, encrypted_header, prefix)
         {
-            return self.decrypt_new_chain(header, body, &aad, config);
+            return self.decrypt_new_chain(header, body, &aad, config, &check);
         }
         if let Some((chain, header)) =
             self.skipped
                 .find_header(encrypted_header, prefix, self.receiving_header_key.as_ref())
         {
-            return self.decrypt_skipped(chain, header.index, body, &aad);
+            return self.decrypt_skipped(chain, header.index, body, &aad, &check);
         }
         Err(DecryptError::DecryptionFailed)
     }
 
-    fn decrypt_current_chain(
+    fn decrypt_current_chain<T>(
         &mut self,
         header: Header,
         body: &[u8],
         aad: &[u8],
         config: &RatchetConfig,
-    ) -> Result<Vec<u8>, DecryptError> {
+        check: &impl Fn(&[u8]) -> Result<T, DecryptError>,
+    ) -> Result<(Vec<u8>, T), DecryptError> {
         if self.remote_dh != Some(header.ratchet_key) {
             return Err(DecryptError::Malformed {
                 field: "ratchet key",
@@ -266,10 +274,11 @@ impl Ratchet {
                 .skipped
                 .chain_for_epoch(self.receive_epoch)
                 .ok_or(DecryptError::Duplicate)?;
-            return self.decrypt_skipped(position, header.index, body, aad);
+            return self.decrypt_skipped(position, header.index, body, aad, check);
         }
         let (skipped, message_key, next_chain) = skip_to(chain, header.index, config)?;
         let plaintext = open_body(&message_key, body, aad)?;
+        let checked = check(&plaintext)?;
 
         // Commit.
         if let Some(header_key) = self.receiving_header_key.clone() {
@@ -282,16 +291,17 @@ impl Ratchet {
             );
         }
         self.receiving = Some(next_chain);
-        Ok(plaintext)
+        Ok((plaintext, checked))
     }
 
-    fn decrypt_new_chain(
+    fn decrypt_new_chain<T>(
         &mut self,
         header: Header,
         body: &[u8],
         aad: &[u8],
         config: &RatchetConfig,
-    ) -> Result<Vec<u8>, DecryptError> {
+        check: &impl Fn(&[u8]) -> Result<T, DecryptError>,
+    ) -> Result<(Vec<u8>, T), DecryptError> {
         // Keys left in the current receiving chain, up to the peer's previous length.
         let old_skipped = match &self.receiving {
             Some(chain) if header.previous_chain_length > chain.index() => {
@@ -313,6 +323,7 @@ impl Ratchet {
             .checked_add(1)
             .ok_or(DecryptError::DecryptionFailed)?;
         let plaintext = open_body(&message_key, body, aad)?;
+        let checked = check(&plaintext)?;
 
         // Commit (`DHRatchetHE`, receiving half; the sending half waits for `encrypt`).
         if let Some(old_header_key) = self.receiving_header_key.clone() {
@@ -346,23 +357,25 @@ impl Ratchet {
         self.remote_dh = Some(header.ratchet_key);
         self.root = root;
         self.receiving = Some(next_chain);
-        Ok(plaintext)
+        Ok((plaintext, checked))
     }
 
-    fn decrypt_skipped(
+    fn decrypt_skipped<T>(
         &mut self,
         chain: usize,
         index: u32,
         body: &[u8],
         aad: &[u8],
-    ) -> Result<Vec<u8>, DecryptError> {
+        check: &impl Fn(&[u8]) -> Result<T, DecryptError>,
+    ) -> Result<(Vec<u8>, T), DecryptError> {
         let key = self
             .skipped
             .key(chain, index)
             .ok_or(DecryptError::Duplicate)?;
         let plaintext = open_body_with(key, body, aad)?;
+        let checked = check(&plaintext)?;
         self.skipped.remove(chain, index);
-        Ok(plaintext)
+        Ok((plaintext, checked))
     }
 
     /// Number of skipped message keys currently stored.
@@ -514,6 +527,19 @@ fn skip_to(chain: &ChainKey, target: u32, config: &RatchetConfig) -> Result<Skip
         skipped.push((message_key.index, message_key.key));
         current = next;
     }
+}
+
+/// Appends `parts[0] || parts[1] || … || 0x80 || 0x00…`, `padded_len(len)` bytes in all,
+/// where `len` is the parts' total length (Padmé, as `envelope::padme::pad_into`).
+fn pad_parts_into(parts: &[&[u8]], len: usize, out: &mut Vec<u8>) {
+    let target = padded_len(len);
+    let start = out.len();
+    out.reserve(target);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out.push(0x80);
+    out.resize(start + target, 0);
 }
 
 fn open_body(
