@@ -97,7 +97,32 @@ impl Client {
         } else {
             private_fs::write_private_file(&db_path, &[])?;
         }
-        let mut store = SqliteStore::open(&db_path, &store_key)?;
+        let store = SqliteStore::open(&db_path, &store_key)?;
+        Self::with_store(home, store, config)
+    }
+
+    /// **Benchmarks only** (feature `bench-unencrypted`): opens `home` with a store that
+    /// keeps values in the clear, to measure what encryption at rest costs.
+    ///
+    /// # Errors
+    /// As [`Client::open`].
+    #[cfg(feature = "bench-unencrypted")]
+    #[doc(hidden)]
+    pub fn open_unencrypted_for_benchmarks(
+        home: &Path,
+        config: ClientConfig,
+    ) -> Result<Self, ClientError> {
+        private_fs::ensure_private_dir(home)?;
+        let store_key = unlock_or_create(&home.join(KEY_FILE), &config.key)?;
+        let store = SqliteStore::open_unencrypted_for_benchmarks(&home.join(DB_FILE), &store_key)?;
+        Self::with_store(home, store, config)
+    }
+
+    fn with_store(
+        home: &Path,
+        mut store: SqliteStore,
+        config: ClientConfig,
+    ) -> Result<Self, ClientError> {
         let profile = match store.meta(PROFILE_KEY)? {
             None => None,
             Some(bytes) => match Profile::decode(&bytes) {

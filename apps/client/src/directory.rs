@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use satchel_core::PrekeyBundle;
 use satchel_core::school::{DirectoryEntry, RevocationList, Role};
 
-use crate::client::Client;
+use crate::client::{Client, now_secs};
 use crate::error::ClientError;
 use crate::store::ContactRecord;
 
@@ -29,24 +29,50 @@ pub struct Contact {
     pub safety_number: String,
 }
 
+/// A sync refreshes the local directory when it is older than this (a send to an
+/// unknown name, `contacts` and `revoke` always refresh it; revocations are fetched on
+/// every sync).
+const DIRECTORY_MAX_AGE_SECS: u64 = 10 * 60;
+/// The `meta` key of the last directory refresh (Unix seconds).
+const DIRECTORY_AT: &str = "directory_at";
+
 impl Client {
+    /// Fetches the latest revocation list, if newer than the one kept.
+    pub(crate) async fn refresh_revocations(&mut self) -> Result<(), ClientError> {
+        let relay = self.relay()?;
+        let profile = self.profile()?;
+        let Some(bytes) = relay.get_revocations(&profile.school_id).await? else {
+            return Ok(());
+        };
+        let list = RevocationList::from_bytes(&bytes, &profile.root_key)?;
+        let newer = profile
+            .revocations
+            .as_ref()
+            .is_none_or(|current| list.sequence() > current.sequence());
+        if newer && let Some(mut profile) = self.profile.take() {
+            profile.revocations = Some(list);
+            self.save_profile(profile)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the local directory is older than [`DIRECTORY_MAX_AGE_SECS`].
+    pub(crate) fn directory_is_stale(&self) -> Result<bool, ClientError> {
+        let at = self
+            .store
+            .meta(DIRECTORY_AT)?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes);
+        Ok(now_secs().saturating_sub(at) >= DIRECTORY_MAX_AGE_SECS)
+    }
+
     /// Fetches the directory and the revocation list from the relay into the local
     /// store. Entries that do not verify are skipped.
     pub(crate) async fn refresh_directory(&mut self) -> Result<(), ClientError> {
+        self.refresh_revocations().await?;
         let relay = self.relay()?;
         let profile = self.profile()?;
         let school = profile.school_id;
-        let newer_list = match relay.get_revocations(&school).await? {
-            Some(bytes) => {
-                let list = RevocationList::from_bytes(&bytes, &profile.root_key)?;
-                let newer = profile
-                    .revocations
-                    .as_ref()
-                    .is_none_or(|current| list.sequence() > current.sequence());
-                newer.then_some(list)
-            }
-            None => None,
-        };
         let own = self.account()?.device_id();
         let contacts: Vec<ContactRecord> = relay
             .directory(&school)
@@ -71,13 +97,10 @@ impl Client {
                 })
             })
             .collect();
-        self.store.write(|w| w.replace_contacts(&contacts))?;
-        if let Some(list) = newer_list
-            && let Some(mut profile) = self.profile.take()
-        {
-            profile.revocations = Some(list);
-            self.save_profile(profile)?;
-        }
+        self.store.write(|w| {
+            w.replace_contacts(&contacts)?;
+            w.set_meta(DIRECTORY_AT, &now_secs().to_be_bytes())
+        })?;
         Ok(())
     }
 

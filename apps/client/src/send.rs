@@ -122,7 +122,7 @@ impl Client {
         if let Some(row) = existing {
             if !row.queue_ready {
                 relay.create_queue(row.session.inbound_queue()).await?;
-                self.store.set_queue_ready(&row.session.id())?;
+                self.store.write(|w| w.set_queue_ready(&row.session))?;
             }
             return Ok(());
         }

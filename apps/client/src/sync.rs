@@ -136,7 +136,10 @@ impl Client {
     /// [`SyncReport::dropped`].
     pub async fn sync(&mut self) -> Result<SyncReport, ClientError> {
         let relay = self.relay()?;
-        self.refresh_directory().await?;
+        self.refresh_revocations().await?;
+        if self.directory_is_stale()? {
+            self.refresh_directory().await?;
+        }
         let flushed = self.flush_outbox(&relay).await?;
         let mut report = SyncReport {
             flushed: flushed.deposited,
@@ -145,18 +148,21 @@ impl Client {
             ..SyncReport::default()
         };
         self.create_pending_queues(&relay).await?;
-        let account = self.account()?;
-        let mut queues: Vec<QueueKeys> = vec![account.mailbox().clone()];
-        queues.extend(
-            self.store
-                .all_sessions()?
-                .into_iter()
-                .filter(|row| row.queue_ready)
-                .map(|row| row.session.inbound_queue().clone()),
-        );
-        drop(account);
-        for queue in &queues {
-            self.sync_queue(&relay, queue, &mut report).await?;
+        // One request asks which queues hold mail; only those are fetched.
+        let mailbox = self.account()?.mailbox().clone();
+        let mut queues = self.store.ready_queues()?;
+        queues.push(mailbox.receive_id());
+        let with_mail = relay.pending(&queues).await?.unwrap_or(queues);
+        for receive_id in with_mail {
+            let keys = if receive_id == mailbox.receive_id() {
+                mailbox.clone()
+            } else {
+                match self.store.session_for_receive(&receive_id)? {
+                    Some(row) => row.session.inbound_queue().clone(),
+                    None => continue,
+                }
+            };
+            self.sync_queue(&relay, &keys, &mut report).await?;
         }
         // Sessions this sync accepted: their inbound queues exist before any reply
         // announces them.
@@ -235,12 +241,9 @@ impl Client {
 
     /// Creates on the relay the inbound queues of sessions that do not have one yet.
     async fn create_pending_queues(&mut self, relay: &RelayClient) -> Result<(), ClientError> {
-        for row in self.store.all_sessions()? {
-            if row.queue_ready {
-                continue;
-            }
+        for row in self.store.sessions_without_queue()? {
             match relay.create_queue(row.session.inbound_queue()).await {
-                Ok(()) => self.store.set_queue_ready(&row.session.id())?,
+                Ok(()) => self.store.write(|w| w.set_queue_ready(&row.session))?,
                 // Someone holds this send id with another key: that conversation
                 // cannot receive; the others go on.
                 Err(RelayError::Rejected { status: 409, .. }) => {}

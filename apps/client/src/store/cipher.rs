@@ -178,6 +178,10 @@ pub struct StoreCipher {
     aead: XChaCha20Poly1305,
     index_key: Zeroizing<[u8; INDEX_LEN]>,
     key_check: [u8; INDEX_LEN],
+    /// Benchmarks only: values are written in the clear (same sizes), to measure what
+    /// encryption at rest costs. Not compiled into normal builds.
+    #[cfg(feature = "bench-unencrypted")]
+    unencrypted: bool,
 }
 
 impl fmt::Debug for StoreCipher {
@@ -204,7 +208,21 @@ impl StoreCipher {
             aead: XChaCha20Poly1305::new(aead_key),
             index_key,
             key_check,
+            #[cfg(feature = "bench-unencrypted")]
+            unencrypted: false,
         }
+    }
+
+    /// **Benchmarks only** (feature `bench-unencrypted`): a cipher that stores values in
+    /// the clear, with the same layout and sizes, so a benchmark can measure what
+    /// encryption at rest costs. Never use it for data.
+    #[cfg(feature = "bench-unencrypted")]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn unencrypted_for_benchmarks(key: &StoreKey) -> Self {
+        let mut cipher = Self::new(key);
+        cipher.unencrypted = true;
+        cipher
     }
 
     /// Encrypts `plaintext` bound to `context` (column and row identity) into
@@ -228,6 +246,15 @@ impl StoreCipher {
         let too_long = CipherError::TooLong {
             len: plaintext.len(),
         };
+        #[cfg(feature = "bench-unencrypted")]
+        if self.unencrypted {
+            let mut out = Vec::with_capacity(plaintext.len() + SEALED_OVERHEAD);
+            out.push(SEALED_VERSION);
+            out.extend_from_slice(nonce);
+            out.extend_from_slice(plaintext);
+            out.extend_from_slice(&[0u8; TAG_LEN]);
+            return Ok(out);
+        }
         let capacity = plaintext
             .len()
             .checked_add(SEALED_OVERHEAD)
@@ -276,6 +303,10 @@ impl StoreCipher {
             .checked_sub(TAG_LEN)
             .ok_or(CipherError::Truncated { len: sealed.len() })?;
         let (ciphertext, tag) = rest.split_at(split);
+        #[cfg(feature = "bench-unencrypted")]
+        if self.unencrypted {
+            return Ok(Zeroizing::new(ciphertext.to_vec()));
+        }
         let nonce = <&XNonce>::try_from(nonce).map_err(|_| CipherError::Damaged)?;
         let tag = <&Tag>::try_from(tag).map_err(|_| CipherError::Damaged)?;
         let mut buffer = Zeroizing::new(ciphertext.to_vec());

@@ -41,6 +41,7 @@ pub(crate) const V3: &str = "CREATE TABLE meta (
          peer         BLOB NOT NULL,
          conversation BLOB NOT NULL,
          inbound      BLOB NOT NULL UNIQUE,
+         receive      BLOB NOT NULL UNIQUE,
          queue_ready  INTEGER NOT NULL,
          version      INTEGER NOT NULL,
          secret       BLOB NOT NULL

@@ -12,7 +12,9 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use satchel_core::{Account, DeviceCertificate, SendId, Session, SessionId, StateError};
+use satchel_core::{
+    Account, DeviceCertificate, QUEUE_ID_LEN, ReceiveId, SendId, Session, SessionId, StateError,
+};
 
 use super::cipher::{CipherError, StoreCipher, StoreKey};
 use super::records::{ContactRecord, MessageRecord, StoredSession};
@@ -111,6 +113,9 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 const ACCOUNT_KEY: &str = "account";
+/// The receive ids of every inbound queue that exists on the relay, concatenated, as one
+/// encrypted value: a sync reads one value, not one per conversation.
+const QUEUES_KEY: &str = "inbound_queues";
 const KEY_CHECK: &str = "key_check";
 /// How long a writer waits for another process's transaction (a sync of a large page
 /// holds the lock for well under a second).
@@ -232,6 +237,17 @@ impl SqliteStore {
         Self::init(Connection::open(path)?, key)
     }
 
+    /// **Benchmarks only**: a store whose values are written in the clear.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    #[cfg(feature = "bench-unencrypted")]
+    #[doc(hidden)]
+    pub fn open_unencrypted_for_benchmarks(path: &Path, key: &StoreKey) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::init_with(conn, StoreCipher::unencrypted_for_benchmarks(key))
+    }
+
     /// An in-memory database (tests, ephemeral sessions).
     ///
     /// # Errors
@@ -241,15 +257,16 @@ impl SqliteStore {
     }
 
     fn init(conn: Connection, key: &StoreKey) -> Result<Self, StoreError> {
+        Self::init_with(conn, StoreCipher::new(key))
+    }
+
+    fn init_with(conn: Connection, cipher: StoreCipher) -> Result<Self, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         // Deleted rows are overwritten with zeros, not left in free pages.
         conn.pragma_update(None, "secure_delete", "ON")?;
-        let mut store = Self {
-            conn,
-            cipher: StoreCipher::new(key),
-        };
+        let mut store = Self { conn, cipher };
         store.migrate()?;
         Ok(store)
     }
@@ -384,9 +401,13 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError`].
     pub fn all_sessions(&self) -> Result<Vec<StoredSessionRow>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT id, secret, queue_ready, version FROM sessions ORDER BY id")?;
+        self.sessions_matching("")
+    }
+
+    fn sessions_matching(&self, filter: &str) -> Result<Vec<StoredSessionRow>, StoreError> {
+        let sql =
+            format!("SELECT id, secret, queue_ready, version FROM sessions {filter} ORDER BY id");
+        let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([], |row| {
             Ok((
                 row.get::<_, Vec<u8>>(0)?,
@@ -485,18 +506,42 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Marks a session's inbound queue as created on the relay.
+    /// The receive ids of every inbound queue that exists on the relay (one stored
+    /// value, whatever the number of conversations).
     ///
     /// # Errors
-    /// [`StoreError`] if SQLite fails.
-    pub fn set_queue_ready(&mut self, session: &SessionId) -> Result<(), StoreError> {
-        let index = self.cipher.index(b"session", session.as_bytes());
-        self.conn.execute(
-            "UPDATE sessions SET queue_ready = 1 WHERE id = ?1",
-            [index.as_slice()],
-        )?;
-        Ok(())
+    /// [`StoreError`].
+    pub fn ready_queues(&self) -> Result<Vec<ReceiveId>, StoreError> {
+        ready_queues(&self.reader())
     }
+
+    /// Sessions whose inbound queue is not on the relay yet.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn sessions_without_queue(&self) -> Result<Vec<StoredSessionRow>, StoreError> {
+        self.sessions_matching("WHERE queue_ready = 0")
+    }
+
+    /// The session whose inbound queue has this receive id.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn session_for_receive(
+        &self,
+        receive_id: &ReceiveId,
+    ) -> Result<Option<StoredSessionRow>, StoreError> {
+        let index = self.cipher.index(b"receive", receive_id.as_bytes());
+        Ok(self.reader().sessions_where("receive", &index)?.into_iter().next())
+    }
+}
+
+fn ready_queues(reader: &Reader<'_>) -> Result<Vec<ReceiveId>, StoreError> {
+    let bytes = reader.meta(QUEUES_KEY)?.unwrap_or_default();
+    Ok(bytes
+        .chunks_exact(QUEUE_ID_LEN)
+        .filter_map(|chunk| chunk.try_into().ok().map(ReceiveId::from_bytes))
+        .collect())
 }
 
 fn conversation_of(cipher: &StoreCipher, device: &DeviceCertificate) -> ConversationKey {
@@ -631,9 +676,10 @@ impl<'a> Writer<'a> {
     ) -> Result<(), StoreError> {
         let id = self.cipher.index(b"session", session.id().as_bytes());
         let sealed = self.seal_session(&id, session, peer_certificate)?;
+        let receive_id = session.inbound_queue().receive_id();
         let inserted = self.tx.execute(
-            "INSERT OR IGNORE INTO sessions (id, peer, conversation, inbound, queue_ready, version, secret)
-             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+            "INSERT OR IGNORE INTO sessions (id, peer, conversation, inbound, receive, queue_ready, version, secret)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)",
             params![
                 id.as_slice(),
                 self.cipher.index(b"peer", &identity_bytes(session.peer())).as_slice(),
@@ -641,15 +687,49 @@ impl<'a> Writer<'a> {
                 self.cipher
                     .index(b"queue", session.inbound_queue().send_id().as_bytes())
                     .as_slice(),
+                self.cipher.index(b"receive", receive_id.as_bytes()).as_slice(),
                 queue_ready,
                 sealed,
             ],
         )?;
-        if inserted == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
+        if inserted != 1 {
+            return Err(StoreError::Conflict);
         }
+        if queue_ready {
+            self.add_ready_queue(&receive_id)?;
+        }
+        Ok(())
+    }
+
+    /// The receive ids of the inbound queues that exist on the relay.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn ready_queues(&self) -> Result<Vec<ReceiveId>, StoreError> {
+        ready_queues(&self.reader())
+    }
+
+    fn add_ready_queue(&self, receive_id: &ReceiveId) -> Result<(), StoreError> {
+        let mut ids = self.ready_queues()?;
+        if !ids.contains(receive_id) {
+            ids.push(*receive_id);
+            let bytes: Vec<u8> = ids.iter().flat_map(|id| *id.as_bytes()).collect();
+            self.set_meta(QUEUES_KEY, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Marks a session's inbound queue as created on the relay.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn set_queue_ready(&self, session: &Session) -> Result<(), StoreError> {
+        let index = self.cipher.index(b"session", session.id().as_bytes());
+        self.tx.execute(
+            "UPDATE sessions SET queue_ready = 1 WHERE id = ?1",
+            [index.as_slice()],
+        )?;
+        self.add_ready_queue(&session.inbound_queue().receive_id())
     }
 
     fn seal_session(

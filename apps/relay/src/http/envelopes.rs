@@ -37,7 +37,7 @@ fn coarse_hour() -> i64 {
     now - now.rem_euclid(3600)
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<()> {
+pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<()> {
     let ok = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -1,15 +1,15 @@
 //! Queues: create, delete, fetch and acknowledge, all but creation with a queue proof.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use satchel_core::ReceiveId;
+use satchel_core::{QUEUE_ID_LEN, ReceiveId};
 use serde::{Deserialize, Serialize};
 
 use super::schools::unexpected;
 use super::{AppState, ID_16, KEY_32, b64, decode_fixed, parse_id, parse_json};
-use crate::auth::SignedRequest;
+use crate::auth::{RawBody, SignedRequest};
 use crate::error::{Error, Result};
 use crate::store::{WriteOp, WriteOutcome};
 
@@ -22,6 +22,8 @@ pub const MAX_FETCH_LIMIT: u32 = 500;
 pub const MAX_FETCH_BYTES: usize = 8 * 1024 * 1024;
 /// The most ids per acknowledgement.
 pub const MAX_ACK_IDS: usize = 1000;
+/// The most receive ids one pending-mail query may ask about.
+pub const MAX_PENDING_IDS: usize = 10_000;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -29,6 +31,44 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/queues/{receive_id}", delete(remove))
         .route("/v1/queues/{receive_id}/messages", get(fetch))
         .route("/v1/queues/{receive_id}/ack", post(ack))
+        .route(
+            "/v1/queues/pending",
+            post(pending).layer(DefaultBodyLimit::max(MAX_PENDING_IDS * QUEUE_ID_LEN)),
+        )
+}
+
+#[derive(Serialize)]
+struct PendingResponse {
+    pending: Vec<String>,
+}
+
+/// Which of the given queues hold mail: one request for all of a client's queues, so a
+/// sync costs the same whatever the number of idle conversations. The body is the
+/// receive ids, 16 bytes each, concatenated. No proof is needed (a receive id is known
+/// only to the queue's owner and the relay) and nothing about the request is stored.
+async fn pending(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<PendingResponse>> {
+    super::envelopes::check_content_type(&headers)?;
+    if body.len() % QUEUE_ID_LEN != 0 {
+        return Err(Error::InvalidField {
+            field: "body",
+            expected: "receive ids of 16 bytes each, concatenated",
+        });
+    }
+    let ids: Vec<ReceiveId> = body
+        .chunks_exact(QUEUE_ID_LEN)
+        .filter_map(|chunk| chunk.try_into().ok().map(ReceiveId::from_bytes))
+        .collect();
+    if ids.len() > MAX_PENDING_IDS {
+        return Err(Error::TooLarge("the receive ids (at most 10,000)"));
+    }
+    let pending = state.read(move |store| store.pending(&ids)).await?;
+    Ok(Json(PendingResponse {
+        pending: pending.iter().map(|id| hex::encode(id.as_bytes())).collect(),
+    }))
 }
 
 /// Parses a receive id from the path.

@@ -346,6 +346,13 @@ pub trait RelayStore: Send + Sync + 'static {
     /// [`StoreError`] on a backend failure.
     fn queue_auth_key(&self, receive_id: &ReceiveId) -> Result<Option<PublicKey>, StoreError>;
 
+    /// Which of `receive_ids` name a queue holding at least one message (unknown ids are
+    /// left out, as empty queues are).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn pending(&self, receive_ids: &[ReceiveId]) -> Result<Vec<ReceiveId>, StoreError>;
+
     /// Messages of a queue with id greater than `after`, oldest first: at most `limit`,
     /// and no more than `max_bytes` of envelopes in total (but always at least one if any).
     ///

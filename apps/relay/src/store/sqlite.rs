@@ -835,6 +835,23 @@ impl RelayStore for SqliteStore {
         })
     }
 
+    fn pending(&self, receive_ids: &[ReceiveId]) -> Result<Vec<ReceiveId>, StoreError> {
+        self.read(|conn| {
+            let mut statement =
+                conn.prepare_cached("SELECT message_count FROM queues WHERE receive_id = ?1")?;
+            let mut pending = Vec::new();
+            for id in receive_ids {
+                let count: Option<i64> = statement
+                    .query_row([id.as_bytes().as_slice()], |row| row.get(0))
+                    .optional()?;
+                if count.is_some_and(|c| c > 0) {
+                    pending.push(*id);
+                }
+            }
+            Ok(pending)
+        })
+    }
+
     fn fetch(
         &self,
         receive_id: &ReceiveId,

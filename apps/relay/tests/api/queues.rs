@@ -184,3 +184,47 @@ async fn real_session_through_the_relay() {
     );
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn pending_names_exactly_the_queues_with_mail_in_one_request() {
+    let relay = TestRelay::start().await;
+    let with_mail = queue_keys();
+    let empty = queue_keys();
+    relay.create_queue(&with_mail).await;
+    relay.create_queue(&empty).await;
+    let r = relay
+        .deposit(envelope(with_mail.send_id().as_bytes(), 10))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json);
+    let unknown = random::<16>();
+    let mut body = Vec::new();
+    body.extend_from_slice(with_mail.receive_id().as_bytes());
+    body.extend_from_slice(empty.receive_id().as_bytes());
+    body.extend_from_slice(&unknown);
+    let r = relay
+        .send("POST", "/v1/queues/pending", body, None, "application/octet-stream")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["pending"], json!([rid(&with_mail)]));
+
+    // Bad input: a partial id, the wrong content type, too many ids.
+    let r = relay
+        .send("POST", "/v1/queues/pending", vec![0u8; 17], None, "application/octet-stream")
+        .await;
+    assert_eq!((r.status, r.error()), (400, "invalid_field"));
+    let r = relay
+        .send("POST", "/v1/queues/pending", vec![0u8; 16], None, "application/json")
+        .await;
+    assert_eq!(r.status, 415, "{}", r.json);
+    let r = relay
+        .send(
+            "POST",
+            "/v1/queues/pending",
+            vec![0u8; 16 * 10_001],
+            None,
+            "application/octet-stream",
+        )
+        .await;
+    assert_eq!(r.status, 413, "{}", r.json);
+    relay.stop().await;
+}
