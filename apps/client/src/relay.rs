@@ -11,14 +11,28 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// Talking to the relay failed.
+///
+/// No variant's message contains the relay's full URL (paths carry school and queue
+/// ids); the address the person typed is only repeated by [`RelayError::InvalidUrl`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RelayError {
-    /// No connection, timeout, or an unreadable answer.
-    #[error(
-        "cannot reach the relay ({0}): check the relay address and the network, then try again"
-    )]
-    Network(#[from] reqwest::Error),
+    /// The relay could not be reached, the connection broke, or the answer was
+    /// unreadable. The message says what failed (host name lookup, refused connection,
+    /// timeout, TLS); [`RelayError::network_failure`] tells it to programs. An untrusted
+    /// relay certificate is [`RelayError::Certificate`] instead.
+    #[error("cannot reach the relay: {}", NetworkFailure::of(.0).describe(.0))]
+    Network(reqwest::Error),
+    /// The relay's TLS certificate was not accepted: issued by an authority this device
+    /// does not trust, made out for another host name, expired, or otherwise invalid.
+    /// Retrying does not help.
+    #[error("{}", problem.describe(detail))]
+    Certificate {
+        /// What is wrong with the certificate.
+        problem: CertificateProblem,
+        /// rustls' description of the failure, for logs and bug reports.
+        detail: String,
+    },
     /// The relay refused the request; `message` is the relay's explanation.
     #[error("the relay refused the request ({code}): {message}")]
     Rejected {
@@ -32,6 +46,26 @@ pub enum RelayError {
     /// The relay address is not an `http://` or `https://` URL.
     #[error("the relay address {0:?} is not an http:// or https:// address: check it")]
     InvalidUrl(String),
+    /// The relay address uses `http://` for a host other than a loopback address
+    /// (127.0.0.0/8, `[::1]`, `localhost`). Refused before any request is sent.
+    #[error(
+        "the relay address uses http://, which is not encrypted; use https:// (http is only allowed for 127.0.0.1/localhost test relays)"
+    )]
+    InsecureUrl {
+        /// The host of the refused address.
+        host: String,
+    },
+    /// The extra certificate authority ([`TransportConfig::extra_ca_pem`]) cannot be
+    /// read or is not a PEM certificate.
+    #[error(
+        "cannot use the certificate authority file {origin}: {reason}; it must hold your school's CA certificate in PEM form (-----BEGIN CERTIFICATE-----)"
+    )]
+    CaCertificate {
+        /// The file name, or `extra_ca_pem` when the bytes were given directly.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The relay answered with something this client does not understand.
     #[error(
         "the relay sent an unexpected answer ({0}): is this a Satchel relay of a compatible version?"
@@ -48,6 +82,298 @@ impl RelayError {
             _ => None,
         }
     }
+
+    /// What failed, for [`RelayError::Network`].
+    #[must_use]
+    pub fn network_failure(&self) -> Option<NetworkFailure> {
+        match self {
+            RelayError::Network(error) => Some(NetworkFailure::of(error)),
+            _ => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for RelayError {
+    /// Sorts a transport error into [`RelayError::Certificate`] or
+    /// [`RelayError::Network`], dropping the request URL from it.
+    fn from(error: reqwest::Error) -> Self {
+        let error = error.without_url();
+        let certificate = rustls_error(&error).and_then(|e| match e {
+            rustls::Error::InvalidCertificate(problem) => {
+                Some((CertificateProblem::of(problem), e.to_string()))
+            }
+            _ => None,
+        });
+        match certificate {
+            Some((problem, detail)) => RelayError::Certificate { problem, detail },
+            None => RelayError::Network(error),
+        }
+    }
+}
+
+/// What went wrong with the relay's certificate ([`RelayError::Certificate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateProblem {
+    /// Issued by a certificate authority this device does not trust (or self-signed,
+    /// or signed by another CA of the same name as a trusted one): a school with its
+    /// own CA passes it in [`TransportConfig::extra_ca_pem`].
+    UnknownIssuer,
+    /// Valid, but for another host name than the one in the relay address.
+    WrongHost,
+    /// Expired, or this device's clock is wrong.
+    Expired,
+    /// Not valid yet, or this device's clock is wrong.
+    NotYetValid,
+    /// Revoked by its issuer.
+    Revoked,
+    /// Malformed, unsupported or otherwise invalid.
+    Invalid,
+}
+
+impl CertificateProblem {
+    fn of(error: &rustls::CertificateError) -> Self {
+        use rustls::CertificateError as E;
+        match error {
+            // A bad signature from a trusted CA's name: another CA of the same name.
+            E::UnknownIssuer | E::BadSignature => Self::UnknownIssuer,
+            E::NotValidForName | E::NotValidForNameContext { .. } => Self::WrongHost,
+            E::Expired | E::ExpiredContext { .. } => Self::Expired,
+            E::NotValidYet | E::NotValidYetContext { .. } => Self::NotYetValid,
+            E::Revoked => Self::Revoked,
+            _ => Self::Invalid,
+        }
+    }
+
+    fn describe(self, detail: &str) -> String {
+        const CA_FILE: &str = "if your school uses its own certificate authority, pass its \
+                               certificate with --ca-file";
+        match self {
+            Self::UnknownIssuer => format!(
+                "the relay's certificate is not trusted: it was issued by a certificate \
+                 authority this device does not know. {}; otherwise check the relay address",
+                capitalised(CA_FILE)
+            ),
+            Self::WrongHost => "the relay's certificate is not valid for this relay's host \
+                                name: check the relay address (it must be the name the \
+                                certificate was made out for); if it is right, the relay \
+                                needs a certificate for that name"
+                .to_owned(),
+            Self::Expired => "the relay's certificate has expired (or this device's date and \
+                              time are wrong): check the clock, otherwise ask whoever runs \
+                              the relay to renew the certificate"
+                .to_owned(),
+            Self::NotYetValid => "the relay's certificate is not valid yet: check this \
+                                  device's date and time"
+                .to_owned(),
+            Self::Revoked => "the relay's certificate has been revoked by its issuer: ask \
+                              whoever runs the relay"
+                .to_owned(),
+            Self::Invalid => format!(
+                "the relay's certificate is not trusted ({detail}): ask whoever runs the \
+                 relay to check its certificate; {CA_FILE}"
+            ),
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// What failed when the relay could not be reached ([`RelayError::Network`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetworkFailure {
+    /// The relay's host name could not be looked up.
+    Dns,
+    /// Nothing accepts connections on that address and port.
+    Refused,
+    /// No answer in time (connecting or waiting for the answer).
+    Timeout,
+    /// The TLS handshake failed for a reason other than the certificate (e.g. the
+    /// server does not speak TLS on that port).
+    Tls,
+    /// Connecting failed otherwise (network unreachable, connection reset).
+    Connect,
+    /// The connection broke during the request, or the answer could not be read.
+    Other,
+}
+
+impl NetworkFailure {
+    fn of(error: &reqwest::Error) -> Self {
+        if error.is_timeout() {
+            return Self::Timeout;
+        }
+        if rustls_error(error).is_some() {
+            return Self::Tls;
+        }
+        let mut refused = false;
+        let mut dns = false;
+        for cause in causes(error) {
+            if cause.to_string() == "dns error" {
+                dns = true;
+            }
+            if cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+            {
+                refused = true;
+            }
+        }
+        if dns {
+            Self::Dns
+        } else if refused {
+            Self::Refused
+        } else if error.is_connect() {
+            Self::Connect
+        } else {
+            Self::Other
+        }
+    }
+
+    fn describe(self, error: &reqwest::Error) -> String {
+        let cause = causes(error)
+            .last()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        match self {
+            Self::Dns => "the relay's host name could not be found (DNS): check the relay \
+                          address and the network connection"
+                .to_owned(),
+            Self::Refused => "the connection was refused: no relay is running on that \
+                              address and port, or a firewall blocks it; check the relay \
+                              address"
+                .to_owned(),
+            Self::Timeout => "the relay did not answer in time: check the network \
+                              connection, then try again"
+                .to_owned(),
+            Self::Tls => format!(
+                "the secure connection (TLS) failed ({cause}): check that the address is \
+                 the relay's https:// address"
+            ),
+            Self::Connect => format!(
+                "cannot connect ({cause}): check the network connection and the relay \
+                 address, then try again"
+            ),
+            Self::Other => format!("{cause}: check the network connection, then try again"),
+        }
+    }
+}
+
+/// `error` and its causes, outermost first. `io::Error` hides a wrapped error from
+/// `source()`, so it is unwrapped here.
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    let mut next = Some(error);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => std::error::Error::source(io),
+            },
+            None => current.source(),
+        };
+        Some(current)
+    })
+}
+
+/// The rustls error behind a transport error, if the TLS layer failed.
+fn rustls_error(error: &reqwest::Error) -> Option<&rustls::Error> {
+    causes(error).find_map(|cause| cause.downcast_ref::<rustls::Error>())
+}
+
+/// How [`RelayClient`] connects: which certificate authorities it trusts besides the
+/// public web roots (Mozilla's list, built in; the system store is not used).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct TransportConfig {
+    /// One or more PEM certificates (`-----BEGIN CERTIFICATE-----`) of a certificate
+    /// authority to trust in addition to the public roots: for a school that issues the
+    /// relay's certificate from its own PKI. `None` trusts the public roots only.
+    pub extra_ca_pem: Option<Vec<u8>>,
+    /// Where `extra_ca_pem` came from (e.g. the file name), named in errors.
+    pub extra_ca_origin: Option<String>,
+}
+
+impl TransportConfig {
+    /// Trusts the certificate authority in `pem` (PEM certificates) as well.
+    #[must_use]
+    pub fn with_extra_ca_pem(pem: impl Into<Vec<u8>>) -> Self {
+        Self {
+            extra_ca_pem: Some(pem.into()),
+            extra_ca_origin: None,
+        }
+    }
+
+    /// Trusts the certificate authority in the PEM file at `path` as well; the file is
+    /// read now and checked by [`RelayClient::with_config`].
+    ///
+    /// # Errors
+    /// [`RelayError::CaCertificate`] if the file cannot be read.
+    pub fn with_ca_file(path: impl AsRef<std::path::Path>) -> Result<Self, RelayError> {
+        let path = path.as_ref();
+        let origin = path.display().to_string();
+        let pem = std::fs::read(path).map_err(|error| RelayError::CaCertificate {
+            origin: origin.clone(),
+            reason: format!("cannot read it: {error}"),
+        })?;
+        Ok(Self {
+            extra_ca_pem: Some(pem),
+            extra_ca_origin: Some(origin),
+        })
+    }
+
+    fn ca_error(&self, reason: impl Into<String>) -> RelayError {
+        RelayError::CaCertificate {
+            origin: self
+                .extra_ca_origin
+                .clone()
+                .unwrap_or_else(|| "extra_ca_pem".to_owned()),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks `base_url`: an `http://` or `https://` URL with a host, and `http://` only
+/// for loopback hosts.
+fn check_relay_url(base_url: &str) -> Result<(), RelayError> {
+    let invalid = || RelayError::InvalidUrl(base_url.to_owned());
+    let rest = base_url
+        .strip_prefix("https://")
+        .or_else(|| base_url.strip_prefix("http://"));
+    if rest.is_none_or(|h| h.trim_end_matches('/').is_empty() || h.contains(char::is_whitespace)) {
+        return Err(invalid());
+    }
+    // The same parser reqwest uses, so the host checked is the host connected to.
+    let url = reqwest::Url::parse(base_url).map_err(|_| invalid())?;
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(invalid)?;
+    if url.scheme() == "http" {
+        // The parser normalises IPv4 forms (`127.1`) and brackets IPv6 hosts.
+        let loopback = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            v6.parse::<std::net::Ipv6Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
+        } else if let Ok(v4) = host.parse::<std::net::Ipv4Addr>() {
+            v4.is_loopback()
+        } else {
+            host.eq_ignore_ascii_case("localhost") || host.eq_ignore_ascii_case("localhost.")
+        };
+        if !loopback {
+            return Err(RelayError::InsecureUrl {
+                host: host.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Who signs a request.
@@ -83,6 +409,9 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The most receive ids in one pending-mail query (the relay's limit).
+const MAX_PENDING_IDS: usize = 10_000;
+
 /// One fetched envelope.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -106,23 +435,58 @@ pub struct RelayClient {
 }
 
 impl RelayClient {
-    /// A client for the relay at `base_url` (e.g. `http://127.0.0.1:7878`).
+    /// A client for the relay at `base_url` (e.g. `https://relay.school.example` or, for
+    /// a test relay, `http://127.0.0.1:7878`) trusting the public web roots: the same as
+    /// [`RelayClient::with_config`] with [`TransportConfig::default`].
+    ///
+    /// # Errors
+    /// As [`RelayClient::with_config`].
+    pub fn new(base_url: &str) -> Result<Self, RelayError> {
+        Self::with_config(base_url, &TransportConfig::default())
+    }
+
+    /// A client for the relay at `base_url` that trusts the public web roots and, if
+    /// `config` has one, the school's own certificate authority. Nothing is sent yet.
+    ///
+    /// `https://` is required, except `http://` to a loopback address (127.0.0.0/8,
+    /// `[::1]`, `localhost`) for test relays on the same machine.
     ///
     /// # Errors
     /// [`RelayError::InvalidUrl`] unless `base_url` is an `http://` or `https://`
-    /// address; [`RelayError::Network`] if the HTTP client cannot be built.
-    pub fn new(base_url: &str) -> Result<Self, RelayError> {
-        let host = base_url
-            .strip_prefix("https://")
-            .or_else(|| base_url.strip_prefix("http://"));
-        if host
-            .is_none_or(|h| h.trim_end_matches('/').is_empty() || h.contains(char::is_whitespace))
-        {
-            return Err(RelayError::InvalidUrl(base_url.to_owned()));
-        }
-        let http = reqwest::Client::builder()
+    /// address; [`RelayError::InsecureUrl`] for `http://` to any other host;
+    /// [`RelayError::CaCertificate`] if `config.extra_ca_pem` holds no usable PEM
+    /// certificate; [`RelayError::Network`] if the HTTP client cannot be built.
+    pub fn with_config(base_url: &str, config: &TransportConfig) -> Result<Self, RelayError> {
+        check_relay_url(base_url)?;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(30))
-            .build()?;
+            // Requests carry signatures over the path: never follow a redirect.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &config.extra_ca_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|_| config.ca_error("it is not valid PEM"))?;
+            if certificates.is_empty() {
+                return Err(config.ca_error("it contains no certificate"));
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http = builder.build().map_err(|error| {
+            if config.extra_ca_pem.is_some() {
+                let reason = causes(&error)
+                    .last()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let reason = reason
+                    .strip_prefix("invalid peer certificate: ")
+                    .unwrap_or(&reason);
+                config.ca_error(format!("it is not a usable CA certificate ({reason})"))
+            } else {
+                RelayError::from(error)
+            }
+        })?;
         Ok(Self {
             base: base_url.trim_end_matches('/').to_string(),
             http,
@@ -453,6 +817,50 @@ impl RelayClient {
             .get("id")
             .and_then(Value::as_u64)
             .ok_or(RelayError::Unexpected("id"))
+    }
+
+    /// Which of the queues `receive_ids` hold mail, in one request per 10,000 queues (so
+    /// an idle sync costs the same whatever the number of conversations). `Ok(None)` if
+    /// the relay predates this endpoint: then fetch every queue.
+    ///
+    /// # Errors
+    /// [`RelayError`].
+    pub async fn pending(
+        &self,
+        receive_ids: &[satchel_core::ReceiveId],
+    ) -> Result<Option<Vec<satchel_core::ReceiveId>>, RelayError> {
+        let mut pending = Vec::new();
+        for chunk in receive_ids.chunks(MAX_PENDING_IDS) {
+            let asked: std::collections::HashSet<_> = chunk.iter().collect();
+            let body: Vec<u8> = chunk.iter().flat_map(|id| *id.as_bytes()).collect();
+            let result = self
+                .call(Method::POST, "/v1/queues/pending", body, false, Signer::None)
+                .await;
+            let bytes = match result {
+                Ok((_, bytes)) => bytes,
+                Err(RelayError::Rejected { status: 404, .. }) => return Ok(None),
+                Err(error) => return Err(error),
+            };
+            let value: Value =
+                serde_json::from_slice(&bytes).map_err(|_| RelayError::Unexpected("json"))?;
+            for id in value
+                .get("pending")
+                .and_then(Value::as_array)
+                .ok_or(RelayError::Unexpected("pending"))?
+            {
+                let bytes: [u8; 16] = id
+                    .as_str()
+                    .and_then(|text| hex::decode(text).ok())
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(RelayError::Unexpected("pending"))?;
+                let id = satchel_core::ReceiveId::from_bytes(bytes);
+                // Only what was asked about: a relay cannot make us fetch anything else.
+                if asked.contains(&id) {
+                    pending.push(id);
+                }
+            }
+        }
+        Ok(Some(pending))
     }
 
     /// Fetches up to `limit` envelopes after `after` from a queue this device owns.

@@ -10,7 +10,8 @@
 //! thread ([`store::writer`]) so that a deposit is durable before it is acknowledged.
 //!
 //! [`app`] builds the router (for in-process tests); [`serve`] opens the store, binds the
-//! listener and runs the server in the background.
+//! listener and runs the server in the background; [`serve_with_tls`] does the same and
+//! terminates TLS itself ([`tls`]).
 #![forbid(unsafe_code)]
 #![deny(unused_must_use)]
 
@@ -20,6 +21,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ use tower_http::timeout::TimeoutLayer;
 pub use config::Config;
 pub use error::Error;
 pub use http::AppState;
+pub use tls::{TlsArgs, TlsConfig, TlsError};
 
 use limits::{ConnectionBudget, NoDelayListener, RateLimit};
 use store::writer::{Writer, WriterThread};
@@ -105,6 +108,7 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Relay {
     addr: SocketAddr,
+    tls: bool,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     retention: JoinHandle<()>,
@@ -116,6 +120,18 @@ impl Relay {
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether the relay terminates TLS itself (`https://`) or serves plain HTTP.
+    #[must_use]
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// `https` or `http`: the scheme clients use to reach [`Relay::local_addr`].
+    #[must_use]
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
     /// Stops accepting connections, closes WebSockets, lets requests in progress finish
@@ -152,12 +168,21 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// Opens the store in `config.data`, binds `config.listen` and serves in the background.
-/// When this returns, the listener accepts connections.
+/// Opens the store in `config.data`, binds `config.listen` and serves plain HTTP in the
+/// background. When this returns, the listener accepts connections.
 ///
 /// # Errors
 /// [`StartError`] if the database cannot be opened or the address cannot be bound.
 pub async fn serve(config: Config) -> Result<Relay, StartError> {
+    serve_with_tls(config, None).await
+}
+
+/// Like [`serve`], but with `Some(tls)` the relay terminates TLS itself and serves
+/// HTTPS (and WebSocket push over TLS) with that certificate.
+///
+/// # Errors
+/// [`StartError`] if the database cannot be opened or the address cannot be bound.
+pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Relay, StartError> {
     let data = config.data.clone();
     let store = tokio::task::spawn_blocking(move || store::sqlite::SqliteStore::open(&data))
         .await
@@ -187,26 +212,43 @@ pub async fn serve(config: Config) -> Result<Relay, StartError> {
     let router = app(state, RateLimit::new(config.rate_limit));
     let listener = NoDelayListener(listener);
     let mut stop = shutdown_rx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<ConnectionBudget>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        })
-        .await
-    });
+    let stopped = async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let is_tls = tls.is_some();
+    let server = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<ConnectionBudget>(),
+            )
+            .with_graceful_shutdown(stopped)
+            .await
+        }),
+        Some(tls) => {
+            let listener = tls::TlsListener::spawn(listener, &tls, shutdown_rx.clone())?;
+            tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<ConnectionBudget>(),
+                )
+                .with_graceful_shutdown(stopped)
+                .await
+            })
+        }
+    };
     let retention = tokio::spawn(retention(writer, config.max_age_days));
     tracing::info!(
         queue_max_messages = config.queue_max_messages,
         queue_max_bytes = config.queue_max_bytes,
         max_age_days = config.max_age_days,
         rate_limit = config.rate_limit,
+        tls = is_tls,
         "relay started"
     );
     Ok(Relay {
         addr,
+        tls: is_tls,
         shutdown,
         server,
         retention,

@@ -4,12 +4,23 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser as _;
-use satchel_relay::{Config, serve};
+use clap::{Args as _, CommandFactory as _, FromArgMatches as _};
+use satchel_relay::{Config, TlsArgs, TlsConfig, serve_with_tls};
 use tracing_subscriber::EnvFilter;
 
+/// Parses `Config` plus the TLS options (`--tls-cert`, `--tls-key`).
+fn parse_args() -> (Config, TlsArgs) {
+    let matches = TlsArgs::augment_args(Config::command()).get_matches();
+    let parsed = Config::from_arg_matches(&matches)
+        .and_then(|config| Ok((config, TlsArgs::from_arg_matches(&matches)?)));
+    match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => error.exit(),
+    }
+}
+
 fn main() -> ExitCode {
-    let config = Config::parse();
+    let (config, tls) = parse_args();
     let filter = match EnvFilter::try_new(&config.log) {
         Ok(filter) => filter,
         Err(error) => {
@@ -25,6 +36,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+    // Read the certificate and key before anything else, so a bad file fails fast.
+    let tls = match tls.load() {
+        Ok(tls) => tls,
+        Err(error) => {
+            eprintln!("satchel-relay: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -35,11 +54,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(config))
+    runtime.block_on(run(config, tls))
 }
 
-async fn run(config: Config) -> ExitCode {
-    let relay = match serve(config).await {
+async fn run(config: Config, tls: Option<TlsConfig>) -> ExitCode {
+    let relay = match serve_with_tls(config, tls).await {
         Ok(relay) => relay,
         Err(error) => {
             eprintln!("satchel-relay: {error}");
@@ -54,6 +73,15 @@ async fn run(config: Config) -> ExitCode {
         tracing::warn!("could not print the listen address on standard output");
     }
     drop(stdout);
+    // The line above stays `listening on ADDR` (scripts parse it); the scheme is logged.
+    if relay.is_tls() {
+        tracing::info!("serving HTTPS: clients connect with https://");
+    } else {
+        tracing::info!(
+            "serving plain HTTP: clients accept http:// only for 127.0.0.1/localhost; \
+             for other machines use --tls-cert/--tls-key or a TLS reverse proxy"
+        );
+    }
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in progress");
     relay.shutdown().await;
