@@ -207,7 +207,10 @@ fn invite_codes_parse_strictly_with_actionable_errors() {
         ("hello", "SATCHEL1-"),
         ("SATCHEL1-ABCDEF", "'@'"),
         ("SATCHEL1-ABC@ftp://x", "http://"),
-        ("SATCHEL1-!!!!@http://x", "characters an invite code never has"),
+        (
+            "SATCHEL1-!!!!@http://x",
+            "characters an invite code never has",
+        ),
         ("SATCHEL1-ABCDEFGH@http://x", "too short"),
     ] {
         let error = InviteCode::parse(bad).unwrap_err();

@@ -51,6 +51,8 @@ pub struct Client {
     pub(crate) key: KeySource,
     pub(crate) transport: TransportConfig,
     pub(crate) profile: Option<Profile>,
+    /// This device's mailbox keys, read once from the account (they never change).
+    mailbox: Option<satchel_core::QueueKeys>,
 }
 
 impl std::fmt::Debug for Client {
@@ -147,6 +149,7 @@ impl Client {
             key: config.key,
             transport: config.transport,
             profile,
+            mailbox: None,
         })
     }
 
@@ -160,6 +163,16 @@ impl Client {
 
     pub(crate) fn relay(&self) -> Result<RelayClient, ClientError> {
         self.relay_for(&self.profile()?.relay_url)
+    }
+
+    /// This device's mailbox (cached: loading the account costs about a millisecond).
+    pub(crate) fn mailbox(&mut self) -> Result<satchel_core::QueueKeys, ClientError> {
+        if let Some(mailbox) = &self.mailbox {
+            return Ok(mailbox.clone());
+        }
+        let mailbox = self.account()?.mailbox().clone();
+        self.mailbox = Some(mailbox.clone());
+        Ok(mailbox)
     }
 
     pub(crate) fn account(&self) -> Result<Account, ClientError> {

@@ -834,7 +834,13 @@ impl RelayClient {
             let asked: std::collections::HashSet<_> = chunk.iter().collect();
             let body: Vec<u8> = chunk.iter().flat_map(|id| *id.as_bytes()).collect();
             let result = self
-                .call(Method::POST, "/v1/queues/pending", body, false, Signer::None)
+                .call(
+                    Method::POST,
+                    "/v1/queues/pending",
+                    body,
+                    false,
+                    Signer::None,
+                )
                 .await;
             let bytes = match result {
                 Ok((_, bytes)) => bytes,

@@ -10,8 +10,12 @@
 
 use prost::Message as _;
 use satchel_core::school::{RevocationList, SchoolKey, SenderStatus, verify_member};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use satchel_core::{
-    Account, DecryptError, DeviceCertificate, Envelope, FirstContactError, QueueKeys, os_rng,
+    Account, DecryptError, DeviceCertificate, Envelope, FirstContactError, QueueKeys, SendId,
+    os_rng,
 };
 use satchel_proto::v1 as pb;
 
@@ -19,7 +23,7 @@ use crate::client::{Client, now_millis, now_secs};
 use crate::error::ClientError;
 use crate::history::Message;
 use crate::relay::{Fetched, RelayClient, RelayError};
-use crate::store::{MessageRecord, StoreError, Writer};
+use crate::store::{MessageRecord, StoreError, StoredSessionRow, Writer};
 
 /// Envelopes fetched, committed and acknowledged together.
 const PAGE: u32 = 200;
@@ -149,7 +153,7 @@ impl Client {
         };
         self.create_pending_queues(&relay).await?;
         // One request asks which queues hold mail; only those are fetched.
-        let mailbox = self.account()?.mailbox().clone();
+        let mailbox = self.mailbox()?;
         let mut queues = self.store.ready_queues()?;
         queues.push(mailbox.receive_id());
         let with_mail = relay.pending(&queues).await?.unwrap_or(queues);
@@ -206,8 +210,10 @@ impl Client {
         }
     }
 
-    /// Decrypts a page and commits everything it changed in one transaction.
+    /// Decrypts a page and commits everything it changed in one transaction: each
+    /// session it touched is loaded once and saved once, each sender verified once.
     fn commit_page(&mut self, page: &[Fetched]) -> Result<Vec<Outcome>, ClientError> {
+        let mailbox = self.mailbox()?.send_id();
         let Client { store, profile, .. } = self;
         let profile = profile.as_ref().ok_or(ClientError::NotEnrolled)?;
         let verifier = Verifier {
@@ -216,24 +222,31 @@ impl Client {
             now: now_secs(),
         };
         Ok(store.write(|w| {
-            let mut account = w.account()?.ok_or(StoreError::Corrupted("account"))?;
-            let mut account_changed = false;
+            let mut state = PageState::default();
             let mut outcomes = Vec::with_capacity(page.len());
             for fetched in page {
-                let outcome = match receive_one(w, &mut account, &verifier, &fetched.envelope) {
-                    Ok((outcome, changed)) => {
-                        account_changed |= changed;
-                        outcome
-                    }
-                    Err(StoreError::Sqlite(error)) => return Err(StoreError::Sqlite(error)),
-                    Err(StoreError::Encrypt(error)) => return Err(StoreError::Encrypt(error)),
-                    // Damaged local state for this one conversation: drop, go on.
-                    Err(_) => Outcome::Dropped(DropReason::LocalStateDamaged),
-                };
+                let outcome =
+                    match receive_one(w, &mut state, mailbox, &verifier, &fetched.envelope) {
+                        Ok(outcome) => outcome,
+                        Err(StoreError::Sqlite(error)) => return Err(StoreError::Sqlite(error)),
+                        Err(StoreError::Encrypt(error)) => return Err(StoreError::Encrypt(error)),
+                        // Damaged local state for this one conversation: drop, go on.
+                        Err(_) => Outcome::Dropped(DropReason::LocalStateDamaged),
+                    };
                 outcomes.push(outcome);
             }
-            if account_changed {
-                w.put_account(&account)?;
+            for mut row in state
+                .sessions
+                .into_values()
+                .filter(|(_, dirty)| *dirty)
+                .map(|(row, _)| row)
+            {
+                w.update_session(&mut row)?;
+            }
+            if state.account_changed
+                && let Some(account) = &state.account
+            {
+                w.put_account(account)?;
             }
             Ok::<_, StoreError>(outcomes)
         })?)
@@ -254,38 +267,60 @@ impl Client {
     }
 }
 
-/// Handles one envelope inside the page's transaction. Returns the outcome and whether
-/// the account changed (a first contact accepted).
+/// What a page has loaded and changed so far (written when the page commits).
+#[derive(Default)]
+struct PageState {
+    /// Sessions by inbound send id, with whether they changed.
+    sessions: HashMap<SendId, (StoredSessionRow, bool)>,
+    /// Each session's sender status, checked once per page.
+    statuses: HashMap<SendId, SenderStatus>,
+    /// The account, loaded for the first first contact.
+    account: Option<Account>,
+    account_changed: bool,
+}
+
+/// Handles one envelope inside the page's transaction.
 fn receive_one(
     w: &Writer<'_>,
-    account: &mut Account,
+    state: &mut PageState,
+    mailbox: SendId,
     verifier: &Verifier<'_>,
     bytes: &[u8],
-) -> Result<(Outcome, bool), StoreError> {
+) -> Result<Outcome, StoreError> {
     let Ok(envelope) = Envelope::from_bytes(bytes) else {
-        return Ok((Outcome::Dropped(DropReason::Malformed), false));
+        return Ok(Outcome::Dropped(DropReason::Malformed));
     };
-    if envelope.send_id() == account.mailbox().send_id() {
-        return receive_first_contact(w, account, verifier, &envelope);
+    let send_id = envelope.send_id();
+    if send_id == mailbox {
+        if state.account.is_none() {
+            state.account = Some(w.account()?.ok_or(StoreError::Corrupted("account"))?);
+        }
+        let Some(account) = state.account.as_mut() else {
+            return Err(StoreError::Corrupted("account"));
+        };
+        let (outcome, changed) = receive_first_contact(w, account, verifier, &envelope)?;
+        state.account_changed |= changed;
+        return Ok(outcome);
     }
-    let Some(mut row) = w.session_for_queue(&envelope.send_id())? else {
-        return Ok((Outcome::Dropped(DropReason::NotForThisDevice), false));
+    let (row, dirty) = match state.sessions.entry(send_id) {
+        Entry::Occupied(entry) => entry.into_mut(),
+        Entry::Vacant(entry) => match w.session_for_queue(&send_id)? {
+            Some(row) => entry.insert((row, false)),
+            None => return Ok(Outcome::Dropped(DropReason::NotForThisDevice)),
+        },
     };
     let plaintext = match row.session.decrypt(&envelope) {
         Ok(plaintext) => zeroize::Zeroizing::new(plaintext),
-        Err(DecryptError::Duplicate) => return Ok((Outcome::Nothing, false)),
-        Err(error) => return Ok((Outcome::Dropped(error.into()), false)),
+        Err(DecryptError::Duplicate) => return Ok(Outcome::Nothing),
+        Err(error) => return Ok(Outcome::Dropped(error.into())),
     };
-    w.update_session(&mut row)?;
-    let certificate = row.peer_certificate.clone();
-    let outcome = store_message(
-        w,
-        verifier,
-        row.session.peer(),
-        certificate.as_deref(),
-        &plaintext,
-    )?;
-    Ok((outcome, false))
+    *dirty = true;
+    let status = state
+        .statuses
+        .entry(send_id)
+        .or_insert_with(|| verifier.status(row.peer_certificate.as_deref(), row.session.peer()))
+        .clone();
+    store_message(w, status, row.session.peer(), &plaintext)
 }
 
 fn receive_first_contact(
@@ -307,13 +342,8 @@ fn receive_first_contact(
             Err(error) => return Ok((Outcome::Dropped(error.into()), false)),
         };
         w.update_session(&mut row)?;
-        let outcome = store_message(
-            w,
-            verifier,
-            row.session.peer(),
-            Some(&certificate),
-            &plaintext,
-        )?;
+        let status = verifier.status(Some(&certificate), row.session.peer());
+        let outcome = store_message(w, status, row.session.peer(), &plaintext)?;
         return Ok((outcome, false));
     }
     // Accept on a copy: the account changes only if the session is stored.
@@ -331,13 +361,8 @@ fn receive_first_contact(
     }
     *account = candidate;
     let plaintext = zeroize::Zeroizing::new(inbound.plaintext);
-    let outcome = store_message(
-        w,
-        verifier,
-        inbound.session.peer(),
-        Some(&certificate),
-        &plaintext,
-    )?;
+    let status = verifier.status(Some(&certificate), inbound.session.peer());
+    let outcome = store_message(w, status, inbound.session.peer(), &plaintext)?;
     Ok((outcome, true))
 }
 
@@ -345,9 +370,8 @@ fn receive_first_contact(
 /// verified state now.
 fn store_message(
     w: &Writer<'_>,
-    verifier: &Verifier<'_>,
+    status: SenderStatus,
     peer: &DeviceCertificate,
-    certificate: Option<&[u8]>,
     plaintext: &[u8],
 ) -> Result<Outcome, StoreError> {
     let Ok(content) = pb::Content::decode(plaintext) else {
@@ -359,7 +383,7 @@ fn store_message(
     let Ok(message_id) = <[u8; 16]>::try_from(content.message_id.as_slice()) else {
         return Ok(Outcome::Dropped(DropReason::MalformedContent));
     };
-    let (sender_name, sender_role, verified) = match verifier.status(certificate, peer) {
+    let (sender_name, sender_role, verified) = match status {
         SenderStatus::Verified(member) => {
             (member.display_name, member.role.as_str().to_string(), true)
         }

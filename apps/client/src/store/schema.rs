@@ -47,6 +47,7 @@ pub(crate) const V3: &str = "CREATE TABLE meta (
          secret       BLOB NOT NULL
      ) STRICT;
      CREATE INDEX sessions_by_peer ON sessions (peer);
+     CREATE INDEX sessions_without_queue ON sessions (id) WHERE queue_ready = 0;
      CREATE TABLE messages (
          id           INTEGER PRIMARY KEY,
          conversation BLOB NOT NULL,

@@ -243,7 +243,10 @@ impl SqliteStore {
     /// As [`SqliteStore::open`].
     #[cfg(feature = "bench-unencrypted")]
     #[doc(hidden)]
-    pub fn open_unencrypted_for_benchmarks(path: &Path, key: &StoreKey) -> Result<Self, StoreError> {
+    pub fn open_unencrypted_for_benchmarks(
+        path: &Path,
+        key: &StoreKey,
+    ) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         Self::init_with(conn, StoreCipher::unencrypted_for_benchmarks(key))
     }
@@ -532,7 +535,11 @@ impl SqliteStore {
         receive_id: &ReceiveId,
     ) -> Result<Option<StoredSessionRow>, StoreError> {
         let index = self.cipher.index(b"receive", receive_id.as_bytes());
-        Ok(self.reader().sessions_where("receive", &index)?.into_iter().next())
+        Ok(self
+            .reader()
+            .sessions_where("receive", &index)?
+            .into_iter()
+            .next())
     }
 }
 

@@ -67,7 +67,10 @@ async fn pending(
     }
     let pending = state.read(move |store| store.pending(&ids)).await?;
     Ok(Json(PendingResponse {
-        pending: pending.iter().map(|id| hex::encode(id.as_bytes())).collect(),
+        pending: pending
+            .iter()
+            .map(|id| hex::encode(id.as_bytes()))
+            .collect(),
     }))
 }
 

@@ -21,7 +21,7 @@ use super::{
 pub const DATABASE_FILE: &str = "relay.sqlite3";
 
 /// The schema version this relay writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Read connections kept open between requests.
 const MAX_IDLE_READERS: usize = 8;
@@ -94,6 +94,12 @@ CREATE TABLE messages (
     envelope    BLOB NOT NULL
 );
 CREATE INDEX messages_queue ON messages (queue, id);
+";
+
+/// Version 2: a covering index for the pending-mail query (receive id → message count
+/// without reading the queue row).
+const SCHEMA_V2: &str = "
+CREATE INDEX queues_mail ON queues (receive_id, message_count);
 ";
 
 /// The SQLite store.
@@ -197,6 +203,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA_V1)?;
         tx.pragma_update(None, "user_version", 1)?;
+        tx.commit()?;
+    }
+    if version < 2 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V2)?;
+        tx.pragma_update(None, "user_version", 2)?;
         tx.commit()?;
     }
     Ok(())
@@ -836,16 +848,24 @@ impl RelayStore for SqliteStore {
     }
 
     fn pending(&self, receive_ids: &[ReceiveId]) -> Result<Vec<ReceiveId>, StoreError> {
+        // One statement per chunk (SQLite probes the covering index `queues_mail` for each
+        // listed id): a few hundred nanoseconds an id instead of a statement per id.
+        const CHUNK: usize = 5_000;
         self.read(|conn| {
-            let mut statement =
-                conn.prepare_cached("SELECT message_count FROM queues WHERE receive_id = ?1")?;
             let mut pending = Vec::new();
-            for id in receive_ids {
-                let count: Option<i64> = statement
-                    .query_row([id.as_bytes().as_slice()], |row| row.get(0))
-                    .optional()?;
-                if count.is_some_and(|c| c > 0) {
-                    pending.push(*id);
+            for chunk in receive_ids.chunks(CHUNK) {
+                let placeholders = vec!["?"; chunk.len()].join(",");
+                let sql = format!(
+                    "SELECT receive_id FROM queues INDEXED BY queues_mail \
+                     WHERE receive_id IN ({placeholders}) AND message_count > 0"
+                );
+                let mut statement = conn.prepare_cached(&sql)?;
+                let rows = statement.query_map(
+                    rusqlite::params_from_iter(chunk.iter().map(|id| id.as_bytes().as_slice())),
+                    |row| row.get::<_, Vec<u8>>(0),
+                )?;
+                for row in rows {
+                    pending.push(ReceiveId::from_bytes(id16(&row?)?));
                 }
             }
             Ok(pending)

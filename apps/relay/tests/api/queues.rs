@@ -202,18 +202,36 @@ async fn pending_names_exactly_the_queues_with_mail_in_one_request() {
     body.extend_from_slice(empty.receive_id().as_bytes());
     body.extend_from_slice(&unknown);
     let r = relay
-        .send("POST", "/v1/queues/pending", body, None, "application/octet-stream")
+        .send(
+            "POST",
+            "/v1/queues/pending",
+            body,
+            None,
+            "application/octet-stream",
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["pending"], json!([rid(&with_mail)]));
 
     // Bad input: a partial id, the wrong content type, too many ids.
     let r = relay
-        .send("POST", "/v1/queues/pending", vec![0u8; 17], None, "application/octet-stream")
+        .send(
+            "POST",
+            "/v1/queues/pending",
+            vec![0u8; 17],
+            None,
+            "application/octet-stream",
+        )
         .await;
     assert_eq!((r.status, r.error()), (400, "invalid_field"));
     let r = relay
-        .send("POST", "/v1/queues/pending", vec![0u8; 16], None, "application/json")
+        .send(
+            "POST",
+            "/v1/queues/pending",
+            vec![0u8; 16],
+            None,
+            "application/json",
+        )
         .await;
     assert_eq!(r.status, 415, "{}", r.json);
     let r = relay
