@@ -145,6 +145,77 @@ async fn a_member_who_forges_the_teachers_ids_gets_a_separate_unverified_thread_
     server.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn squatting_the_queue_id_an_initiator_could_derive_in_satchel_0_1_blocks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().join("relay"),
+    ))
+    .await
+    .unwrap();
+    let url = format!("http://{}", server.local_addr());
+    let mut s = school(dir, url.clone()).await;
+    let relay = RelayClient::new(&url).unwrap();
+    let mut rng = os_rng();
+
+    // A stranger starts a session with mum. In Satchel 0.1 the responder's inbound send id
+    // was bytes 112..128 of HKDF(0^32, SK, "Satchel session init v1"), which the
+    // initiator knows: create a queue there first, with the attacker's own key.
+    let mum_account = stored_account(&s.mum.1, 3);
+    let attacker = Account::new(&mut rng);
+    let (mut session, secret) = satchel_core::internal::fuzz::initiate_with_handshake_secret(
+        &attacker,
+        &mum_account.prekey_bundle(),
+        &mut rng,
+    )
+    .unwrap();
+    let mut okm = [0u8; 128];
+    hkdf::Hkdf::<sha2::Sha256>::new(Some(&[0u8; 32]), &secret)
+        .expand(b"Satchel session init v1", &mut okm)
+        .unwrap();
+    let old_responder_id = satchel_core::SendId::from_slice(&okm[112..128]).unwrap();
+    let squat = satchel_core::internal::queue_keys_with_send_id(old_responder_id, &mut rng);
+    relay.create_queue(&squat).await.unwrap();
+    relay.create_queue(session.inbound_queue()).await.unwrap();
+    let first = session
+        .encrypt(&satchel_proto_text("hello from a stranger"), &mut rng)
+        .unwrap();
+    relay.deposit(&first).await.unwrap();
+    // And a real message from the teacher waits behind it.
+    s.teacher
+        .0
+        .send("Sam's mum", "Trip on Friday.")
+        .await
+        .unwrap();
+
+    // Mum's sync is not blocked: both messages arrive, the stranger's as unverified.
+    let report = s.mum.0.sync().await.unwrap();
+    let mut got: Vec<(bool, String)> = report
+        .messages
+        .iter()
+        .map(|m| (m.verified, m.text.clone()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (false, "hello from a stranger".to_string()),
+            (true, "Trip on Friday.".to_string())
+        ]
+    );
+    assert!(report.dropped.is_empty());
+    // Every conversation of mum's has its queue on the relay (none was squatted).
+    let file = KeyFile::from_bytes(&std::fs::read(s.mum.1.join("store.key")).unwrap()).unwrap();
+    let key = file.unlock(&platform_key(3)).unwrap();
+    let store = SqliteStore::open(&s.mum.1.join("satchel.db"), &key).unwrap();
+    assert!(store.sessions_without_queue().unwrap().is_empty());
+    // The squatted queue receives nothing, ever.
+    assert!(relay.fetch(&squat, 0, 10).await.unwrap().is_empty());
+    let _ = &mut s.dad;
+    server.shutdown().await;
+}
+
 /// A text message as the client encodes it.
 fn satchel_proto_text(text: &str) -> Vec<u8> {
     use prost::Message as _;

@@ -17,8 +17,8 @@ use clap::Parser;
 #[derive(Clone, Debug, Parser)]
 #[command(name = "satchel-relay", version, about, long_about)]
 pub struct Config {
-    /// Address and port to listen on. Use 0.0.0.0:7878 to accept connections from other
-    /// machines (normally you put a TLS reverse proxy such as Caddy or nginx in front);
+    /// Address and port to listen on. Use 0.0.0.0:443 with --tls-cert and --tls-key to
+    /// accept connections from other machines (or put a TLS reverse proxy in front);
     /// port 0 picks a free port, which is then printed.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,

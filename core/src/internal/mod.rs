@@ -106,3 +106,12 @@ pub fn account_claiming<R: rand_core::CryptoRng + ?Sized>(
 ) -> crate::Account {
     crate::Account::with_ids(account_id, device_id, rng)
 }
+
+/// Queue keys for a chosen send id (fresh auth key). Attack tests use it to squat a send
+/// id on a relay; the protocol itself only ever draws send ids at random.
+pub fn queue_keys_with_send_id<R: rand_core::CryptoRng + ?Sized>(
+    send_id: crate::SendId,
+    rng: &mut R,
+) -> crate::QueueKeys {
+    crate::QueueKeys::with_send_id(send_id, rng)
+}
