@@ -686,6 +686,148 @@ pub fn parse_session_frame(frame: &[u8]) -> Result<(Option<SendId>, usize), Decr
     frame::parse(frame).map(|header| (header.reply_send_id, header.len()))
 }
 
+/// The Ed25519 public key of a 32-byte secret (RFC 8032 seed).
+#[doc(hidden)]
+#[must_use]
+pub fn ed25519_public(secret: [u8; 32]) -> [u8; 32] {
+    crate::crypto::signing::SigningKeyPair::from_secret(&crate::crypto::secret::Secret32::new(
+        secret,
+    ))
+    .public()
+}
+
+/// `Sign(secret, message)`: Ed25519 with a 32-byte secret (RFC 8032 seed).
+#[doc(hidden)]
+#[must_use]
+pub fn ed25519_sign(secret: [u8; 32], message: &[u8]) -> [u8; 64] {
+    crate::crypto::signing::SigningKeyPair::from_secret(&crate::crypto::secret::Secret32::new(
+        secret,
+    ))
+    .sign(message)
+}
+
+/// `Verify(public, message, signature)` as every call site runs it (`verify_strict`).
+#[doc(hidden)]
+#[must_use]
+pub fn ed25519_verify(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
+    crate::crypto::signing::verify(public, message, signature).is_ok()
+}
+
+/// The X25519 public key of a 32-byte secret.
+#[doc(hidden)]
+#[must_use]
+pub fn x25519_public(secret: [u8; 32]) -> [u8; 32] {
+    *crate::crypto::dh::DhKeyPair::from_secret(secret).public()
+}
+
+/// The ML-KEM-768 encapsulation key of a 64-byte seed `d || z`.
+#[doc(hidden)]
+#[must_use]
+pub fn kem_public_from_seed(seed: &[u8; 64]) -> Vec<u8> {
+    crate::crypto::kem::KemKeyPair::from_seed(seed).public_bytes()
+}
+
+/// Queue keys from a send id and the queue key's Ed25519 secret.
+#[doc(hidden)]
+#[must_use]
+pub fn queue_keys_from_parts(send_id: [u8; 16], auth_secret: [u8; 32]) -> crate::QueueKeys {
+    crate::QueueKeys::from_parts(
+        SendId::from_bytes(send_id),
+        &crate::crypto::secret::Secret32::new(auth_secret),
+    )
+}
+
+/// Issues a device certificate from explicit secrets and ids, as `Account::new` does.
+#[doc(hidden)]
+#[must_use]
+pub fn issue_device_certificate(
+    account_secret: [u8; 32],
+    account_id: [u8; 16],
+    device_id: [u8; 16],
+    device_dh_secret: [u8; 32],
+    device_signing_secret: [u8; 32],
+) -> DeviceCertificate {
+    DeviceCertificate::issue(
+        &crate::crypto::signing::SigningKeyPair::from_secret(
+            &crate::crypto::secret::Secret32::new(account_secret),
+        ),
+        crate::AccountId::from_bytes(account_id),
+        crate::DeviceId::from_bytes(device_id),
+        x25519_public(device_dh_secret),
+        ed25519_public(device_signing_secret),
+    )
+}
+
+/// The certificate digest `CD = SHA256(signed_bytes || signature)`.
+#[doc(hidden)]
+#[must_use]
+pub fn certificate_digest(certificate: &DeviceCertificate) -> [u8; 32] {
+    certificate.digest()
+}
+
+/// The bytes a prekey set signature covers (`docs/PROTOCOL.md` §3.1).
+#[doc(hidden)]
+#[must_use]
+pub fn prekey_set_signed_bytes(
+    mailbox_send_id: [u8; 16],
+    signed_prekey_id: u32,
+    signed_prekey: &[u8; 32],
+    kem_prekey_id: u32,
+    kem_prekey: &[u8],
+) -> Vec<u8> {
+    crate::prekeys::bundle::prekey_set_bytes(
+        &SendId::from_bytes(mailbox_send_id),
+        signed_prekey_id,
+        signed_prekey,
+        kem_prekey_id,
+        kem_prekey,
+    )
+}
+
+/// Signs a bundle from explicit secrets: `(id, X25519 secret)` for the signed and the
+/// one-time prekey, `(id, seed)` for the KEM prekey.
+#[doc(hidden)]
+#[must_use]
+pub fn sign_prekey_bundle(
+    device: DeviceCertificate,
+    device_signing_secret: [u8; 32],
+    mailbox_send_id: [u8; 16],
+    signed_prekey: (u32, [u8; 32]),
+    kem_prekey: (u32, [u8; 64]),
+    one_time_prekey: Option<(u32, [u8; 32])>,
+) -> Option<PrekeyBundle> {
+    PrekeyBundle::sign(
+        device,
+        &crate::crypto::signing::SigningKeyPair::from_secret(
+            &crate::crypto::secret::Secret32::new(device_signing_secret),
+        ),
+        SendId::from_bytes(mailbox_send_id),
+        (signed_prekey.0, x25519_public(signed_prekey.1)),
+        (kem_prekey.0, kem_public_from_seed(&kem_prekey.1)),
+        one_time_prekey.map(|(id, secret)| (id, x25519_public(secret))),
+    )
+    .ok()
+}
+
+/// `AEAD(key, nonce, ad, plaintext)`: ciphertext || tag.
+#[doc(hidden)]
+#[must_use]
+pub fn aead_seal(key: [u8; 32], nonce: [u8; 12], ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    if crate::crypto::aead::seal_into(
+        &crate::crypto::secret::Secret32::new(key),
+        &nonce,
+        ad,
+        plaintext,
+        &mut out,
+    )
+    .is_err()
+    {
+        out.clear();
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------------------
 // Seeds.
 
