@@ -35,11 +35,10 @@ def relay_url():
 
 @pytest.fixture
 def home(tmp_path):
-    """A fresh profile folder per call: home("teacher")."""
+    """A profile folder path per name: home("teacher"). The library creates it, private
+    to the user (it refuses a folder other users can read)."""
 
     def make(name):
-        path = tmp_path / name
-        path.mkdir()
-        return str(path)
+        return str(tmp_path / name)
 
     return make
