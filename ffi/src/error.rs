@@ -196,7 +196,10 @@ impl From<RelayError> for SatchelError {
             RelayError::InvalidUrl(_)
             | RelayError::InsecureUrl { .. }
             | RelayError::CaCertificate { .. } => Self::InvalidInput(message),
-            RelayError::Rejected { status: 409, .. } => Self::RelayRefused(message),
+            RelayError::Rejected {
+                code: satchel_relay_api::ErrorCode::InviteUsed,
+                ..
+            } => Self::InviteUsed(message),
             _ => Self::RelayRefused(message),
         }
     }

@@ -9,6 +9,7 @@ use satchel_core::school::{
 };
 use satchel_core::{Account, Envelope, PrekeyBundle, Session, os_rng};
 use satchel_relay::{Config, serve};
+use satchel_relay_api::ErrorCode;
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -133,7 +134,7 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
         .redeem_invite(&root.school_id(), &keys, &RequestKey::generate(&mut rng))
         .await
         .unwrap_err();
-    assert_eq!(again.code(), Some("invite_used"), "{again}");
+    assert_eq!(again.code(), Some(ErrorCode::InviteUsed), "{again}");
 
     // The teacher finds the parent in the directory and writes first.
     let school = root.school_id();
@@ -252,7 +253,7 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
     match relay.deposit(&unknown).await {
         Err(RelayError::Rejected {
             status: 404, code, ..
-        }) => assert_eq!(code, "unknown_queue"),
+        }) => assert_eq!(code, ErrorCode::UnknownQueue),
         other => panic!("{other:?}"),
     }
     server.shutdown().await;

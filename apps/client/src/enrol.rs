@@ -13,6 +13,7 @@ use crate::profile::Profile;
 use crate::relay::RelayError;
 use crate::store::keyfile::KeyFile;
 use crate::store::private_fs;
+use satchel_relay_api::ErrorCode;
 
 /// One-time prekeys uploaded at enrolment.
 const ONE_TIME_PREKEYS: usize = 50;
@@ -112,7 +113,10 @@ impl Client {
                 .get_invite(&code.school_id, &keys)
                 .await
                 .map_err(|e| match e {
-                    RelayError::Rejected { status: 404, .. } => ClientError::InviteUnknown,
+                    RelayError::Rejected {
+                        code: ErrorCode::UnknownInvite | ErrorCode::UnknownSchool,
+                        ..
+                    } => ClientError::InviteUnknown,
                     other => ClientError::Relay(other),
                 })?;
         if redeemed {
@@ -124,7 +128,10 @@ impl Client {
             .redeem_invite(&code.school_id, &keys, &member_key)
             .await
             .map_err(|e| match e {
-                RelayError::Rejected { status: 409, .. } => ClientError::InviteUsed,
+                RelayError::Rejected {
+                    code: ErrorCode::InviteUsed,
+                    ..
+                } => ClientError::InviteUsed,
                 other => ClientError::Relay(other),
             })?;
         let mut account = Account::new(&mut rng);

@@ -7,7 +7,8 @@ use reqwest::{Method, StatusCode};
 use satchel_core::relay_request::{RequestKey, request_message};
 use satchel_core::school::{EntryId, Invite, JoinKeys, RevocationList, SchoolId, SchoolRoot};
 use satchel_core::{Envelope, QueueKeys};
-use serde::Deserialize;
+use satchel_relay_api::ErrorBody;
+pub use satchel_relay_api::ErrorCode;
 use serde_json::{Value, json};
 
 /// Talking to the relay failed.
@@ -38,8 +39,9 @@ pub enum RelayError {
     Rejected {
         /// HTTP status.
         status: u16,
-        /// The relay's machine-readable code, e.g. `invite_used`.
-        code: String,
+        /// The relay's machine-readable code, e.g. [`ErrorCode::InviteUsed`]
+        /// ([`ErrorCode::Other`] for a code this build does not know, or no JSON body).
+        code: ErrorCode,
         /// The relay's sentence for people.
         message: String,
     },
@@ -76,10 +78,21 @@ pub enum RelayError {
 impl RelayError {
     /// The relay's error code, if it refused the request.
     #[must_use]
-    pub fn code(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            RelayError::Rejected { code, .. } => Some(code),
+            RelayError::Rejected { code, .. } => Some(*code),
             _ => None,
+        }
+    }
+
+    /// Whether the same request may succeed later by itself: no network, a busy,
+    /// rate-limiting or restarting relay. Then an outbox keeps what it holds.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RelayError::Rejected { status, code, .. } => code.is_transient() || *status >= 500,
+            RelayError::Network(_) => true,
+            _ => false,
         }
     }
 
@@ -409,8 +422,7 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The most receive ids in one pending-mail query (the relay's limit).
-const MAX_PENDING_IDS: usize = 10_000;
+use satchel_relay_api::MAX_PENDING_IDS;
 
 /// One fetched envelope.
 #[derive(Debug, Clone)]
@@ -419,12 +431,6 @@ pub struct Fetched {
     pub id: u64,
     /// The envelope bytes.
     pub envelope: Vec<u8>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-    message: String,
 }
 
 /// A client for one relay.
@@ -544,7 +550,7 @@ impl RelayClient {
             },
             None => RelayError::Rejected {
                 status: status.as_u16(),
-                code: "http_error".into(),
+                code: ErrorCode::Other,
                 message: status.canonical_reason().unwrap_or("error").into(),
             },
         })
@@ -844,7 +850,10 @@ impl RelayClient {
                 .await;
             let bytes = match result {
                 Ok((_, bytes)) => bytes,
-                Err(RelayError::Rejected { status: 404, .. }) => return Ok(None),
+                Err(RelayError::Rejected {
+                    code: ErrorCode::NotFound,
+                    ..
+                }) => return Ok(None),
                 Err(error) => return Err(error),
             };
             let value: Value =

@@ -16,6 +16,7 @@ use crate::client::{Client, now_millis};
 use crate::error::ClientError;
 use crate::relay::{RelayClient, RelayError};
 use crate::store::{ContactRecord, MessageRecord, StoreError, StoredSessionRow, Writer};
+use satchel_relay_api::ErrorCode;
 
 /// How often a send that lost a race with another writer starts again.
 const MAX_ATTEMPTS: usize = 8;
@@ -200,11 +201,14 @@ impl Client {
                 }
                 // The queue is gone (the peer deleted it): this envelope can never be
                 // delivered, and keeping it would retry forever.
-                Err(RelayError::Rejected { status: 404, .. }) => {
+                Err(RelayError::Rejected {
+                    code: ErrorCode::UnknownQueue,
+                    ..
+                }) => {
                     self.store.outbox_remove(id)?;
                     flushed.undeliverable += 1;
                 }
-                Err(error) if transient(&error) => {
+                Err(error) if error.is_transient() => {
                     flushed.pending = total - flushed.deposited - flushed.undeliverable;
                     return Ok(flushed);
                 }
@@ -230,14 +234,4 @@ fn encrypt_in(
     w.put_message(&conversation, record)?;
     w.push_outbox(envelope.as_bytes(), record.stored_at)?;
     Ok(())
-}
-
-/// Whether a relay error may go away by itself (no network, a busy or restarting relay):
-/// then the outbox keeps the envelope for the next attempt.
-pub(crate) fn transient(error: &RelayError) -> bool {
-    match error {
-        RelayError::Rejected { status, .. } => *status == 429 || *status >= 500,
-        RelayError::InvalidUrl(_) | RelayError::Unexpected(_) => false,
-        _ => true,
-    }
 }

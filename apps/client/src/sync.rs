@@ -24,6 +24,7 @@ use crate::error::ClientError;
 use crate::history::Message;
 use crate::relay::{Fetched, RelayClient, RelayError};
 use crate::store::{MessageRecord, StoreError, StoredSessionRow, Writer};
+use satchel_relay_api::ErrorCode;
 
 /// Envelopes fetched, committed and acknowledged together.
 const PAGE: u32 = 200;
@@ -184,7 +185,10 @@ impl Client {
         loop {
             let page = match relay.fetch(queue, after, PAGE).await {
                 Ok(page) => page,
-                Err(RelayError::Rejected { status: 404, .. }) => {
+                Err(RelayError::Rejected {
+                    code: ErrorCode::UnknownQueue,
+                    ..
+                }) => {
                     report.missing_queues += 1;
                     return Ok(());
                 }
@@ -259,7 +263,10 @@ impl Client {
                 Ok(()) => self.store.write(|w| w.set_queue_ready(&row.session))?,
                 // Someone holds this send id with another key: that conversation
                 // cannot receive; the others go on.
-                Err(RelayError::Rejected { status: 409, .. }) => {}
+                Err(RelayError::Rejected {
+                    code: ErrorCode::QueueConflict,
+                    ..
+                }) => {}
                 Err(error) => return Err(error.into()),
             }
         }

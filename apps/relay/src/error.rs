@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use satchel_relay_api::{ErrorBody, ErrorCode};
 
 use crate::store::StoreError;
 
@@ -142,47 +142,38 @@ impl Error {
 
     /// The machine-readable code sent as `"error"`.
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::MalformedJson(_) => "malformed_json",
-            Self::InvalidField { .. } => "invalid_field",
-            Self::InvalidId(..) => "invalid_id",
-            Self::InvalidQuery(_) => "invalid_query",
-            Self::InvalidEnvelope(_) => "invalid_envelope",
-            Self::InvalidBatch(_) => "invalid_batch",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::MalformedAuth => "malformed_auth",
-            Self::AuthRequired => "auth_required",
-            Self::ClockSkew => "clock_skew",
-            Self::BadSignature => "bad_signature",
-            Self::Forbidden(_) => "forbidden",
-            Self::UnknownSchool => "unknown_school",
-            Self::UnknownInvite => "unknown_invite",
-            Self::NoRevocationList => "no_revocation_list",
-            Self::UnknownBundle => "unknown_bundle",
-            Self::NoPrekeys => "no_prekeys",
-            Self::UnknownQueue => "unknown_queue",
-            Self::NotFound => "not_found",
-            Self::InviteUsed => "invite_used",
-            Self::StaleSequence => "stale_sequence",
-            Self::QueueConflict => "queue_conflict",
-            Self::TooLarge(_) => "too_large",
-            Self::TooManyPrekeys(_) => "too_many_prekeys",
-            Self::QueueFull => "queue_full",
-            Self::RateLimited => "rate_limited",
-            Self::Unavailable => "unavailable",
-            Self::Internal(_) => "internal",
+            Self::MalformedJson(_) => ErrorCode::MalformedJson,
+            Self::InvalidField { .. } => ErrorCode::InvalidField,
+            Self::InvalidId(..) => ErrorCode::InvalidId,
+            Self::InvalidQuery(_) => ErrorCode::InvalidQuery,
+            Self::InvalidEnvelope(_) => ErrorCode::InvalidEnvelope,
+            Self::InvalidBatch(_) => ErrorCode::InvalidBatch,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::MalformedAuth => ErrorCode::MalformedAuth,
+            Self::AuthRequired => ErrorCode::AuthRequired,
+            Self::ClockSkew => ErrorCode::ClockSkew,
+            Self::BadSignature => ErrorCode::BadSignature,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::UnknownSchool => ErrorCode::UnknownSchool,
+            Self::UnknownInvite => ErrorCode::UnknownInvite,
+            Self::NoRevocationList => ErrorCode::NoRevocationList,
+            Self::UnknownBundle => ErrorCode::UnknownBundle,
+            Self::NoPrekeys => ErrorCode::NoPrekeys,
+            Self::UnknownQueue => ErrorCode::UnknownQueue,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::InviteUsed => ErrorCode::InviteUsed,
+            Self::StaleSequence => ErrorCode::StaleSequence,
+            Self::QueueConflict => ErrorCode::QueueConflict,
+            Self::TooLarge(_) => ErrorCode::TooLarge,
+            Self::TooManyPrekeys(_) => ErrorCode::TooManyPrekeys,
+            Self::QueueFull => ErrorCode::QueueFull,
+            Self::RateLimited => ErrorCode::RateLimited,
+            Self::Unavailable => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
-}
-
-/// The JSON error body.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody {
-    /// Machine-readable code.
-    pub error: &'static str,
-    /// What the client (or its user) should do.
-    pub message: String,
 }
 
 /// Builds a JSON error response for a status produced outside the handlers (a layer or
@@ -190,30 +181,33 @@ pub struct ErrorBody {
 #[must_use]
 pub fn response_for_status(status: StatusCode) -> Response {
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such endpoint; see docs/RELAY_API.md"),
+        StatusCode::NOT_FOUND => (
+            ErrorCode::NotFound,
+            "no such endpoint; see docs/RELAY_API.md",
+        ),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "this endpoint does not accept this HTTP method; see docs/RELAY_API.md",
         ),
         StatusCode::REQUEST_TIMEOUT => (
-            "timeout",
+            ErrorCode::Timeout,
             "the request took too long; retry, sending the body promptly",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "the request body is too large"),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::TooLarge, "the request body is too large"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "this endpoint expects a different Content-Type",
         ),
         StatusCode::UPGRADE_REQUIRED => (
-            "upgrade_required",
+            ErrorCode::UpgradeRequired,
             "this endpoint is a WebSocket: send an upgrade request",
         ),
         status if status.is_server_error() => (
-            "internal",
+            ErrorCode::Internal,
             "the relay had an internal error; the operator can find details in its log",
         ),
         _ => (
-            "bad_request",
+            ErrorCode::BadRequest,
             "the request is malformed; see docs/RELAY_API.md",
         ),
     };

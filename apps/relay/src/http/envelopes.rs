@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use super::AppState;
 use super::schools::unexpected;
+use satchel_relay_api::Deposited;
+
 use crate::auth::{RawBody, now_unix};
 use crate::error::{Error, Result};
 use crate::store::{WriteOp, WriteOutcome};
@@ -78,11 +80,6 @@ fn deposit_result(state: &AppState, outcome: WriteOutcome) -> Result<u64> {
     }
 }
 
-#[derive(Serialize)]
-struct Deposited {
-    id: u64,
-}
-
 async fn deposit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -100,7 +97,7 @@ async fn deposit(
 #[serde(untagged)]
 enum ItemResult {
     Stored { id: u64 },
-    Failed { error: &'static str },
+    Failed { error: satchel_relay_api::ErrorCode },
 }
 
 #[derive(Serialize)]

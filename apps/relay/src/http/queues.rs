@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::schools::unexpected;
 use super::{AppState, ID_16, KEY_32, b64, decode_fixed, parse_id, parse_json};
+use satchel_relay_api::{
+    AckRequest, FetchResponse, FetchedMessage, MAX_PENDING_IDS, PendingResponse,
+};
+
 use crate::auth::{RawBody, SignedRequest};
 use crate::error::{Error, Result};
 use crate::store::{WriteOp, WriteOutcome};
@@ -22,8 +26,6 @@ pub const MAX_FETCH_LIMIT: u32 = 500;
 pub const MAX_FETCH_BYTES: usize = 8 * 1024 * 1024;
 /// The most ids per acknowledgement.
 pub const MAX_ACK_IDS: usize = 1000;
-/// The most receive ids one pending-mail query may ask about.
-pub const MAX_PENDING_IDS: usize = 10_000;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -35,11 +37,6 @@ pub(crate) fn router() -> Router<AppState> {
             "/v1/queues/pending",
             post(pending).layer(DefaultBodyLimit::max(MAX_PENDING_IDS * QUEUE_ID_LEN)),
         )
-}
-
-#[derive(Serialize)]
-struct PendingResponse {
-    pending: Vec<String>,
 }
 
 /// Which of the given queues hold mail: one request for all of a client's queues, so a
@@ -186,17 +183,6 @@ fn fetch_query(query: Option<&str>) -> Result<(u64, u32)> {
     Ok((after, limit))
 }
 
-#[derive(Serialize)]
-struct Message {
-    id: u64,
-    envelope: String,
-}
-
-#[derive(Serialize)]
-struct FetchResponse {
-    messages: Vec<Message>,
-}
-
 async fn fetch(
     State(state): State<AppState>,
     Path(receive_id): Path<String>,
@@ -212,18 +198,12 @@ async fn fetch(
     Ok(Json(FetchResponse {
         messages: messages
             .into_iter()
-            .map(|m| Message {
+            .map(|m| FetchedMessage {
                 id: m.id,
                 envelope: b64(&m.envelope),
             })
             .collect(),
     }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AckRequest {
-    ids: Vec<u64>,
 }
 
 async fn ack(
