@@ -80,7 +80,7 @@ enum SchoolCommand {
         /// The school's name.
         #[arg(long)]
         name: String,
-        /// The relay's address, e.g. https://relay.school.example (http:// only for a
+        /// The relay's address, e.g. `https://relay.school.example` (`http://` only for a
         /// relay on this machine).
         #[arg(long, value_name = "URL")]
         relay: String,

@@ -83,7 +83,7 @@ impl Client {
     ///
     /// # Errors
     /// [`ClientError::Folder`] if the folder cannot be created or is readable by others;
-    /// [`ClientError::WrongKey`] for a wrong passphrase or platform key;
+    /// [`ClientError::Key`] for a wrong passphrase or platform key;
     /// [`ClientError::Store`] if the database cannot be opened.
     pub fn open(home: &Path, config: ClientConfig) -> Result<Self, ClientError> {
         private_fs::ensure_private_dir(home)?;
