@@ -30,26 +30,37 @@ fn open(home: &Path, seed: u8) -> Client {
     .unwrap()
 }
 
-/// The account stored in someone's profile (the test holds their platform key).
-fn stored_account(home: &Path, seed: u8) -> Account {
+/// Someone's store, opened beside their client (the test holds their platform key).
+fn open_store(home: &Path, seed: u8) -> SqliteStore {
     let file = KeyFile::from_bytes(&std::fs::read(home.join("store.key")).unwrap()).unwrap();
     let key: StoreKey = file.unlock(&platform_key(seed)).unwrap();
-    SqliteStore::open(&home.join("satchel.db"), &key)
-        .unwrap()
-        .account()
-        .unwrap()
-        .unwrap()
+    SqliteStore::open(&home.join("satchel.db"), &key).unwrap()
 }
 
+/// The account stored in someone's profile.
+fn stored_account(home: &Path, seed: u8) -> Account {
+    open_store(home, seed).account().unwrap().unwrap()
+}
+
+/// A relay on 127.0.0.1 with a school, its teacher and a parent, each a real client.
 struct School {
     _dir: tempfile::TempDir,
-    url: String,
+    server: satchel_relay::Relay,
+    /// The relay, as the attacker talks to it.
+    relay: RelayClient,
     teacher: (Client, std::path::PathBuf),
     mum: (Client, std::path::PathBuf),
-    dad: (Client, std::path::PathBuf),
 }
 
-async fn school(dir: tempfile::TempDir, url: String) -> School {
+async fn school() -> School {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().join("relay"),
+    ))
+    .await
+    .unwrap();
+    let url = format!("http://{}", server.local_addr());
     let mut admin = open(&dir.path().join("admin"), 1);
     admin.create_school("Oak Primary", &url).await.unwrap();
     let mut enrol = async |folder: &str, seed: u8, role: Role, name: &str| {
@@ -61,30 +72,27 @@ async fn school(dir: tempfile::TempDir, url: String) -> School {
     };
     let teacher = enrol("teacher", 2, Role::Teacher, "Ms Rivera").await;
     let mum = enrol("mum", 3, Role::Parent, "Sam's mum").await;
-    let dad = enrol("dad", 4, Role::Parent, "Alex's dad").await;
     School {
         _dir: dir,
-        url,
+        server,
+        relay: RelayClient::new(&url).unwrap(),
         teacher,
         mum,
-        dad,
+    }
+}
+
+impl School {
+    async fn stop(self) {
+        self.server.shutdown().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_who_forges_the_teachers_ids_gets_a_separate_unverified_thread_and_nothing_else() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(Config::new(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.path().join("relay"),
-    ))
-    .await
-    .unwrap();
-    let url = format!("http://{}", server.local_addr());
-    let mut s = school(dir, url.clone()).await;
-    let relay = RelayClient::new(&url).unwrap();
+    let mut s = school().await;
+    let relay = s.relay.clone();
 
-    // Dad (an enrolled parent, so he can read the directory) signs himself a device
+    // An enrolled parent (who can read the directory) signs himself a device
     // certificate claiming the teacher's account id and device id, under his own keys,
     // and sends mum a first contact with it.
     let teacher = stored_account(&s.teacher.1, 2);
@@ -141,22 +149,13 @@ async fn a_member_who_forges_the_teachers_ids_gets_a_separate_unverified_thread_
         history.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
         ["Is the trip still on?", "Yes, 9:00."]
     );
-    let _ = &mut s.dad;
-    server.shutdown().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn squatting_the_queue_id_an_initiator_could_derive_in_satchel_0_1_blocks_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(Config::new(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.path().join("relay"),
-    ))
-    .await
-    .unwrap();
-    let url = format!("http://{}", server.local_addr());
-    let mut s = school(dir, url.clone()).await;
-    let relay = RelayClient::new(&url).unwrap();
+    let mut s = school().await;
+    let relay = s.relay.clone();
     let mut rng = os_rng();
 
     // A stranger starts a session with mum. In Satchel 0.1 the responder's inbound send id
@@ -206,14 +205,15 @@ async fn squatting_the_queue_id_an_initiator_could_derive_in_satchel_0_1_blocks_
     );
     assert!(report.dropped.is_empty());
     // Every conversation of mum's has its queue on the relay (none was squatted).
-    let file = KeyFile::from_bytes(&std::fs::read(s.mum.1.join("store.key")).unwrap()).unwrap();
-    let key = file.unlock(&platform_key(3)).unwrap();
-    let store = SqliteStore::open(&s.mum.1.join("satchel.db"), &key).unwrap();
-    assert!(store.sessions_without_queue().unwrap().is_empty());
+    assert!(
+        open_store(&s.mum.1, 3)
+            .sessions_without_queue()
+            .unwrap()
+            .is_empty()
+    );
     // The squatted queue receives nothing, ever.
     assert!(relay.fetch(&squat, 0, 10).await.unwrap().is_empty());
-    let _ = &mut s.dad;
-    server.shutdown().await;
+    s.stop().await;
 }
 
 /// A text message as the client encodes it.
@@ -237,16 +237,8 @@ fn satchel_proto_text(text: &str) -> Vec<u8> {
 async fn garbage_in_an_inbox_never_stops_a_sync_every_good_message_arrives() {
     const GOOD: usize = 900;
     const GARBAGE: usize = 100;
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(Config::new(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.path().join("relay"),
-    ))
-    .await
-    .unwrap();
-    let url = format!("http://{}", server.local_addr());
-    let mut s = school(dir, url.clone()).await;
-    let relay = RelayClient::new(&url).unwrap();
+    let mut s = school().await;
+    let relay = s.relay.clone();
 
     s.teacher.0.send("Sam's mum", "first").await.unwrap();
     assert_eq!(s.mum.0.sync().await.unwrap().messages.len(), 1);
@@ -290,17 +282,12 @@ async fn garbage_in_an_inbox_never_stops_a_sync_every_good_message_arrives() {
     // Nothing comes back.
     let again = s.mum.0.sync().await.unwrap();
     assert!(again.messages.is_empty() && again.dropped.is_empty());
-    let _ = &mut s.dad;
-    let _ = s.url;
-    server.shutdown().await;
+    s.stop().await;
 }
 
 /// The send id of mum's inbound queue from the teacher (read from her store).
 fn mum_inbound_send_id(home: &Path, seed: u8, account: &Account) -> satchel_core::SendId {
-    let file = KeyFile::from_bytes(&std::fs::read(home.join("store.key")).unwrap()).unwrap();
-    let key = file.unlock(&platform_key(seed)).unwrap();
-    let store = SqliteStore::open(&home.join("satchel.db"), &key).unwrap();
-    store
+    open_store(home, seed)
         .all_sessions()
         .unwrap()
         .into_iter()

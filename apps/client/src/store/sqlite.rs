@@ -192,16 +192,16 @@ impl Reader<'_> {
         })
     }
 
-    fn sessions_where(
+    /// Sessions selected by `filter` (a `WHERE` clause or nothing) with `params`.
+    fn sessions(
         &self,
-        column: &str,
-        value: &[u8; 32],
+        filter: &str,
+        params: impl rusqlite::Params,
     ) -> Result<Vec<StoredSessionRow>, StoreError> {
-        let sql = format!(
-            "SELECT id, secret, queue_ready, version FROM sessions WHERE {column} = ?1 ORDER BY id"
-        );
+        let sql =
+            format!("SELECT id, secret, queue_ready, version FROM sessions {filter} ORDER BY id");
         let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map([value.as_slice()], |row| {
+        let rows = statement.query_map(params, |row| {
             Ok((
                 row.get::<_, Vec<u8>>(0)?,
                 row.get::<_, Vec<u8>>(1)?,
@@ -219,9 +219,29 @@ impl Reader<'_> {
         .collect()
     }
 
+    /// Sessions whose `column` holds the blind index of `value` in `domain`.
+    fn sessions_by(
+        &self,
+        column: &str,
+        domain: &[u8],
+        value: &[u8],
+    ) -> Result<Vec<StoredSessionRow>, StoreError> {
+        let index = self.cipher.index(domain, value);
+        self.sessions(&format!("WHERE {column} = ?1"), [index.as_slice()])
+    }
+
+    /// The one session whose `column` holds the blind index of `value` in `domain`.
+    fn session_by(
+        &self,
+        column: &str,
+        domain: &[u8],
+        value: &[u8],
+    ) -> Result<Option<StoredSessionRow>, StoreError> {
+        Ok(self.sessions_by(column, domain, value)?.into_iter().next())
+    }
+
     fn session(&self, id: &SessionId) -> Result<Option<StoredSessionRow>, StoreError> {
-        let index = self.cipher.index(b"session", id.as_bytes());
-        Ok(self.sessions_where("id", &index)?.into_iter().next())
+        self.session_by("id", b"session", id.as_bytes())
     }
 }
 
@@ -404,30 +424,7 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError`].
     pub fn all_sessions(&self) -> Result<Vec<StoredSessionRow>, StoreError> {
-        self.sessions_matching("")
-    }
-
-    fn sessions_matching(&self, filter: &str) -> Result<Vec<StoredSessionRow>, StoreError> {
-        let sql =
-            format!("SELECT id, secret, queue_ready, version FROM sessions {filter} ORDER BY id");
-        let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map([], |row| {
-            Ok((
-                row.get::<_, Vec<u8>>(0)?,
-                row.get::<_, Vec<u8>>(1)?,
-                row.get::<_, bool>(2)?,
-                row.get::<_, i64>(3)?,
-            ))
-        })?;
-        let reader = self.reader();
-        rows.map(|row| {
-            let (id, secret, ready, version) = row?;
-            let id: [u8; 32] = id
-                .try_into()
-                .map_err(|_| StoreError::Corrupted("session id"))?;
-            reader.session_row(&id, &secret, ready, version)
-        })
-        .collect()
+        self.reader().sessions("", [])
     }
 
     /// The local copy of the school directory, by name.
@@ -523,7 +520,7 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError`].
     pub fn sessions_without_queue(&self) -> Result<Vec<StoredSessionRow>, StoreError> {
-        self.sessions_matching("WHERE queue_ready = 0")
+        self.reader().sessions("WHERE queue_ready = 0", [])
     }
 
     /// The session whose inbound queue has this receive id.
@@ -534,12 +531,8 @@ impl SqliteStore {
         &self,
         receive_id: &ReceiveId,
     ) -> Result<Option<StoredSessionRow>, StoreError> {
-        let index = self.cipher.index(b"receive", receive_id.as_bytes());
-        Ok(self
-            .reader()
-            .sessions_where("receive", &index)?
-            .into_iter()
-            .next())
+        self.reader()
+            .session_by("receive", b"receive", receive_id.as_bytes())
     }
 }
 
@@ -649,12 +642,8 @@ impl<'a> Writer<'a> {
         &self,
         send_id: &SendId,
     ) -> Result<Option<StoredSessionRow>, StoreError> {
-        let index = self.cipher.index(b"queue", send_id.as_bytes());
-        Ok(self
-            .reader()
-            .sessions_where("inbound", &index)?
-            .into_iter()
-            .next())
+        self.reader()
+            .session_by("inbound", b"queue", send_id.as_bytes())
     }
 
     /// Every session with exactly this peer device (account id, account key, device id
@@ -666,8 +655,8 @@ impl<'a> Writer<'a> {
         &self,
         peer: &DeviceCertificate,
     ) -> Result<Vec<StoredSessionRow>, StoreError> {
-        let index = self.cipher.index(b"peer", &identity_bytes(peer));
-        self.reader().sessions_where("peer", &index)
+        self.reader()
+            .sessions_by("peer", b"peer", &identity_bytes(peer))
     }
 
     /// Stores a new session (its id must be new).
