@@ -10,6 +10,7 @@
 //! The store holds only ids, public keys, opaque ciphertext blobs, sizes and coarse
 //! timestamps. Nothing in it is a name, an address or a message text.
 
+mod mail_index;
 pub mod sqlite;
 pub mod writer;
 

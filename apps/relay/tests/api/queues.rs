@@ -1,3 +1,4 @@
+use satchel_core::QueueKeys;
 use serde_json::json;
 
 use crate::support::{Key, TestRelay, b64, envelope, queue_auth, queue_keys, random, rid, unb64};
@@ -182,6 +183,86 @@ async fn real_session_through_the_relay() {
             .unwrap(),
         b"Thanks!"
     );
+    relay.stop().await;
+}
+
+/// Asks the relay which of `queues` hold mail.
+async fn pending(relay: &TestRelay, queues: &[&QueueKeys]) -> Vec<String> {
+    let body: Vec<u8> = queues
+        .iter()
+        .flat_map(|keys| *keys.receive_id().as_bytes())
+        .collect();
+    let r = relay
+        .send(
+            "POST",
+            "/v1/queues/pending",
+            body,
+            None,
+            "application/octet-stream",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let mut names: Vec<String> = r.json["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The relay answers "which queues hold mail" from memory: the answer follows every
+/// deposit, partial and full acknowledgement and deletion, and survives a restart
+/// (the expiry purge is tested on the store) (the set is rebuilt from the database).
+#[tokio::test]
+async fn pending_follows_acks_deletes_and_restarts() {
+    let relay = TestRelay::start().await;
+    let (a, b, c) = (queue_keys(), queue_keys(), queue_keys());
+    for keys in [&a, &b, &c] {
+        relay.create_queue(keys).await;
+    }
+    let mut ids = Vec::new();
+    for keys in [&a, &a, &b, &c] {
+        let r = relay.deposit(envelope(keys.send_id().as_bytes(), 10)).await;
+        assert_eq!(r.status, 202, "{}", r.json);
+        ids.push(r.json["id"].as_u64().unwrap());
+    }
+    let mut all = vec![rid(&a), rid(&b), rid(&c)];
+    all.sort();
+    assert_eq!(pending(&relay, &[&a, &b, &c]).await, all);
+
+    // Acknowledging one of a's two messages leaves a pending; acknowledging b's only
+    // message empties b; deleting c removes it.
+    let ack = |keys: &QueueKeys| format!("/v1/queues/{}/ack", rid(keys));
+    let r = relay
+        .queue("POST", &ack(&a), json!({"ids": [ids[0]]}), &a)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    let r = relay
+        .queue("POST", &ack(&b), json!({"ids": [ids[2]]}), &b)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    let r = relay
+        .queue(
+            "DELETE",
+            &format!("/v1/queues/{}", rid(&c)),
+            json!(null),
+            &c,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    assert_eq!(pending(&relay, &[&a, &b, &c]).await, vec![rid(&a)]);
+
+    // A restart rebuilds the same answer from the database.
+    let dir = relay.stop().await;
+    let relay = TestRelay::start_in(dir, |_| {}).await;
+    assert_eq!(pending(&relay, &[&a, &b, &c]).await, vec![rid(&a)]);
+    let r = relay.deposit(envelope(b.send_id().as_bytes(), 10)).await;
+    assert_eq!(r.status, 202, "{}", r.json);
+    let mut both = vec![rid(&a), rid(&b)];
+    both.sort();
+    assert_eq!(pending(&relay, &[&a, &b, &c]).await, both);
     relay.stop().await;
 }
 

@@ -117,7 +117,11 @@ impl TestRelay {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), configure).await
+    }
+
+    /// A relay over the data a stopped one left in `dir` (or a fresh `dir`).
+    pub async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
         configure(&mut config);
         let relay = serve(config).await.unwrap();
