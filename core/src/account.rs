@@ -97,6 +97,22 @@ impl std::fmt::Debug for FirstContact {
     }
 }
 
+/// What accepting a first contact changes in the account (no secrets): which one-time
+/// prekey it used and the handshake to remember. See [`Account::accept_uncommitted`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct AcceptedHandshake {
+    seen: SeenHandshake,
+    one_time_prekey_id: Option<PrekeyId>,
+}
+
+impl std::fmt::Debug for AcceptedHandshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptedHandshake")
+            .field("one_time_prekey_id", &self.one_time_prekey_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A session created by an incoming first contact, and the first message's plaintext.
 #[derive(Debug)]
 pub struct InboundSession {
@@ -335,6 +351,23 @@ impl Account {
         contact: &FirstContact,
         rng: &mut R,
     ) -> Result<InboundSession, FirstContactError> {
+        let (inbound, handshake) = self.accept_uncommitted(contact, rng)?;
+        self.commit_accepted(&handshake);
+        Ok(inbound)
+    }
+
+    /// [`Account::accept`] without changing the account: the caller decides whether the
+    /// new session is kept, and only then records the handshake with
+    /// [`Account::commit_accepted`] (before saving the account and the session together).
+    /// Until then the one-time prekey is still present and a replay is not yet refused.
+    ///
+    /// # Errors
+    /// As [`Account::accept`].
+    pub fn accept_uncommitted<R: CryptoRng + ?Sized>(
+        &self,
+        contact: &FirstContact,
+        rng: &mut R,
+    ) -> Result<(InboundSession, AcceptedHandshake), FirstContactError> {
         let seen = SeenHandshake {
             signed_prekey_id: contact.initial.signed_prekey_id,
             handshake_id: contact.handshake_id,
@@ -374,13 +407,20 @@ impl Account {
         let (session, plaintext) =
             Session::respond(self, contact, &shared, signed.pair.clone(), rng)
                 .map_err(|_| FirstContactError::DecryptionFailed)?;
+        let handshake = AcceptedHandshake {
+            seen,
+            one_time_prekey_id: initial.one_time_prekey_id,
+        };
+        Ok((InboundSession { session, plaintext }, handshake))
+    }
 
-        // Commit.
-        if let Some(id) = initial.one_time_prekey_id {
+    /// Records a handshake accepted with [`Account::accept_uncommitted`]: deletes its
+    /// one-time prekey and remembers it, so a replay is refused from now on.
+    pub fn commit_accepted(&mut self, handshake: &AcceptedHandshake) {
+        if let Some(id) = handshake.one_time_prekey_id {
             self.prekeys.remove_one_time(id);
         }
-        self.prekeys.remember(seen);
-        Ok(InboundSession { session, plaintext })
+        self.prekeys.remember(handshake.seen);
     }
 
     pub(crate) fn to_proto(&self) -> pb::AccountState {

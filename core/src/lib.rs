@@ -12,7 +12,9 @@
 //! * [`school`] — school trust: root key, grants and member certificates, invite codes,
 //!   revocation lists, the encrypted directory, and [`school::verify_member`].
 //! * [`storage`] — storage traits, an in-memory store, encrypted export, and
-//!   [`storage::protocol::receive`] / [`storage::protocol::send`] over any store.
+//!   [`storage::protocol::receive`] / [`storage::protocol::send`] over any store; the one
+//!   receive path underneath, [`storage::receive::open`] (writes nothing) and
+//!   [`storage::receive::commit_received`], is what the client library's sync uses too.
 //!
 //! The byte-level specification is `docs/PROTOCOL.md` in the repository.
 //!

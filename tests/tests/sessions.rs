@@ -923,3 +923,55 @@ fn version_1_session_states_are_refused_and_version_1_accounts_still_load() {
     let loaded = Account::from_bytes(&account).unwrap();
     assert_eq!(loaded.to_bytes(), account);
 }
+
+/// `open` writes nothing: an opened but uncommitted first contact opens again as new
+/// (its one-time prekey is still there); once committed, the same envelope is refused as
+/// a replay, and a repeat of the handshake goes to the stored session.
+#[test]
+fn open_writes_nothing_until_committed() {
+    use satchel_core::storage::receive::{OpenError, Opened, StoreReceiver, commit_received, open};
+    let mut rng = rng(41);
+    let mut alice = InMemoryStore::default();
+    let mut bob = InMemoryStore::default();
+    alice.save_account(&Account::new(&mut rng)).unwrap();
+    let bob_account = Account::new(&mut rng);
+    let bundle = bob_account.prekey_bundle();
+    bob.save_account(&bob_account).unwrap();
+    let bob_device = bundle.device().device_id();
+    let (_, first) = send(&mut alice, &bob_device, Some(&bundle), b"one", &mut rng).unwrap();
+    let (_, repeat) = send(&mut alice, &bob_device, None, b"two", &mut rng).unwrap();
+    let before = bob.load_account().unwrap().unwrap().to_bytes();
+
+    for _ in 0..2 {
+        let mut receiver = StoreReceiver::new(&mut bob);
+        let opened = open(&mut receiver, &wire(&first), &mut rng).unwrap();
+        assert!(matches!(opened, Opened::New { .. }), "{opened:?}");
+        drop(receiver);
+        assert_eq!(bob.load_account().unwrap().unwrap().to_bytes(), before);
+    }
+
+    let mut receiver = StoreReceiver::new(&mut bob);
+    let opened = open(&mut receiver, &wire(&first), &mut rng).unwrap();
+    let received = commit_received(receiver, opened).unwrap();
+    assert!(received.new_session);
+    assert_eq!(received.plaintext, b"one");
+
+    let mut receiver = StoreReceiver::new(&mut bob);
+    match open(&mut receiver, &wire(&repeat), &mut rng) {
+        Ok(Opened::Existing {
+            plaintext,
+            sender_certificate,
+            ..
+        }) => {
+            assert_eq!(plaintext, b"two");
+            assert!(sender_certificate.is_some(), "a repeated first contact");
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(receiver);
+    let mut receiver = StoreReceiver::new(&mut bob);
+    assert!(matches!(
+        open(&mut receiver, &wire(&first), &mut rng),
+        Err(OpenError::Decrypt(DecryptError::Duplicate))
+    ));
+}

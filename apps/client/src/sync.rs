@@ -11,11 +11,11 @@
 use prost::Message as _;
 use satchel_core::school::{RevocationList, SchoolKey, SenderStatus, verify_member};
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
+use satchel_core::storage::receive::{OpenError, Opened, ReceiveState, open};
 use satchel_core::{
     Account, DecryptError, DeviceCertificate, Envelope, FirstContactError, QueueKeys, SendId,
-    os_rng,
+    Session, SessionId, os_rng,
 };
 use satchel_proto::v1 as pb;
 
@@ -277,16 +277,80 @@ impl Client {
 /// What a page has loaded and changed so far (written when the page commits).
 #[derive(Default)]
 struct PageState {
-    /// Sessions by inbound send id, with whether they changed.
-    sessions: HashMap<SendId, (StoredSessionRow, bool)>,
+    /// Sessions loaded by this page, with whether they changed.
+    sessions: HashMap<SessionId, (StoredSessionRow, bool)>,
+    /// Which loaded session owns which inbound queue.
+    queues: HashMap<SendId, SessionId>,
     /// Each session's sender status, checked once per page.
-    statuses: HashMap<SendId, SenderStatus>,
+    statuses: HashMap<SessionId, SenderStatus>,
     /// The account, loaded for the first first contact.
     account: Option<Account>,
     account_changed: bool,
 }
 
-/// Handles one envelope inside the page's transaction.
+/// The page's state as core's receive path sees it ([`ReceiveState`]): loaded from the
+/// page's transaction on first use, kept for the rest of the page.
+struct PageReceiver<'p, 'w> {
+    w: &'p Writer<'w>,
+    state: &'p mut PageState,
+    mailbox: SendId,
+}
+
+impl PageReceiver<'_, '_> {
+    fn cache(&mut self, row: StoredSessionRow) -> &mut Session {
+        let id = row.session.id();
+        self.state
+            .queues
+            .insert(row.session.inbound_queue().send_id(), id);
+        &mut self
+            .state
+            .sessions
+            .entry(id)
+            .or_insert((row, false))
+            .0
+            .session
+    }
+}
+
+impl ReceiveState for PageReceiver<'_, '_> {
+    type Error = StoreError;
+
+    fn mailbox(&mut self) -> Result<Option<SendId>, StoreError> {
+        Ok(Some(self.mailbox))
+    }
+
+    fn account(&mut self) -> Result<Option<&Account>, StoreError> {
+        if self.state.account.is_none() {
+            self.state.account = self.w.account()?;
+        }
+        Ok(self.state.account.as_ref())
+    }
+
+    fn session(&mut self, id: &SessionId) -> Result<Option<&mut Session>, StoreError> {
+        if self.state.sessions.contains_key(id) {
+            return Ok(self
+                .state
+                .sessions
+                .get_mut(id)
+                .map(|(row, _)| &mut row.session));
+        }
+        Ok(self.w.session(id)?.map(|row| self.cache(row)))
+    }
+
+    fn session_for_queue(&mut self, send_id: &SendId) -> Result<Option<&mut Session>, StoreError> {
+        if let Some(id) = self.state.queues.get(send_id).copied() {
+            return self.session(&id);
+        }
+        Ok(self
+            .w
+            .session_for_queue(send_id)?
+            .map(|row| self.cache(row)))
+    }
+}
+
+/// Handles one envelope inside the page's transaction: core's [`open`] against the
+/// page's state, then what it changed is recorded (sessions and the account are
+/// written when the page commits; a new session and the message now).
 fn receive_one(
     w: &Writer<'_>,
     state: &mut PageState,
@@ -297,80 +361,66 @@ fn receive_one(
     let Ok(envelope) = Envelope::from_bytes(bytes) else {
         return Ok(Outcome::Dropped(DropReason::Malformed));
     };
-    let send_id = envelope.send_id();
-    if send_id == mailbox {
-        if state.account.is_none() {
-            state.account = Some(w.account()?.ok_or(StoreError::Corrupted("account"))?);
+    let mut receiver = PageReceiver { w, state, mailbox };
+    let opened = match open(&mut receiver, &envelope, &mut os_rng()) {
+        Ok(opened) => opened,
+        Err(OpenError::State(error)) => return Err(error),
+        Err(OpenError::NoAccount) => return Err(StoreError::Corrupted("account")),
+        Err(OpenError::UnknownQueue) => return Ok(Outcome::Dropped(DropReason::NotForThisDevice)),
+        Err(OpenError::Decrypt(DecryptError::Duplicate)) => return Ok(Outcome::Nothing),
+        Err(OpenError::Decrypt(error)) => return Ok(Outcome::Dropped(error.into())),
+        Err(OpenError::FirstContact(error)) => return Ok(Outcome::Dropped(error.into())),
+        // A kind of failure added to core later: treat it as damaged state.
+        Err(_) => return Err(StoreError::Corrupted("receive state")),
+    };
+    match opened {
+        Opened::Existing {
+            session,
+            plaintext,
+            sender_certificate,
+        } => {
+            let plaintext = zeroize::Zeroizing::new(plaintext);
+            let Some((row, dirty)) = state.sessions.get_mut(&session) else {
+                return Err(StoreError::Corrupted("session"));
+            };
+            *dirty = true;
+            let status = match sender_certificate {
+                // A repeated first contact: verified by the certificate it carries.
+                Some(certificate) => verifier.status(Some(&certificate), row.session.peer()),
+                None => state
+                    .statuses
+                    .entry(session)
+                    .or_insert_with(|| {
+                        verifier.status(row.peer_certificate.as_deref(), row.session.peer())
+                    })
+                    .clone(),
+            };
+            store_message(w, status, row.session.peer(), &plaintext)
         }
-        let Some(account) = state.account.as_mut() else {
-            return Err(StoreError::Corrupted("account"));
-        };
-        let (outcome, changed) = receive_first_contact(w, account, verifier, &envelope)?;
-        state.account_changed |= changed;
-        return Ok(outcome);
-    }
-    let (row, dirty) = match state.sessions.entry(send_id) {
-        Entry::Occupied(entry) => entry.into_mut(),
-        Entry::Vacant(entry) => match w.session_for_queue(&send_id)? {
-            Some(row) => entry.insert((row, false)),
-            None => return Ok(Outcome::Dropped(DropReason::NotForThisDevice)),
-        },
-    };
-    let plaintext = match row.session.decrypt(&envelope) {
-        Ok(plaintext) => zeroize::Zeroizing::new(plaintext),
-        Err(DecryptError::Duplicate) => return Ok(Outcome::Nothing),
-        Err(error) => return Ok(Outcome::Dropped(error.into())),
-    };
-    *dirty = true;
-    let status = state
-        .statuses
-        .entry(send_id)
-        .or_insert_with(|| verifier.status(row.peer_certificate.as_deref(), row.session.peer()))
-        .clone();
-    store_message(w, status, row.session.peer(), &plaintext)
-}
-
-fn receive_first_contact(
-    w: &Writer<'_>,
-    account: &mut Account,
-    verifier: &Verifier<'_>,
-    envelope: &Envelope,
-) -> Result<(Outcome, bool), StoreError> {
-    let contact = match account.open_first_contact(envelope) {
-        Ok(contact) => contact,
-        Err(error) => return Ok((Outcome::Dropped(error.into()), false)),
-    };
-    let certificate = contact.sender_certificate().to_vec();
-    if let Some(mut row) = w.session(&contact.session_id())? {
-        // A repeat of a handshake this device accepted: the same session.
-        let plaintext = match row.session.decrypt_first_contact(&contact) {
-            Ok(plaintext) => zeroize::Zeroizing::new(plaintext),
-            Err(DecryptError::Duplicate) => return Ok((Outcome::Nothing, false)),
-            Err(error) => return Ok((Outcome::Dropped(error.into()), false)),
-        };
-        w.update_session(&mut row)?;
-        let status = verifier.status(Some(&certificate), row.session.peer());
-        let outcome = store_message(w, status, row.session.peer(), &plaintext)?;
-        return Ok((outcome, false));
-    }
-    // Accept on a copy: the account changes only if the session is stored.
-    let mut candidate = Account::from_bytes(&account.to_bytes())?;
-    let inbound = match candidate.accept(&contact, &mut os_rng()) {
-        Ok(inbound) => inbound,
-        Err(error) => return Ok((Outcome::Dropped(error.into()), false)),
-    };
-    match w.insert_session(&inbound.session, Some(&certificate), false) {
-        Ok(()) => {}
-        Err(StoreError::Conflict) => {
-            return Ok((Outcome::Dropped(DropReason::InvalidSender), false));
+        Opened::New {
+            session,
+            handshake,
+            plaintext,
+            sender_certificate,
+        } => {
+            let plaintext = zeroize::Zeroizing::new(plaintext);
+            match w.insert_session(&session, Some(&sender_certificate), false) {
+                Ok(()) => {}
+                // Its id or peer is already taken by another session: never merged.
+                Err(StoreError::Conflict) => {
+                    return Ok(Outcome::Dropped(DropReason::InvalidSender));
+                }
+                Err(error) => return Err(error),
+            }
+            let Some(account) = state.account.as_mut() else {
+                return Err(StoreError::Corrupted("account"));
+            };
+            account.commit_accepted(&handshake);
+            state.account_changed = true;
+            let status = verifier.status(Some(&sender_certificate), session.peer());
+            store_message(w, status, session.peer(), &plaintext)
         }
-        Err(error) => return Err(error),
     }
-    *account = candidate;
-    let plaintext = zeroize::Zeroizing::new(inbound.plaintext);
-    let status = verifier.status(Some(&certificate), inbound.session.peer());
-    let outcome = store_message(w, status, inbound.session.peer(), &plaintext)?;
-    Ok((outcome, true))
 }
 
 /// Stores a received plaintext in the sender's conversation, with the sender's

@@ -4,4 +4,5 @@
 pub mod export;
 pub mod memory;
 pub mod protocol;
+pub mod receive;
 pub mod traits;

@@ -3,6 +3,7 @@
 
 use rand_core::CryptoRng;
 
+use super::receive::{StoreReceiver, commit_received, open};
 use super::traits::{ProtocolStore, StoreError};
 use crate::envelope::Envelope;
 use crate::error::{DecryptError, EncryptError, FirstContactError, HandshakeError};
@@ -70,7 +71,8 @@ pub struct Received {
 }
 
 /// Decrypts one envelope fetched from any of this device's queues or its mailbox, and
-/// saves the changed state (session, and account for a new session).
+/// saves the changed state (session, and account for a new session): [`open`] over a
+/// [`StoreReceiver`], then [`commit_received`].
 ///
 /// A new session and the account are saved together through
 /// [`ProtocolStore::save_new_session`] (one transaction in a durable store).
@@ -82,43 +84,9 @@ pub fn receive<S: ProtocolStore, R: CryptoRng + ?Sized>(
     envelope: &Envelope,
     rng: &mut R,
 ) -> Result<Received, ReceiveError> {
-    let mut account = store.load_account()?.ok_or(ReceiveError::NoAccount)?;
-    if envelope.send_id() == account.mailbox().send_id() {
-        let contact = account.open_first_contact(envelope)?;
-        if let Some(mut session) = store.load_session(&contact.session_id())? {
-            let plaintext = session.decrypt_first_contact(&contact)?;
-            store.save_session(&session)?;
-            return Ok(Received {
-                session: session.id(),
-                sender: session.peer().clone(),
-                plaintext,
-                new_session: false,
-                sender_certificate: contact.sender_certificate().to_vec(),
-            });
-        }
-        let inbound = account.accept(&contact, rng)?;
-        store.save_new_session(&account, &inbound.session)?;
-        return Ok(Received {
-            session: inbound.session.id(),
-            sender: inbound.session.peer().clone(),
-            plaintext: inbound.plaintext,
-            new_session: true,
-            sender_certificate: contact.sender_certificate().to_vec(),
-        });
-    }
-    let id = store
-        .session_for_queue(&envelope.send_id())?
-        .ok_or(ReceiveError::UnknownQueue)?;
-    let mut session = store.load_session(&id)?.ok_or(ReceiveError::UnknownQueue)?;
-    let plaintext = session.decrypt(envelope)?;
-    store.save_session(&session)?;
-    Ok(Received {
-        session: id,
-        sender: session.peer().clone(),
-        plaintext,
-        new_session: false,
-        sender_certificate: Vec::new(),
-    })
+    let mut receiver = StoreReceiver::new(store);
+    let opened = open(&mut receiver, envelope, rng)?;
+    commit_received(receiver, opened)
 }
 
 /// The session to send on with a peer device: among all sessions with it, the one
