@@ -37,13 +37,26 @@ impl From<Role> for satchel_core::school::Role {
     }
 }
 
+impl From<satchel_core::school::Role> for Role {
+    fn from(role: satchel_core::school::Role) -> Self {
+        use satchel_core::school::Role as Core;
+        match role {
+            Core::Admin => Self::Admin,
+            Core::Teacher => Self::Teacher,
+            Core::Parent => Self::Parent,
+            // Staff, and a role a later core adds before the bindings learn it.
+            _ => Self::Staff,
+        }
+    }
+}
+
 /// Who this device is.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct Identity {
     /// The name the school gave.
     pub name: String,
-    /// The role (`admin`, `teacher`, `staff` or `parent`).
-    pub role: String,
+    /// The role.
+    pub role: Role,
     /// The classes.
     pub classes: Vec<String>,
     /// The account id (hex).
@@ -60,10 +73,10 @@ impl From<satchel_client::Identity> for Identity {
     fn from(i: satchel_client::Identity) -> Self {
         Self {
             name: i.name,
-            role: i.role.as_str().to_owned(),
+            role: i.role.into(),
             classes: i.classes,
-            account_id: i.account_id,
-            school_id: i.school_id,
+            account_id: i.account_id.to_hex(),
+            school_id: i.school_id.to_hex(),
             fingerprint: i.fingerprint,
             admin: i.admin,
         }
@@ -76,7 +89,7 @@ pub struct Contact {
     /// Their name.
     pub name: String,
     /// Their role.
-    pub role: String,
+    pub role: Role,
     /// Their classes.
     pub classes: Vec<String>,
     /// Whether the school vouches for them now (certified, not revoked, not expired).
@@ -91,10 +104,10 @@ impl From<satchel_client::Contact> for Contact {
     fn from(c: satchel_client::Contact) -> Self {
         Self {
             name: c.name,
-            role: c.role.as_str().to_owned(),
+            role: c.role.into(),
             classes: c.classes,
             verified: c.verified,
-            account_id: c.account_id,
+            account_id: c.account_id.to_hex(),
             safety_number: c.safety_number,
         }
     }
@@ -105,8 +118,9 @@ impl From<satchel_client::Contact> for Contact {
 pub struct Message {
     /// The sender's name as the school certified it, or a stranger's label.
     pub sender_name: String,
-    /// The sender's role, or `unverified`.
-    pub role: String,
+    /// The sender's role as the school certified it when the message arrived; `None`
+    /// when the school did not vouch for the sender (then `verified` is false too).
+    pub role: Option<Role>,
     /// Whether the school vouched for the sender when the message arrived. Show
     /// unverified messages differently (they may be "hi mum, new number" fraud).
     pub verified: bool,
@@ -122,7 +136,7 @@ impl From<satchel_client::Message> for Message {
     fn from(m: satchel_client::Message) -> Self {
         Self {
             sender_name: m.from,
-            role: m.role,
+            role: m.role.map(Role::from),
             verified: m.verified,
             text: m.text,
             sent_at: m.sent_at,

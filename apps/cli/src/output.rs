@@ -3,6 +3,7 @@
 
 use satchel_client::relay::RelayError;
 use satchel_client::{ClientError, Contact, Identity, Message, SendReport, SyncReport};
+use satchel_core::school::Role;
 use serde_json::json;
 
 use crate::display;
@@ -71,7 +72,7 @@ impl Output {
         if self.json {
             print_json(&json!({
                 "from": message.from,
-                "role": message.role,
+                "role": message.role.map_or("unverified", Role::as_str),
                 "verified": message.verified,
                 "text": message.text,
                 "sent_at": message.sent_at,
@@ -85,7 +86,7 @@ impl Output {
             format!(
                 "{} ({}, verified by the school)",
                 display::name(&message.from),
-                display::name(&message.role)
+                message.role.map_or("member", Role::as_str)
             )
         } else {
             format!(
@@ -112,10 +113,10 @@ impl Output {
     /// After `school create`.
     pub fn school_created(&self, name: &str, relay: &str, me: &Identity) {
         if self.json {
-            print_json(&json!({ "school_id": me.school_id, "name": me.name }));
+            print_json(&json!({ "school_id": me.school_id.to_hex(), "name": me.name }));
         } else {
             println!("School {} created on {relay}.", display::name(name));
-            println!("School fingerprint: {}", me.school_id);
+            println!("School fingerprint: {}", me.school_id.to_hex());
             println!(
                 "You are {}, the school's admin. Invite people with `satchel school invite`.",
                 display::name(&me.name)
@@ -169,7 +170,7 @@ impl Output {
                 display::name(&me.name),
                 me.role
             );
-            println!("School fingerprint: {}", me.school_id);
+            println!("School fingerprint: {}", me.school_id.to_hex());
             println!("Your fingerprint:   {}", me.fingerprint);
         }
     }
@@ -198,8 +199,8 @@ impl Output {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        println!("account:     {}", me.account_id);
-        println!("school:      {}", me.school_id);
+        println!("account:     {}", me.account_id.to_hex());
+        println!("school:      {}", me.school_id.to_hex());
         println!("fingerprint: {}", me.fingerprint);
     }
 
@@ -225,7 +226,7 @@ impl Output {
                     .map(|c| display::name(c))
                     .collect::<Vec<_>>()
                     .join(", "),
-                contact.account_id,
+                contact.account_id.to_hex(),
                 contact.safety_number
             );
         }

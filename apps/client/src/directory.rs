@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
-use satchel_core::PrekeyBundle;
 use satchel_core::school::{DirectoryEntry, RevocationList, Role};
+use satchel_core::{AccountId, PrekeyBundle};
 
 use crate::client::{Client, now_secs};
 use crate::error::ClientError;
@@ -23,8 +23,9 @@ pub struct Contact {
     pub classes: Vec<String>,
     /// Whether the school vouches for them now (not revoked or expired).
     pub verified: bool,
-    /// Their account id (hex).
-    pub account_id: String,
+    /// Their account id (serialised as hex).
+    #[serde(serialize_with = "crate::enrol::hex_id")]
+    pub account_id: AccountId,
     /// The safety number to compare in person.
     pub safety_number: String,
 }
@@ -129,7 +130,7 @@ impl Client {
                 name: c.name,
                 classes: c.classes,
                 verified,
-                account_id: hex::encode(c.account_id),
+                account_id: AccountId::from_bytes(c.account_id),
                 safety_number: account.safety_number(bundle.device()).to_string(),
             });
         }

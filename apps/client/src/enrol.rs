@@ -2,10 +2,11 @@
 //! code. Also [`Identity`], who this device is.
 
 use satchel_core::relay_request::RequestKey;
+use satchel_core::school::SchoolId;
 use satchel_core::school::{
     DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, Role, SchoolRoot,
 };
-use satchel_core::{Account, os_rng};
+use satchel_core::{Account, AccountId, os_rng};
 
 use crate::client::{Client, ROOT_KEY_FILE, now_secs};
 use crate::error::ClientError;
@@ -32,10 +33,12 @@ pub struct Identity {
     pub role: Role,
     /// The classes.
     pub classes: Vec<String>,
-    /// The account id (hex).
-    pub account_id: String,
-    /// The school id (hex), also the school's fingerprint.
-    pub school_id: String,
+    /// The account id (serialised as hex).
+    #[serde(serialize_with = "hex_id")]
+    pub account_id: AccountId,
+    /// The school id (serialised as hex), also the school's fingerprint.
+    #[serde(serialize_with = "hex_id")]
+    pub school_id: SchoolId,
     /// This account's fingerprint (30 digits in groups).
     pub fingerprint: String,
     /// Whether this device holds the school's root key.
@@ -202,8 +205,8 @@ impl Client {
             name: details.display_name.clone(),
             role: details.role,
             classes: details.classes.clone(),
-            account_id: account.account_id().to_hex(),
-            school_id: profile.school_id.to_hex(),
+            account_id: account.account_id(),
+            school_id: profile.school_id,
             fingerprint: account.fingerprint().to_string(),
             admin: profile.admin,
         })
@@ -217,6 +220,42 @@ fn normalise_code(code: &str) -> String {
     match compact.split_once('@') {
         Some((payload, relay)) => format!("{}@{relay}", payload.to_ascii_uppercase()),
         None => compact.to_ascii_uppercase(),
+    }
+}
+
+/// Serialises an optional role by its name, or `null`.
+pub(crate) fn optional_role_name<S: serde::Serializer>(
+    role: &Option<Role>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match role {
+        Some(role) => serializer.serialize_str(role.as_str()),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Serialises an id by its hex form.
+pub(crate) fn hex_id<S: serde::Serializer>(
+    id: &impl HexId,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&id.hex())
+}
+
+/// Ids shown as hex.
+pub(crate) trait HexId {
+    fn hex(&self) -> String;
+}
+
+impl HexId for AccountId {
+    fn hex(&self) -> String {
+        self.to_hex()
+    }
+}
+
+impl HexId for SchoolId {
+    fn hex(&self) -> String {
+        self.to_hex()
     }
 }
 

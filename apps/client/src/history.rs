@@ -1,6 +1,7 @@
 //! [`Message`] and the stored conversation with one person.
 
 use satchel_core::PrekeyBundle;
+use satchel_core::school::Role;
 
 use crate::client::Client;
 use crate::error::ClientError;
@@ -15,8 +16,10 @@ use crate::store::MessageRecord;
 pub struct Message {
     /// The sender's name (verified by the school), or a stranger's label.
     pub from: String,
-    /// The sender's role, or `"unverified"`.
-    pub role: String,
+    /// The sender's role as the school certified it when the message arrived; `None`
+    /// for a sender the school did not vouch for (serialised as `null`).
+    #[serde(serialize_with = "crate::enrol::optional_role_name")]
+    pub role: Option<Role>,
     /// Whether the school vouched for the sender when the message arrived.
     pub verified: bool,
     /// The text.
@@ -41,7 +44,11 @@ impl From<MessageRecord> for Message {
     fn from(record: MessageRecord) -> Self {
         Self {
             from: record.sender_name,
-            role: record.sender_role,
+            role: if record.verified {
+                Role::parse(&record.sender_role)
+            } else {
+                None
+            },
             verified: record.verified,
             text: record.body,
             sent_at: record.sent_at,

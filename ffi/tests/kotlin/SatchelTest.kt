@@ -125,24 +125,24 @@ fun clientAgainstRelay() {
         runBlocking {
             val admin = SatchelClient(File(tmp, "admin").path, storeKey("admin"), null)
             val school = admin.createSchool("Hillside Primary", url)
-            check(school.admin) { "admin" }
+            check(school.admin && school.role == Role.ADMIN) { "admin" }
             val teacherCode = admin.invite(Role.TEACHER, "Ms Rivera", listOf("5B"))
             val parentCode = admin.invite(Role.PARENT, "Sam Parent", listOf("5B"))
 
             val teacher = SatchelClient(File(tmp, "teacher").path, storeKey("teacher"), null)
             val parent = SatchelClient(File(tmp, "parent").path, storeKey("parent"), null)
             val me = teacher.join(teacherCode)
-            check(me.name == "Ms Rivera" && me.role == "teacher" && me.classes == listOf("5B")) { "teacher identity $me" }
+            check(me.name == "Ms Rivera" && me.role == Role.TEACHER && me.classes == listOf("5B")) { "teacher identity $me" }
             check(me.schoolId == school.schoolId) { "school id" }
             parent.join(parentCode)
             check(parent.whoami().name == "Sam Parent") { "whoami" }
             val rivera = parent.contacts().single { it.name == "Ms Rivera" }
-            check(rivera.verified && rivera.role == "teacher") { "contact $rivera" }
+            check(rivera.verified && rivera.role == Role.TEACHER) { "contact $rivera" }
 
             check(teacher.send("Sam Parent", "The trip is on Friday.")) { "send accepted" }
             val got = parent.sync()
             check(got.map { listOf(it.senderName, it.role, it.verified, it.text) } ==
-                listOf(listOf("Ms Rivera", "teacher", true, "The trip is on Friday."))) { "sync: $got" }
+                listOf(listOf("Ms Rivera", Role.TEACHER, true, "The trip is on Friday."))) { "sync: $got" }
             check(parent.sync().isEmpty()) { "second sync empty" }
 
             parent.send("Ms Rivera", "Thank you!")

@@ -24,7 +24,7 @@ def client(home, name):
 def test_school_teacher_and_parent_talk(relay_url, home):
     admin = client(home, "admin")
     school = run(admin.create_school("Hillside Primary", relay_url))
-    assert school.admin and school.role == "admin"
+    assert school.admin and school.role == Role.ADMIN
 
     teacher_code = run(admin.invite(Role.TEACHER, "Ms Rivera", ["5B"]))
     parent_code = run(admin.invite(Role.PARENT, "Sam Parent", ["5B"]))
@@ -33,18 +33,18 @@ def test_school_teacher_and_parent_talk(relay_url, home):
     teacher = client(home, "teacher")
     parent = client(home, "parent")
     me = run(teacher.join(teacher_code))
-    assert (me.name, me.role, me.classes) == ("Ms Rivera", "teacher", ["5B"])
+    assert (me.name, me.role, me.classes) == ("Ms Rivera", Role.TEACHER, ["5B"])
     assert me.school_id == school.school_id
     run(parent.join(parent_code))
     assert run(parent.whoami()).name == "Sam Parent"
 
     contacts = {c.name: c for c in run(parent.contacts())}
-    assert contacts["Ms Rivera"].verified and contacts["Ms Rivera"].role == "teacher"
+    assert contacts["Ms Rivera"].verified and contacts["Ms Rivera"].role == Role.TEACHER
 
     assert run(teacher.send("Sam Parent", "The trip is on Friday.")) is True
     messages = run(parent.sync())
     assert [(m.sender_name, m.role, m.verified, m.text) for m in messages] == [
-        ("Ms Rivera", "teacher", True, "The trip is on Friday.")
+        ("Ms Rivera", Role.TEACHER, True, "The trip is on Friday.")
     ]
     assert messages[0].sent_at > 0 and not messages[0].outgoing
     assert run(parent.sync()) == []
