@@ -209,6 +209,18 @@ pub enum StateError {
         /// Version supported.
         supported: u32,
     },
+    /// Written by an older version of the library whose state this one no longer reads
+    /// (a format 1 session): drop it; the next message starts a new session.
+    #[error(
+        "stored state has version {found}, from an older version this library no longer reads \
+         (it reads {supported}): start a new conversation"
+    )]
+    Obsolete {
+        /// Version found.
+        found: u32,
+        /// Version supported.
+        supported: u32,
+    },
     /// An encrypted export did not decrypt: wrong key or damaged data.
     #[error("exported state could not be decrypted: wrong key, or the export is damaged")]
     DecryptionFailed,

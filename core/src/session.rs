@@ -21,7 +21,7 @@ pub const MAX_SENDER_CERTIFICATE_LEN: usize = 16 * 1024;
 
 /// The version of the persisted session format. Version 2 stores the announcement
 /// state (random inbound send ids, optional outbound send id); version 1 states are
-/// refused with [`StateError::UnsupportedVersion`] (`docs/PROTOCOL.md` §9).
+/// refused with [`StateError::Obsolete`] (`docs/PROTOCOL.md` §9).
 pub const SESSION_STATE_VERSION: u32 = 2;
 
 /// Names a session on both sides: derived from the initiator's identity and ephemeral
@@ -522,8 +522,8 @@ impl Session {
     /// # Errors
     /// [`StateError`] if the bytes are corrupted or from another version. A version 1
     /// session (send ids derived from the handshake, no session frames) is refused with
-    /// [`StateError::UnsupportedVersion`] `{ found: 1, .. }`: it cannot talk to a peer
-    /// running this version; start a new session.
+    /// [`StateError::Obsolete`] `{ found: 1, .. }`: it cannot talk to a peer running this
+    /// version; start a new session.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
         let state = pb::SessionState::decode(bytes)
             .map_err(|_| StateError::Malformed { field: "encoding" })?;
@@ -534,6 +534,12 @@ impl Session {
         // Version 0 is an absent field: not state at all, rather than a newer one.
         if state.version == 0 {
             return Err(StateError::Malformed { field: "version" });
+        }
+        if state.version < SESSION_STATE_VERSION {
+            return Err(StateError::Obsolete {
+                found: state.version,
+                supported: SESSION_STATE_VERSION,
+            });
         }
         if state.version != SESSION_STATE_VERSION {
             return Err(StateError::UnsupportedVersion {

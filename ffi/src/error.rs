@@ -160,6 +160,8 @@ impl From<StateError> for SatchelError {
         let message = error.to_string();
         match error {
             StateError::UnsupportedVersion { .. } => Self::OutdatedState(message),
+            // A session from before format 2: like an exhausted one, start a new one.
+            StateError::Obsolete { .. } => Self::SessionExhausted(message),
             _ => Self::CorruptedState(message),
         }
     }

@@ -913,7 +913,7 @@ fn version_1_session_states_are_refused_and_version_1_accounts_still_load() {
     );
     assert_eq!(
         Session::from_bytes(&session).unwrap_err(),
-        StateError::UnsupportedVersion {
+        StateError::Obsolete {
             found: 1,
             supported: 2
         }
