@@ -1,15 +1,18 @@
 //! Replays the fuzz seeds (`fuzz/seeds/<target>/`, committed) and any local corpus
 //! (`fuzz/corpus/<target>/`, gitignored, may be missing) through the same functions the
-//! `cargo fuzz` targets call, so every seed runs in plain `cargo test` on stable.
+//! `cargo fuzz` targets call, so every seed runs in plain `cargo test` on stable: core's
+//! parsers (`satchel_core::internal::fuzz`) and the client store's at-rest parsers
+//! (`satchel_client::store::fuzz`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use satchel_client::store::fuzz as client_fuzz;
 use satchel_core::internal::fuzz;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 9] = [
+const TARGETS: [(&str, Target); 11] = [
     ("school", fuzz::school),
     ("queue_envelope", fuzz::queue_envelope),
     ("sealed_envelope", fuzz::sealed_envelope),
@@ -19,6 +22,8 @@ const TARGETS: [(&str, Target); 9] = [
     ("session_frame", fuzz::session_frame),
     ("prekey_bundle", fuzz::prekey_bundle),
     ("persisted_state", fuzz::persisted_state),
+    ("key_file", client_fuzz::key_file),
+    ("store_value", client_fuzz::store_value),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -86,12 +91,22 @@ fn generated_seeds_replay_without_panics() {
     // The in-memory seeds, in case the committed ones went stale after a protocol change.
     let seeds = fuzz::seeds();
     assert!(!seeds.is_empty(), "the fuzzing conversation failed");
-    for seed in seeds {
+    let client_seeds = client_fuzz::seeds();
+    assert!(!client_seeds.is_empty(), "making the client's seeds failed");
+    let seeds = seeds
+        .into_iter()
+        .map(|seed| (seed.target, seed.name, seed.bytes))
+        .chain(
+            client_seeds
+                .into_iter()
+                .map(|seed| (seed.target, seed.name, seed.bytes)),
+        );
+    for (target, name, bytes) in seeds {
         let (_, run) = TARGETS
             .iter()
-            .find(|(name, _)| *name == seed.target)
+            .find(|(known, _)| *known == target)
             .expect("seed for an unknown target");
-        println!("{}: generated {}", seed.target, seed.name);
-        run(&seed.bytes);
+        println!("{target}: generated {name}");
+        run(&bytes);
     }
 }

@@ -18,6 +18,7 @@
 //!   the same sync over plaintext values (`benches/benches/sync.rs`).
 
 pub mod cipher;
+pub mod fuzz;
 pub mod keyfile;
 mod legacy;
 pub mod private_fs;
