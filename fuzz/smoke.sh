@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Short fuzzing run of every satchel-core fuzz target, on stable Rust.
+# Short fuzzing run of every fuzz target (satchel-core and the client store), on stable Rust.
 #
 #   fuzz/smoke.sh                       # every target, 10 s each
 #   FUZZ_SECONDS=60 fuzz/smoke.sh header prekey_bundle
