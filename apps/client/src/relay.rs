@@ -7,9 +7,16 @@ use reqwest::{Method, StatusCode};
 use satchel_core::relay_request::{RequestKey, request_message};
 use satchel_core::school::{EntryId, Invite, JoinKeys, RevocationList, SchoolId, SchoolRoot};
 use satchel_core::{Envelope, QueueKeys};
-use satchel_relay_api::ErrorBody;
 pub use satchel_relay_api::ErrorCode;
-use serde_json::{Value, json};
+use satchel_relay_api::{
+    AUTH_HEADER, AckRequest, CreateQueueRequest, CreatedQueue, Deposited, DirectoryEntryPut,
+    DirectoryList, ErrorBody, FetchResponse, InviteResponse, MAX_PENDING_IDS, PendingResponse,
+    PrekeyUpload, PutDirectoryEntryRequest, PutInviteRequest, PutRevocationsRequest,
+    RedeemInviteRequest, RedeemInviteResponse, RegisterSchoolRequest, RegisterSchoolResponse,
+    Revocations, TakenPrekey, UploadedPrekey, paths,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Talking to the relay failed.
 ///
@@ -402,18 +409,30 @@ fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn unb64<const N: usize>(value: &Value, field: &'static str) -> Result<Vec<u8>, RelayError> {
-    let text = value
-        .get(field)
-        .and_then(Value::as_str)
-        .ok_or(RelayError::Unexpected(field))?;
-    let bytes = URL_SAFE_NO_PAD
+/// The JSON bytes of a request body.
+fn json_bytes(body: &impl Serialize) -> Vec<u8> {
+    // Cannot fail: the bodies are structs of strings, numbers and lists.
+    serde_json::to_vec(body).unwrap_or_default()
+}
+
+/// Parses a JSON answer.
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RelayError> {
+    serde_json::from_slice(bytes).map_err(|_| RelayError::Unexpected("json"))
+}
+
+/// Decodes a base64url (no padding) field of an answer.
+fn unb64(text: &str, field: &'static str) -> Result<Vec<u8>, RelayError> {
+    URL_SAFE_NO_PAD
         .decode(text)
-        .map_err(|_| RelayError::Unexpected(field))?;
-    if N != 0 && bytes.len() != N {
-        return Err(RelayError::Unexpected(field));
-    }
-    Ok(bytes)
+        .map_err(|_| RelayError::Unexpected(field))
+}
+
+/// Decodes a 16-byte id given as hex in an answer.
+fn unhex16(text: &str, field: &'static str) -> Result<[u8; 16], RelayError> {
+    hex::decode(text)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(RelayError::Unexpected(field))
 }
 
 fn now() -> u64 {
@@ -421,8 +440,6 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
-
-use satchel_relay_api::MAX_PENDING_IDS;
 
 /// One fetched envelope.
 #[derive(Debug, Clone)]
@@ -520,7 +537,7 @@ impl RelayClient {
             Signer::Queue(queue) => Some(queue.prove(&request_message(m, path, timestamp, &body))),
         };
         if let Some(signature) = signature {
-            request = request.header("Satchel-Auth", format!("{timestamp}.{}", b64(&signature)));
+            request = request.header(AUTH_HEADER, format!("{timestamp}.{}", b64(&signature)));
         }
         if let Signer::Key(key) = signer {
             // Tells the relay which member key signed (directory writes).
@@ -556,19 +573,43 @@ impl RelayClient {
         })
     }
 
-    async fn call_json(
+    /// Sends a JSON request and reads the answer as `T`; an answer that does
+    /// not parse is [`RelayError::Unexpected`].
+    async fn call_json<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: &impl Serialize,
         signer: Signer<'_>,
-    ) -> Result<Value, RelayError> {
-        let body = body.map(|v| v.to_string().into_bytes()).unwrap_or_default();
-        let (_, bytes) = self.call(method, path, body, true, signer).await?;
-        if bytes.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&bytes).map_err(|_| RelayError::Unexpected("json"))
+    ) -> Result<T, RelayError> {
+        let (_, bytes) = self
+            .call(method, path, json_bytes(body), true, signer)
+            .await?;
+        parse(&bytes)
+    }
+
+    /// Sends a request without a body and reads the answer as `T`.
+    async fn call_empty<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        signer: Signer<'_>,
+    ) -> Result<T, RelayError> {
+        let (_, bytes) = self.call(method, path, Vec::new(), true, signer).await?;
+        parse(&bytes)
+    }
+
+    /// Sends a JSON request to an endpoint that answers without a body.
+    async fn call_json_no_content(
+        &self,
+        method: Method,
+        path: &str,
+        body: &impl Serialize,
+        signer: Signer<'_>,
+    ) -> Result<(), RelayError> {
+        self.call(method, path, json_bytes(body), true, signer)
+            .await?;
+        Ok(())
     }
 
     /// Registers the school (idempotent).
@@ -576,8 +617,11 @@ impl RelayClient {
     /// # Errors
     /// [`RelayError`].
     pub async fn register_school(&self, root: &SchoolRoot) -> Result<(), RelayError> {
-        let body = json!({ "root_key": b64(root.public().as_bytes()) });
-        self.call_json(Method::POST, "/v1/schools", Some(body), Signer::Root(root))
+        let body = RegisterSchoolRequest {
+            root_key: b64(root.public().as_bytes()),
+        };
+        let _: RegisterSchoolResponse = self
+            .call_json(Method::POST, paths::SCHOOLS, &body, Signer::Root(root))
             .await?;
         Ok(())
     }
@@ -592,19 +636,15 @@ impl RelayClient {
         invite: &Invite,
         expires_at: u64,
     ) -> Result<(), RelayError> {
-        let path = format!(
-            "/v1/schools/{}/invites/{}",
-            root.school_id().to_hex(),
-            hex::encode(invite.lookup_id)
-        );
-        let body = json!({
-            "record": b64(&invite.record),
-            "redeem_key": b64(&invite.redeem_key),
-            "expires_at": expires_at,
-        });
-        self.call_json(Method::PUT, &path, Some(body), Signer::Root(root))
-            .await?;
-        Ok(())
+        let path = paths::invite(&root.school_id().to_hex(), &hex::encode(invite.lookup_id));
+        let body = PutInviteRequest {
+            record: b64(&invite.record),
+            redeem_key: b64(&invite.redeem_key),
+            // Past 2^63 seconds is as good as never.
+            expires_at: i64::try_from(expires_at).unwrap_or(i64::MAX),
+        };
+        self.call_json_no_content(Method::PUT, &path, &body, Signer::Root(root))
+            .await
     }
 
     /// Fetches an invite record: `(record, redeemed)`.
@@ -616,19 +656,9 @@ impl RelayClient {
         school: &SchoolId,
         keys: &JoinKeys,
     ) -> Result<(Vec<u8>, bool), RelayError> {
-        let path = format!(
-            "/v1/schools/{}/invites/{}",
-            school.to_hex(),
-            hex::encode(keys.lookup_id())
-        );
-        let value = self
-            .call_json(Method::GET, &path, None, Signer::None)
-            .await?;
-        let redeemed = value
-            .get("redeemed")
-            .and_then(Value::as_bool)
-            .ok_or(RelayError::Unexpected("redeemed"))?;
-        Ok((unb64::<0>(&value, "record")?, redeemed))
+        let path = paths::invite(&school.to_hex(), &hex::encode(keys.lookup_id()));
+        let invite: InviteResponse = self.call_empty(Method::GET, &path, Signer::None).await?;
+        Ok((unb64(&invite.record, "record")?, invite.redeemed))
     }
 
     /// Redeems an invite, allowing `member_key` to write one directory entry.
@@ -641,13 +671,12 @@ impl RelayClient {
         keys: &JoinKeys,
         member_key: &RequestKey,
     ) -> Result<(), RelayError> {
-        let path = format!(
-            "/v1/schools/{}/invites/{}/redeem",
-            school.to_hex(),
-            hex::encode(keys.lookup_id())
-        );
-        let body = json!({ "member_key": b64(&member_key.public()) });
-        self.call_json(Method::POST, &path, Some(body), Signer::Join(keys))
+        let path = paths::invite_redeem(&school.to_hex(), &hex::encode(keys.lookup_id()));
+        let body = RedeemInviteRequest {
+            member_key: b64(&member_key.public()),
+        };
+        let _: RedeemInviteResponse = self
+            .call_json(Method::POST, &path, &body, Signer::Join(keys))
             .await?;
         Ok(())
     }
@@ -661,11 +690,13 @@ impl RelayClient {
         root: &SchoolRoot,
         list: &RevocationList,
     ) -> Result<(), RelayError> {
-        let path = format!("/v1/schools/{}/revocations", root.school_id().to_hex());
-        let body = json!({ "list": b64(&list.to_bytes()), "sequence": list.sequence() });
-        self.call_json(Method::PUT, &path, Some(body), Signer::Root(root))
-            .await?;
-        Ok(())
+        let path = paths::revocations(&root.school_id().to_hex());
+        let body = PutRevocationsRequest {
+            list: b64(&list.to_bytes()),
+            sequence: list.sequence(),
+        };
+        self.call_json_no_content(Method::PUT, &path, &body, Signer::Root(root))
+            .await
     }
 
     /// The latest revocation list (unverified bytes), if any.
@@ -673,9 +704,12 @@ impl RelayClient {
     /// # Errors
     /// [`RelayError`].
     pub async fn get_revocations(&self, school: &SchoolId) -> Result<Option<Vec<u8>>, RelayError> {
-        let path = format!("/v1/schools/{}/revocations", school.to_hex());
-        match self.call_json(Method::GET, &path, None, Signer::None).await {
-            Ok(value) => Ok(Some(unb64::<0>(&value, "list")?)),
+        let path = paths::revocations(&school.to_hex());
+        match self
+            .call_empty::<Revocations>(Method::GET, &path, Signer::None)
+            .await
+        {
+            Ok(revocations) => Ok(Some(unb64(&revocations.list, "list")?)),
             Err(RelayError::Rejected { status: 404, .. }) => Ok(None),
             Err(error) => Err(error),
         }
@@ -692,18 +726,11 @@ impl RelayClient {
         blob: &[u8],
         key: &RequestKey,
     ) -> Result<(), RelayError> {
-        let path = format!(
-            "/v1/schools/{}/directory/{}",
-            school.to_hex(),
-            hex::encode(entry.as_bytes())
-        );
-        self.call_json(
-            Method::PUT,
-            &path,
-            Some(json!({ "entry": b64(blob) })),
-            Signer::Key(key),
-        )
-        .await?;
+        let path = paths::directory_entry(&school.to_hex(), &hex::encode(entry.as_bytes()));
+        let body = PutDirectoryEntryRequest { entry: b64(blob) };
+        let _: DirectoryEntryPut = self
+            .call_json(Method::PUT, &path, &body, Signer::Key(key))
+            .await?;
         Ok(())
     }
 
@@ -715,26 +742,13 @@ impl RelayClient {
         &self,
         school: &SchoolId,
     ) -> Result<Vec<(EntryId, Vec<u8>)>, RelayError> {
-        let path = format!("/v1/schools/{}/directory", school.to_hex());
-        let value = self
-            .call_json(Method::GET, &path, None, Signer::None)
-            .await?;
-        let entries = value
-            .get("entries")
-            .and_then(Value::as_array)
-            .ok_or(RelayError::Unexpected("entries"))?;
-        entries
+        let path = paths::directory(&school.to_hex());
+        let list: DirectoryList = self.call_empty(Method::GET, &path, Signer::None).await?;
+        list.entries
             .iter()
             .map(|entry| {
-                let id = entry
-                    .get("entry_id")
-                    .and_then(Value::as_str)
-                    .ok_or(RelayError::Unexpected("entry_id"))?;
-                let id: [u8; 16] = hex::decode(id)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or(RelayError::Unexpected("entry_id"))?;
-                Ok((EntryId::from_bytes(id), unb64::<0>(entry, "entry")?))
+                let id = EntryId::from_bytes(unhex16(&entry.entry_id, "entry_id")?);
+                Ok((id, unb64(&entry.entry, "entry")?))
             })
             .collect()
     }
@@ -749,15 +763,19 @@ impl RelayClient {
         owner: &RequestKey,
         keys: &[(u32, [u8; 32])],
     ) -> Result<(), RelayError> {
-        let path = format!("/v1/prekeys/{}", hex::encode(bundle_id));
-        let keys: Vec<Value> = keys
-            .iter()
-            .map(|(id, key)| json!({ "id": id, "key": b64(key) }))
-            .collect();
-        let body = json!({ "owner_key": b64(&owner.public()), "keys": keys });
-        self.call_json(Method::POST, &path, Some(body), Signer::Key(owner))
-            .await?;
-        Ok(())
+        let path = paths::prekeys(&hex::encode(bundle_id));
+        let body = PrekeyUpload {
+            owner_key: b64(&owner.public()),
+            keys: keys
+                .iter()
+                .map(|(id, key)| UploadedPrekey {
+                    id: *id,
+                    key: b64(key),
+                })
+                .collect(),
+        };
+        self.call_json_no_content(Method::POST, &path, &body, Signer::Key(owner))
+            .await
     }
 
     /// Takes one one-time prekey of `bundle_id`, or `None` when none are left.
@@ -768,21 +786,16 @@ impl RelayClient {
         &self,
         bundle_id: &[u8; 16],
     ) -> Result<Option<(u32, [u8; 32])>, RelayError> {
-        let path = format!("/v1/prekeys/{}/take", hex::encode(bundle_id));
+        let path = paths::prekey_take(&hex::encode(bundle_id));
         match self
-            .call_json(Method::POST, &path, None, Signer::None)
+            .call_empty::<TakenPrekey>(Method::POST, &path, Signer::None)
             .await
         {
-            Ok(value) => {
-                let id = value
-                    .get("id")
-                    .and_then(Value::as_u64)
-                    .and_then(|id| u32::try_from(id).ok())
-                    .ok_or(RelayError::Unexpected("id"))?;
-                let key: [u8; 32] = unb64::<32>(&value, "key")?
+            Ok(taken) => {
+                let key: [u8; 32] = unb64(&taken.key, "key")?
                     .try_into()
                     .map_err(|_| RelayError::Unexpected("key"))?;
-                Ok(Some((id, key)))
+                Ok(Some((taken.id, key)))
             }
             Err(RelayError::Rejected { status: 404, .. }) => Ok(None),
             Err(error) => Err(error),
@@ -794,11 +807,12 @@ impl RelayClient {
     /// # Errors
     /// [`RelayError`].
     pub async fn create_queue(&self, queue: &QueueKeys) -> Result<(), RelayError> {
-        let body = json!({
-            "send_id": b64(queue.send_id().as_bytes()),
-            "auth_key": b64(&queue.auth_key()),
-        });
-        self.call_json(Method::POST, "/v1/queues", Some(body), Signer::Queue(queue))
+        let body = CreateQueueRequest {
+            send_id: b64(queue.send_id().as_bytes()),
+            auth_key: b64(&queue.auth_key()),
+        };
+        let _: CreatedQueue = self
+            .call_json(Method::POST, paths::QUEUES, &body, Signer::Queue(queue))
             .await?;
         Ok(())
     }
@@ -811,18 +825,14 @@ impl RelayClient {
         let (_, bytes) = self
             .call(
                 Method::POST,
-                "/v1/envelopes",
+                paths::ENVELOPES,
                 envelope.as_bytes().to_vec(),
                 false,
                 Signer::None,
             )
             .await?;
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|_| RelayError::Unexpected("json"))?;
-        value
-            .get("id")
-            .and_then(Value::as_u64)
-            .ok_or(RelayError::Unexpected("id"))
+        let deposited: Deposited = parse(&bytes)?;
+        Ok(deposited.id)
     }
 
     /// Which of the queues `receive_ids` hold mail, in one request per 10,000 queues (so
@@ -840,13 +850,7 @@ impl RelayClient {
             let asked: std::collections::HashSet<_> = chunk.iter().collect();
             let body: Vec<u8> = chunk.iter().flat_map(|id| *id.as_bytes()).collect();
             let result = self
-                .call(
-                    Method::POST,
-                    "/v1/queues/pending",
-                    body,
-                    false,
-                    Signer::None,
-                )
+                .call(Method::POST, paths::PENDING, body, false, Signer::None)
                 .await;
             let bytes = match result {
                 Ok((_, bytes)) => bytes,
@@ -856,19 +860,9 @@ impl RelayClient {
                 }) => return Ok(None),
                 Err(error) => return Err(error),
             };
-            let value: Value =
-                serde_json::from_slice(&bytes).map_err(|_| RelayError::Unexpected("json"))?;
-            for id in value
-                .get("pending")
-                .and_then(Value::as_array)
-                .ok_or(RelayError::Unexpected("pending"))?
-            {
-                let bytes: [u8; 16] = id
-                    .as_str()
-                    .and_then(|text| hex::decode(text).ok())
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or(RelayError::Unexpected("pending"))?;
-                let id = satchel_core::ReceiveId::from_bytes(bytes);
+            let answer: PendingResponse = parse(&bytes)?;
+            for id in &answer.pending {
+                let id = satchel_core::ReceiveId::from_bytes(unhex16(id, "pending")?);
                 // Only what was asked about: a relay cannot make us fetch anything else.
                 if asked.contains(&id) {
                     pending.push(id);
@@ -888,26 +882,17 @@ impl RelayClient {
         after: u64,
         limit: u32,
     ) -> Result<Vec<Fetched>, RelayError> {
-        let path = format!(
-            "/v1/queues/{}/messages?after={after}&limit={limit}",
-            hex::encode(queue.receive_id().as_bytes())
-        );
-        let value = self
-            .call_json(Method::GET, &path, None, Signer::Queue(queue))
+        let path = paths::queue_messages(&hex::encode(queue.receive_id().as_bytes()), after, limit);
+        let answer: FetchResponse = self
+            .call_empty(Method::GET, &path, Signer::Queue(queue))
             .await?;
-        let messages = value
-            .get("messages")
-            .and_then(Value::as_array)
-            .ok_or(RelayError::Unexpected("messages"))?;
-        messages
+        answer
+            .messages
             .iter()
             .map(|m| {
                 Ok(Fetched {
-                    id: m
-                        .get("id")
-                        .and_then(Value::as_u64)
-                        .ok_or(RelayError::Unexpected("id"))?,
-                    envelope: unb64::<0>(m, "envelope")?,
+                    id: m.id,
+                    envelope: unb64(&m.envelope, "envelope")?,
                 })
             })
             .collect()
@@ -918,17 +903,9 @@ impl RelayClient {
     /// # Errors
     /// [`RelayError`].
     pub async fn ack(&self, queue: &QueueKeys, ids: &[u64]) -> Result<(), RelayError> {
-        let path = format!(
-            "/v1/queues/{}/ack",
-            hex::encode(queue.receive_id().as_bytes())
-        );
-        self.call_json(
-            Method::POST,
-            &path,
-            Some(json!({ "ids": ids })),
-            Signer::Queue(queue),
-        )
-        .await?;
-        Ok(())
+        let path = paths::queue_ack(&hex::encode(queue.receive_id().as_bytes()));
+        let body = AckRequest { ids: ids.to_vec() };
+        self.call_json_no_content(Method::POST, &path, &body, Signer::Queue(queue))
+            .await
     }
 }

@@ -1,8 +1,15 @@
 //! # satchel-relay-api
 //!
 //! The relay's wire contract (`docs/RELAY_API.md`), as types both sides compile against:
-//! the auth header, the error codes a relay sends, and the JSON bodies of the queue
-//! endpoints. Serde types only: no I/O, no crypto.
+//! the auth header, the error codes a relay sends, the paths, and the JSON body of every
+//! request and response. The relay parses and answers with these types, the client
+//! sends and reads them, so the two cannot drift apart. Serde types only: no I/O, no
+//! crypto. Binary fields are strings as they are on the wire (base64url without
+//! padding, or lowercase hex, as each field says): decoding them, and the error a bad
+//! one earns, stay with each side.
+//!
+//! Request bodies reject unknown fields (`#[serde(deny_unknown_fields)]`, as the relay
+//! does); response bodies ignore them, so an older client reads a newer relay's answer.
 //!
 //! ```
 //! use satchel_relay_api::{ErrorBody, ErrorCode};
@@ -13,6 +20,25 @@
 //! // A code this build does not know (a newer relay) still parses.
 //! let newer: ErrorBody = serde_json::from_str(r#"{"error":"brand_new","message":"…"}"#)?;
 //! assert_eq!(newer.error, ErrorCode::Other);
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+//!
+//! ```
+//! use satchel_relay_api::{AckRequest, BatchDepositResponse, BatchItemResult, ErrorCode, paths};
+//!
+//! let body = serde_json::to_string(&AckRequest { ids: vec![1234, 1235] })?;
+//! assert_eq!(body, r#"{"ids":[1234,1235]}"#);
+//! assert_eq!(paths::queue_ack("00ff"), "/v1/queues/00ff/ack");
+//!
+//! let answer: BatchDepositResponse =
+//!     serde_json::from_str(r#"{"results":[{"id":7},{"error":"unknown_queue"}]}"#)?;
+//! assert_eq!(
+//!     answer.results,
+//!     [
+//!         BatchItemResult::Stored { id: 7 },
+//!         BatchItemResult::Failed { error: ErrorCode::UnknownQueue },
+//!     ]
+//! );
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -166,6 +192,178 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The answer to a health check (`GET /v1/health`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `"ok"`.
+    pub status: String,
+}
+
+/// The body of a school registration (`POST /v1/schools`), signed by the root key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterSchoolRequest {
+    /// The school's root public key: 32 bytes, base64url without padding.
+    pub root_key: String,
+}
+
+/// The answer to a school registration (201 the first time, 200 after).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterSchoolResponse {
+    /// The school id derived from the root key: 16 bytes, lowercase hex.
+    pub school_id: String,
+}
+
+/// The body of an invite upload (`PUT /v1/schools/{school_id}/invites/{lookup_id}`),
+/// signed by the school root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutInviteRequest {
+    /// The encrypted invite record (at most 16 KiB), base64url without padding.
+    pub record: String,
+    /// The key that may redeem the invite: 32 bytes, base64url without padding.
+    pub redeem_key: String,
+    /// When the invite expires: unix seconds, in the future.
+    pub expires_at: i64,
+}
+
+/// The answer to an invite lookup (`GET /v1/schools/{school_id}/invites/{lookup_id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteResponse {
+    /// The encrypted invite record, base64url without padding.
+    pub record: String,
+    /// Whether the invite has been redeemed.
+    pub redeemed: bool,
+}
+
+/// The body of a redemption (`POST /v1/schools/{school_id}/invites/{lookup_id}/redeem`),
+/// signed by the invite's redeem key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemInviteRequest {
+    /// The member key allowed to own one directory entry: 32 bytes, base64url without
+    /// padding.
+    pub member_key: String,
+}
+
+/// The answer to a redemption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedeemInviteResponse {
+    /// Always `true` (a refused redemption is an error).
+    pub redeemed: bool,
+}
+
+/// The body of a revocation list upload (`PUT /v1/schools/{school_id}/revocations`),
+/// signed by the school root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutRevocationsRequest {
+    /// The signed list (opaque, at most 64 KiB), base64url without padding.
+    pub list: String,
+    /// Its sequence number: above the stored one, below 2^63.
+    pub sequence: u64,
+}
+
+/// The school's latest revocation list (`GET /v1/schools/{school_id}/revocations`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocations {
+    /// The signed list (unverified by the relay), base64url without padding.
+    pub list: String,
+    /// Its sequence number.
+    pub sequence: u64,
+}
+
+/// The body of a directory write (`PUT /v1/schools/{school_id}/directory/{entry_id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutDirectoryEntryRequest {
+    /// The encrypted entry (at most 32 KiB), base64url without padding.
+    pub entry: String,
+}
+
+/// The answer to a directory write (201 created, 200 updated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntryPut {
+    /// The entry's id: 16 bytes, lowercase hex.
+    pub entry_id: String,
+    /// When it was written: unix seconds, rounded down to the minute.
+    pub updated_at: i64,
+}
+
+/// One entry of the school directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// The entry's id: 16 bytes, lowercase hex.
+    pub entry_id: String,
+    /// The encrypted entry, base64url without padding.
+    pub entry: String,
+    /// When it was last written: unix seconds, rounded down to the minute.
+    pub updated_at: i64,
+}
+
+/// The school directory (`GET /v1/schools/{school_id}/directory`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryList {
+    /// Every entry, by `entry_id`.
+    pub entries: Vec<DirectoryEntry>,
+}
+
+/// The body of a one-time prekey upload (`POST /v1/prekeys/{bundle_id}`), signed by
+/// `owner_key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrekeyUpload {
+    /// The bundle's owner: 32 bytes, base64url without padding. The first upload sets
+    /// it; later ones must name the same key.
+    pub owner_key: String,
+    /// The keys to add (a bundle holds at most 1,000); an existing id is replaced.
+    pub keys: Vec<UploadedPrekey>,
+}
+
+/// One key of a [`PrekeyUpload`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadedPrekey {
+    /// The key's id in the bundle.
+    pub id: u32,
+    /// The public key: 32 bytes, base64url without padding.
+    pub key: String,
+}
+
+/// A one-time prekey handed out (`POST /v1/prekeys/{bundle_id}/take`): removed from the
+/// bundle, never handed out again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakenPrekey {
+    /// The key's id in the bundle.
+    pub id: u32,
+    /// The public key: 32 bytes, base64url without padding.
+    pub key: String,
+}
+
+/// How many one-time prekeys a bundle holds (`GET /v1/prekeys/{bundle_id}/count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrekeyCount {
+    /// The number of keys left.
+    pub count: u64,
+}
+
+/// The body of a queue creation (`POST /v1/queues`), proved by `auth_key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQueueRequest {
+    /// The id senders deposit to: 16 bytes, base64url without padding.
+    pub send_id: String,
+    /// The queue's auth key: 32 bytes, base64url without padding.
+    pub auth_key: String,
+}
+
+/// The answer to a queue creation (201 created, 200 the same pair existed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedQueue {
+    /// The queue's receive id (derived from the auth key): 16 bytes, lowercase hex.
+    pub receive_id: String,
+}
+
 /// One fetched message (`GET /v1/queues/{receive_id}/messages`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchedMessage {
@@ -197,6 +395,29 @@ pub struct Deposited {
     pub id: u64,
 }
 
+/// The answer to a batch deposit (`POST /v1/envelopes/batch`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchDepositResponse {
+    /// One result per envelope, in the order of the batch.
+    pub results: Vec<BatchItemResult>,
+}
+
+/// What became of one envelope of a batch: `{"id": n}` or `{"error": code}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchItemResult {
+    /// Stored, committed with the rest of the batch.
+    Stored {
+        /// The stored message's id.
+        id: u64,
+    },
+    /// Refused.
+    Failed {
+        /// Why: `invalid_envelope`, `too_large`, `unknown_queue` or `queue_full`.
+        error: ErrorCode,
+    },
+}
+
 /// The answer to a pending-mail query (`POST /v1/queues/pending`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingResponse {
@@ -206,12 +427,72 @@ pub struct PendingResponse {
 
 /// Paths of the relay's endpoints (ids as lowercase hex).
 pub mod paths {
+    /// `GET` the relay's health.
+    pub const HEALTH: &str = "/v1/health";
+    /// `POST` a school registration.
+    pub const SCHOOLS: &str = "/v1/schools";
     /// `POST` a deposit.
     pub const ENVELOPES: &str = "/v1/envelopes";
+    /// `POST` a batch deposit.
+    pub const ENVELOPES_BATCH: &str = "/v1/envelopes/batch";
     /// `POST` a pending-mail query.
     pub const PENDING: &str = "/v1/queues/pending";
     /// `POST` a new queue.
     pub const QUEUES: &str = "/v1/queues";
+
+    /// `PUT`, `GET` or `DELETE` an invite.
+    #[must_use]
+    pub fn invite(school_id_hex: &str, lookup_id_hex: &str) -> String {
+        format!("/v1/schools/{school_id_hex}/invites/{lookup_id_hex}")
+    }
+
+    /// `POST` a redemption of an invite.
+    #[must_use]
+    pub fn invite_redeem(school_id_hex: &str, lookup_id_hex: &str) -> String {
+        format!("/v1/schools/{school_id_hex}/invites/{lookup_id_hex}/redeem")
+    }
+
+    /// `PUT` or `GET` a school's revocation list.
+    #[must_use]
+    pub fn revocations(school_id_hex: &str) -> String {
+        format!("/v1/schools/{school_id_hex}/revocations")
+    }
+
+    /// `GET` a school's directory.
+    #[must_use]
+    pub fn directory(school_id_hex: &str) -> String {
+        format!("/v1/schools/{school_id_hex}/directory")
+    }
+
+    /// `PUT` or `DELETE` a directory entry.
+    #[must_use]
+    pub fn directory_entry(school_id_hex: &str, entry_id_hex: &str) -> String {
+        format!("/v1/schools/{school_id_hex}/directory/{entry_id_hex}")
+    }
+
+    /// `POST` one-time prekeys to a bundle.
+    #[must_use]
+    pub fn prekeys(bundle_id_hex: &str) -> String {
+        format!("/v1/prekeys/{bundle_id_hex}")
+    }
+
+    /// `POST` to take one one-time prekey of a bundle.
+    #[must_use]
+    pub fn prekey_take(bundle_id_hex: &str) -> String {
+        format!("/v1/prekeys/{bundle_id_hex}/take")
+    }
+
+    /// `GET` the number of one-time prekeys a bundle holds.
+    #[must_use]
+    pub fn prekey_count(bundle_id_hex: &str) -> String {
+        format!("/v1/prekeys/{bundle_id_hex}/count")
+    }
+
+    /// `DELETE` a queue.
+    #[must_use]
+    pub fn queue(receive_id_hex: &str) -> String {
+        format!("/v1/queues/{receive_id_hex}")
+    }
 
     /// `GET` messages of a queue after `after`, at most `limit`.
     #[must_use]
@@ -228,7 +509,55 @@ pub mod paths {
 
 #[cfg(test)]
 mod tests {
-    use super::ErrorCode;
+    use super::{
+        BatchDepositResponse, BatchItemResult, CreateQueueRequest, DirectoryList, ErrorCode,
+        PrekeyUpload, UploadedPrekey,
+    };
+
+    #[test]
+    fn batch_results_are_an_id_or_an_error_code() {
+        let answer = BatchDepositResponse {
+            results: vec![
+                BatchItemResult::Stored { id: 1235 },
+                BatchItemResult::Failed {
+                    error: ErrorCode::InvalidEnvelope,
+                },
+            ],
+        };
+        let json = serde_json::to_string(&answer).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"results":[{"id":1235},{"error":"invalid_envelope"}]}"#
+        );
+        assert_eq!(serde_json::from_str(&json).ok(), Some(answer));
+    }
+
+    #[test]
+    fn requests_reject_unknown_fields_and_answers_ignore_them() {
+        let extra = r#"{"send_id":"AA","auth_key":"AA","more":1}"#;
+        assert!(serde_json::from_str::<CreateQueueRequest>(extra).is_err());
+        let nested = r#"{"owner_key":"AA","keys":[{"id":1,"key":"AA","more":1}]}"#;
+        assert!(serde_json::from_str::<PrekeyUpload>(nested).is_err());
+        let newer =
+            r#"{"entries":[{"entry_id":"00","entry":"AA","updated_at":60,"more":1}],"more":1}"#;
+        let list: Option<DirectoryList> = serde_json::from_str(newer).ok();
+        assert_eq!(list.map(|l| l.entries.len()), Some(1));
+    }
+
+    #[test]
+    fn upload_keeps_its_wire_shape() {
+        let upload = PrekeyUpload {
+            owner_key: "b3du".to_owned(),
+            keys: vec![UploadedPrekey {
+                id: 17,
+                key: "a2V5".to_owned(),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&upload).unwrap_or_default(),
+            r#"{"owner_key":"b3du","keys":[{"id":17,"key":"a2V5"}]}"#
+        );
+    }
 
     #[test]
     fn codes_round_trip_through_json_as_their_wire_names() {

@@ -32,7 +32,7 @@ use hyper::{Request, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use rand_core::Rng as _;
 use satchel_core::{Account, QueueKeys, relay_request::request_message};
-use serde_json::Value;
+use satchel_relay_api::{AckRequest, CreateQueueRequest, FetchResponse, paths};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -212,12 +212,12 @@ async fn setup(args: &Args) -> Result<Vec<QueueKeys>, Error> {
     let mut queues = Vec::with_capacity(args.queues);
     for _ in 0..args.queues {
         let keys = Account::new(&mut rng).mailbox().clone();
-        let body = serde_json::to_vec(&serde_json::json!({
-            "send_id": URL_SAFE_NO_PAD.encode(keys.send_id().as_bytes()),
-            "auth_key": URL_SAFE_NO_PAD.encode(keys.auth_key()),
-        }))?;
+        let body = serde_json::to_vec(&CreateQueueRequest {
+            send_id: URL_SAFE_NO_PAD.encode(keys.send_id().as_bytes()),
+            auth_key: URL_SAFE_NO_PAD.encode(keys.auth_key()),
+        })?;
         let (status, answer) = conn
-            .queue_request(&keys, "POST", "/v1/queues", body)
+            .queue_request(&keys, "POST", paths::QUEUES, body)
             .await?;
         if status != StatusCode::CREATED {
             return Err(format!(
@@ -297,7 +297,7 @@ async fn fetch_all(
                 let receive_id = hex::encode(keys.receive_id().as_bytes());
                 let mut after = 0u64;
                 loop {
-                    let path = format!("/v1/queues/{receive_id}/messages?after={after}&limit=100");
+                    let path = paths::queue_messages(&receive_id, after, 100);
                     let sent = Instant::now();
                     let answer = conn.queue_request(keys, "GET", &path, Vec::new()).await;
                     let ids = match answer {
@@ -314,16 +314,16 @@ async fn fetch_all(
                     let Some(&last) = ids.last() else {
                         break;
                     };
-                    fetch.items += ids.len() as u64;
+                    let count = ids.len() as u64;
+                    fetch.items += count;
                     after = last;
-                    let body =
-                        serde_json::to_vec(&serde_json::json!({ "ids": ids })).unwrap_or_default();
-                    let path = format!("/v1/queues/{receive_id}/ack");
+                    let body = serde_json::to_vec(&AckRequest { ids }).unwrap_or_default();
+                    let path = paths::queue_ack(&receive_id);
                     let sent = Instant::now();
                     match conn.queue_request(keys, "POST", &path, body).await {
                         Ok((StatusCode::NO_CONTENT, _)) => {
                             ack.latencies_us.push(micros(sent.elapsed()));
-                            ack.items += ids.len() as u64;
+                            ack.items += count;
                         }
                         _ => ack.errors += 1,
                     }
@@ -343,13 +343,8 @@ async fn fetch_all(
 }
 
 fn message_ids(body: &[u8]) -> Option<Vec<u64>> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    value
-        .get("messages")?
-        .as_array()?
-        .iter()
-        .map(|m| m.get("id").and_then(Value::as_u64))
-        .collect()
+    let answer: FetchResponse = serde_json::from_slice(body).ok()?;
+    Some(answer.messages.iter().map(|m| m.id).collect())
 }
 
 fn percentile_ms(sorted: &[u64], p: f64) -> f64 {

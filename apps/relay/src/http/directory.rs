@@ -9,7 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use satchel_relay_api::{
+    DirectoryEntry, DirectoryEntryPut, DirectoryList, PutDirectoryEntryRequest,
+};
 
 use super::invites::school_root;
 use super::schools::unexpected;
@@ -63,18 +65,6 @@ async fn writer(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PutEntry {
-    entry: String,
-}
-
-#[derive(Serialize)]
-struct PutResponse {
-    entry_id: String,
-    updated_at: i64,
-}
-
 /// Directory times are rounded down to the minute.
 fn coarse_now() -> i64 {
     let now = now_unix();
@@ -85,10 +75,10 @@ async fn put_entry(
     State(state): State<AppState>,
     Path((school_id, entry_id)): Path<(String, String)>,
     signed: SignedRequest,
-) -> Result<(StatusCode, Json<PutResponse>)> {
+) -> Result<(StatusCode, Json<DirectoryEntryPut>)> {
     let school_id = parse_id("school id", &school_id)?;
     let entry_id = parse_id("entry id", &entry_id)?;
-    let request: PutEntry = parse_json(&signed.body)?;
+    let request: PutDirectoryEntryRequest = parse_json(&signed.body)?;
     let entry = decode_blob(
         "entry",
         &request.entry,
@@ -121,7 +111,7 @@ async fn put_entry(
     };
     Ok((
         status,
-        Json(PutResponse {
+        Json(DirectoryEntryPut {
             entry_id: hex::encode(entry_id),
             updated_at: now,
         }),
@@ -153,22 +143,10 @@ async fn delete_entry(
     }
 }
 
-#[derive(Serialize)]
-struct Entry {
-    entry_id: String,
-    entry: String,
-    updated_at: i64,
-}
-
-#[derive(Serialize)]
-struct ListResponse {
-    entries: Vec<Entry>,
-}
-
 async fn list(
     State(state): State<AppState>,
     Path(school_id): Path<String>,
-) -> Result<Json<ListResponse>> {
+) -> Result<Json<DirectoryList>> {
     let school_id = parse_id("school id", &school_id)?;
     let entries = state
         .read(move |store| {
@@ -179,10 +157,10 @@ async fn list(
         })
         .await?
         .ok_or(Error::UnknownSchool)?;
-    Ok(Json(ListResponse {
+    Ok(Json(DirectoryList {
         entries: entries
             .into_iter()
-            .map(|e| Entry {
+            .map(|e| DirectoryEntry {
                 entry_id: hex::encode(e.entry_id),
                 entry: b64(&e.entry),
                 updated_at: e.updated_at,

@@ -5,11 +5,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use axum::{Json, Router};
 use satchel_core::{EnvelopeError, MAX_ENVELOPE_LEN};
-use serde::Serialize;
 
 use super::AppState;
 use super::schools::unexpected;
-use satchel_relay_api::Deposited;
+use satchel_relay_api::{BatchDepositResponse, BatchItemResult, Deposited};
 
 use crate::auth::{RawBody, now_unix};
 use crate::error::{Error, Result};
@@ -92,19 +91,6 @@ async fn deposit(
     Ok((StatusCode::ACCEPTED, Json(Deposited { id })))
 }
 
-/// One result of a batch: `{"id": n}` or `{"error": code}`.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum ItemResult {
-    Stored { id: u64 },
-    Failed { error: satchel_relay_api::ErrorCode },
-}
-
-#[derive(Serialize)]
-struct BatchResponse {
-    results: Vec<ItemResult>,
-}
-
 /// Splits `(u32 big-endian length || envelope)*` into items.
 fn split_batch(mut body: &[u8]) -> Result<Vec<&[u8]>> {
     let mut items = Vec::new();
@@ -132,7 +118,7 @@ async fn deposit_batch(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Result<Json<BatchResponse>> {
+) -> Result<Json<BatchDepositResponse>> {
     check_content_type(&headers)?;
     let items = split_batch(&body)?;
     let now = coarse_hour();
@@ -166,12 +152,12 @@ async fn deposit_batch(
             },
         };
         results.push(match result {
-            Ok(id) => ItemResult::Stored { id },
+            Ok(id) => BatchItemResult::Stored { id },
             Err(Error::Internal(detail)) => return Err(Error::Internal(detail)),
-            Err(error) => ItemResult::Failed {
+            Err(error) => BatchItemResult::Failed {
                 error: error.code(),
             },
         });
     }
-    Ok(Json(BatchResponse { results }))
+    Ok(Json(BatchDepositResponse { results }))
 }

@@ -4,7 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use satchel_relay_api::{
+    InviteResponse, PutInviteRequest, RedeemInviteRequest, RedeemInviteResponse,
+};
 
 use super::schools::unexpected;
 use super::{AppState, KEY_32, b64, decode_blob, decode_fixed, parse_id, parse_json};
@@ -42,21 +44,13 @@ fn ids(school_id: &str, lookup_id: &str) -> Result<(Id16, Id16)> {
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PutInvite {
-    record: String,
-    redeem_key: String,
-    expires_at: i64,
-}
-
 async fn put_invite(
     State(state): State<AppState>,
     Path((school_id, lookup_id)): Path<(String, String)>,
     signed: SignedRequest,
 ) -> Result<StatusCode> {
     let (school_id, lookup_id) = ids(&school_id, &lookup_id)?;
-    let request: PutInvite = parse_json(&signed.body)?;
+    let request: PutInviteRequest = parse_json(&signed.body)?;
     let record = decode_blob(
         "record",
         &request.record,
@@ -89,12 +83,6 @@ async fn put_invite(
     }
 }
 
-#[derive(Serialize)]
-struct InviteResponse {
-    record: String,
-    redeemed: bool,
-}
-
 async fn get_invite(
     State(state): State<AppState>,
     Path((school_id, lookup_id)): Path<(String, String)>,
@@ -111,19 +99,13 @@ async fn get_invite(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RedeemRequest {
-    member_key: String,
-}
-
 async fn redeem(
     State(state): State<AppState>,
     Path((school_id, lookup_id)): Path<(String, String)>,
     signed: SignedRequest,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<RedeemInviteResponse>> {
     let (school_id, lookup_id) = ids(&school_id, &lookup_id)?;
-    let request: RedeemRequest = parse_json(&signed.body)?;
+    let request: RedeemInviteRequest = parse_json(&signed.body)?;
     let member_key = decode_fixed::<32>("member_key", KEY_32, &request.member_key)?;
     let now = now_unix();
     let invite = state
@@ -145,7 +127,7 @@ async fn redeem(
         })
         .await?
     {
-        WriteOutcome::Done => Ok(Json(serde_json::json!({"redeemed": true}))),
+        WriteOutcome::Done => Ok(Json(RedeemInviteResponse { redeemed: true })),
         WriteOutcome::Conflict => Err(Error::InviteUsed),
         WriteOutcome::NotFound => Err(Error::UnknownInvite),
         WriteOutcome::Forbidden => Err(Error::BadSignature),

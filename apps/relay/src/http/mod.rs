@@ -76,8 +76,10 @@ pub fn router() -> Router<AppState> {
         .merge(push::router())
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+async fn health() -> Json<satchel_relay_api::Health> {
+    Json(satchel_relay_api::Health {
+        status: "ok".to_owned(),
+    })
 }
 
 /// Middleware: one log line per request with method, route template, status and latency,

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use satchel_relay_api::{PrekeyCount, PrekeyUpload, TakenPrekey};
 
 use super::schools::unexpected;
 use super::{AppState, KEY_32, b64, decode_fixed, parse_id, parse_json};
@@ -22,27 +22,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/prekeys/{bundle_id}/count", get(count))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Upload {
-    owner_key: String,
-    keys: Vec<UploadKey>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UploadKey {
-    id: u32,
-    key: String,
-}
-
 async fn upload(
     State(state): State<AppState>,
     Path(bundle_id): Path<String>,
     signed: SignedRequest,
 ) -> Result<StatusCode> {
     let bundle_id = parse_id("bundle id", &bundle_id)?;
-    let request: Upload = parse_json(&signed.body)?;
+    let request: PrekeyUpload = parse_json(&signed.body)?;
     let owner_key = decode_fixed::<32>("owner_key", KEY_32, &request.owner_key)?;
     if request.keys.len() as u64 > MAX_PREKEYS_PER_BUNDLE {
         return Err(Error::TooManyPrekeys(MAX_PREKEYS_PER_BUNDLE));
@@ -72,35 +58,27 @@ async fn upload(
     }
 }
 
-#[derive(Serialize)]
-struct Taken {
-    id: u32,
-    key: String,
-}
-
-async fn take(State(state): State<AppState>, Path(bundle_id): Path<String>) -> Result<Json<Taken>> {
+async fn take(
+    State(state): State<AppState>,
+    Path(bundle_id): Path<String>,
+) -> Result<Json<TakenPrekey>> {
     let bundle_id = parse_id("bundle id", &bundle_id)?;
     match state
         .writer
         .submit_one(WriteOp::TakePrekey { bundle_id })
         .await?
     {
-        WriteOutcome::Prekey { id, key } => Ok(Json(Taken { id, key: b64(&key) })),
+        WriteOutcome::Prekey { id, key } => Ok(Json(TakenPrekey { id, key: b64(&key) })),
         WriteOutcome::NotFound => Err(Error::NoPrekeys),
         other => Err(unexpected(&other)),
     }
-}
-
-#[derive(Serialize)]
-struct Count {
-    count: u64,
 }
 
 async fn count(
     State(state): State<AppState>,
     Path(bundle_id): Path<String>,
     signed: SignedRequest,
-) -> Result<Json<Count>> {
+) -> Result<Json<PrekeyCount>> {
     let bundle_id = parse_id("bundle id", &bundle_id)?;
     let owner = state
         .read(move |store| store.prekey_owner(&bundle_id))
@@ -110,5 +88,5 @@ async fn count(
     let count = state
         .read(move |store| store.prekey_count(&bundle_id))
         .await?;
-    Ok(Json(Count { count }))
+    Ok(Json(PrekeyCount { count }))
 }

@@ -5,12 +5,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use satchel_core::{QUEUE_ID_LEN, ReceiveId};
-use serde::{Deserialize, Serialize};
 
 use super::schools::unexpected;
 use super::{AppState, ID_16, KEY_32, b64, decode_fixed, parse_id, parse_json};
 use satchel_relay_api::{
-    AckRequest, FetchResponse, FetchedMessage, MAX_PENDING_IDS, PendingResponse,
+    AckRequest, CreateQueueRequest, CreatedQueue, FetchResponse, FetchedMessage, MAX_PENDING_IDS,
+    PendingResponse,
 };
 
 use crate::auth::{RawBody, SignedRequest};
@@ -89,23 +89,11 @@ pub(crate) async fn check_proof(
     signed.verify_queue(&receive_id, &auth_key)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRequest {
-    send_id: String,
-    auth_key: String,
-}
-
-#[derive(Serialize)]
-struct CreateResponse {
-    receive_id: String,
-}
-
 async fn create(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<(StatusCode, Json<CreateResponse>)> {
-    let request: CreateRequest = parse_json(&signed.body)?;
+) -> Result<(StatusCode, Json<CreatedQueue>)> {
+    let request: CreateQueueRequest = parse_json(&signed.body)?;
     let send_id = decode_fixed::<16>("send_id", ID_16, &request.send_id)?;
     let auth_key = decode_fixed::<32>("auth_key", KEY_32, &request.auth_key)?;
     // Possession of the auth key: core's queue proof (what `QueueKeys::prove` makes).
@@ -125,7 +113,7 @@ async fn create(
             } else {
                 StatusCode::OK
             },
-            Json(CreateResponse {
+            Json(CreatedQueue {
                 receive_id: hex::encode(receive_id.as_bytes()),
             }),
         )),

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use satchel_relay_api::{PutRevocationsRequest, Revocations};
 
 use super::invites::school_root;
 use super::schools::unexpected;
@@ -23,26 +23,13 @@ pub(crate) fn router() -> Router<AppState> {
     )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PutList {
-    list: String,
-    sequence: u64,
-}
-
-#[derive(Serialize)]
-struct ListResponse {
-    list: String,
-    sequence: u64,
-}
-
 async fn put_list(
     State(state): State<AppState>,
     Path(school_id): Path<String>,
     signed: SignedRequest,
 ) -> Result<StatusCode> {
     let school_id = parse_id("school id", &school_id)?;
-    let request: PutList = parse_json(&signed.body)?;
+    let request: PutRevocationsRequest = parse_json(&signed.body)?;
     let list = decode_blob(
         "list",
         &request.list,
@@ -75,13 +62,13 @@ async fn put_list(
 async fn get_list(
     State(state): State<AppState>,
     Path(school_id): Path<String>,
-) -> Result<Json<ListResponse>> {
+) -> Result<Json<Revocations>> {
     let school_id = parse_id("school id", &school_id)?;
     let (list, sequence) = state
         .read(move |store| store.revocations(&school_id))
         .await?
         .ok_or(Error::NoRevocationList)?;
-    Ok(Json(ListResponse {
+    Ok(Json(Revocations {
         list: b64(&list),
         sequence,
     }))

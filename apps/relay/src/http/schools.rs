@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use satchel_relay_api::{RegisterSchoolRequest, RegisterSchoolResponse};
 use sha2::{Digest, Sha256};
 
 use super::{AppState, KEY_32, decode_fixed, parse_json};
@@ -33,22 +33,11 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/v1/schools", post(register))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterRequest {
-    root_key: String,
-}
-
-#[derive(Serialize)]
-struct RegisterResponse {
-    school_id: String,
-}
-
 async fn register(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<(StatusCode, Json<RegisterResponse>)> {
-    let request: RegisterRequest = parse_json(&signed.body)?;
+) -> Result<(StatusCode, Json<RegisterSchoolResponse>)> {
+    let request: RegisterSchoolRequest = parse_json(&signed.body)?;
     let root_key = decode_fixed::<32>("root_key", KEY_32, &request.root_key)?;
     signed.verify(&root_key)?;
     let school_id = school_id(&root_key);
@@ -66,7 +55,7 @@ async fn register(
     };
     Ok((
         status,
-        Json(RegisterResponse {
+        Json(RegisterSchoolResponse {
             school_id: hex::encode(school_id),
         }),
     ))
