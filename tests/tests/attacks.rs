@@ -4,15 +4,16 @@
 
 use std::path::Path;
 
-use satchel_client::relay::{RelayClient, TransportConfig};
+use satchel_client::relay::RelayClient;
 use satchel_client::store::SqliteStore;
 use satchel_client::store::cipher::StoreKey;
 use satchel_client::store::keyfile::{KeyFile, KeySource};
-use satchel_client::{Client, ClientConfig, DropReason};
+use satchel_client::{Client, DropReason};
 use satchel_core::school::Role;
 use satchel_core::{Account, Envelope, Session, os_rng};
-use satchel_relay::{Config, serve};
 use zeroize::Zeroizing;
+
+use crate::support::{client, oak_admin, relay};
 
 /// Each test person's platform key (the app would keep it in the Keychain).
 fn platform_key(seed: u8) -> KeySource {
@@ -20,14 +21,7 @@ fn platform_key(seed: u8) -> KeySource {
 }
 
 fn open(home: &Path, seed: u8) -> Client {
-    Client::open(
-        home,
-        ClientConfig {
-            key: platform_key(seed),
-            transport: TransportConfig::default(),
-        },
-    )
-    .unwrap()
+    client(home, seed)
 }
 
 /// Someone's store, opened beside their client (the test holds their platform key).
@@ -54,15 +48,8 @@ struct School {
 
 async fn school() -> School {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(Config::new(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.path().join("relay"),
-    ))
-    .await
-    .unwrap();
-    let url = format!("http://{}", server.local_addr());
-    let mut admin = open(&dir.path().join("admin"), 1);
-    admin.create_school("Oak Primary", &url).await.unwrap();
+    let (server, url) = relay(&dir.path().join("relay"), "127.0.0.1:0", 200).await;
+    let mut admin = oak_admin(dir.path(), &url).await;
     let mut enrol = async |folder: &str, seed: u8, role: Role, name: &str| {
         let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
         let home = dir.path().join(folder);
@@ -294,4 +281,51 @@ fn mum_inbound_send_id(home: &Path, seed: u8, account: &Account) -> satchel_core
         .map(|row| row.session.inbound_queue().send_id())
         .find(|id| *id != account.mailbox().send_id())
         .unwrap()
+}
+
+/// Someone photographs the teacher's invite code after she joined (a QR code left on a
+/// desk): the relay erased the record when she redeemed it, so the code yields neither
+/// the grant nor the directory key, and joining with it is refused. (A code seen
+/// *before* it was redeemed still works for whoever redeems first: issue "school trust
+/// v2", docs/THREAT_MODEL.md.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_seen_after_the_teacher_joined_yields_nothing() {
+    use satchel_client::ClientError;
+    use satchel_core::school::InviteCode;
+    use satchel_relay_api::ErrorCode;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = relay(&dir.path().join("relay"), "127.0.0.1:0", 200).await;
+    let mut admin = oak_admin(dir.path(), &url).await;
+    let code = admin
+        .invite(Role::Teacher, "Ms Rivera", &["5B".to_string()])
+        .await
+        .unwrap();
+    let mut teacher = open(&dir.path().join("teacher"), 2);
+    teacher.join(&code).await.unwrap();
+
+    // The photographer derives the invite's keys from the code and asks for the record.
+    let parsed = InviteCode::parse(&code).unwrap();
+    let relay = RelayClient::new(&url).unwrap();
+    let refused = relay
+        .get_invite(&parsed.school_id, &parsed.keys())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::InviteUsed), "{refused}");
+    // Joining with it as a client: refused, and the thief's folder stays unenrolled.
+    let mut thief = open(&dir.path().join("thief"), 9);
+    assert!(matches!(
+        thief.join(&code).await,
+        Err(ClientError::InviteUsed)
+    ));
+    assert!(thief.whoami().is_err());
+
+    // The teacher is unaffected: enrolled, and the admin's directory shows her verified.
+    assert_eq!(teacher.whoami().unwrap().name, "Ms Rivera");
+    let contacts = admin.contacts().await.unwrap();
+    assert!(
+        contacts.iter().any(|c| c.name == "Ms Rivera" && c.verified),
+        "{contacts:?}"
+    );
+    server.shutdown().await;
 }

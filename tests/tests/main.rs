@@ -12,6 +12,7 @@
 mod attacks;
 mod debug_output;
 mod fuzz_corpus;
+mod join_resume;
 mod properties;
 mod relay_flow;
 mod school;

@@ -42,3 +42,39 @@ pub fn confirmed_pair(rng: &mut ChaCha20Rng) -> Pair {
         bob,
     }
 }
+
+/// A client over `home`, its store key a platform key made from `seed` (an app would keep
+/// it in the Keychain).
+pub fn client(home: &std::path::Path, seed: u8) -> satchel_client::Client {
+    satchel_client::Client::open(
+        home,
+        satchel_client::ClientConfig {
+            key: satchel_client::store::keyfile::KeySource::Platform(zeroize::Zeroizing::new(
+                [seed; 32],
+            )),
+            transport: satchel_client::relay::TransportConfig::default(),
+        },
+    )
+    .unwrap()
+}
+
+/// A relay on `address` (port 0: any free port) over `data`, with `rate_limit` requests
+/// per second per connection; returns it and its URL.
+pub async fn relay(
+    data: &std::path::Path,
+    address: &str,
+    rate_limit: u32,
+) -> (satchel_relay::Relay, String) {
+    let mut config = satchel_relay::Config::new(address.parse().unwrap(), data.to_path_buf());
+    config.rate_limit = rate_limit;
+    let relay = satchel_relay::serve(config).await.unwrap();
+    let url = format!("http://{}", relay.local_addr());
+    (relay, url)
+}
+
+/// Oak Primary's admin (folder `admin` in `dir`, seed 1), its school created on `url`.
+pub async fn oak_admin(dir: &std::path::Path, url: &str) -> satchel_client::Client {
+    let mut admin = client(&dir.join("admin"), 1);
+    admin.create_school("Oak Primary", url).await.unwrap();
+    admin
+}

@@ -2,19 +2,23 @@
 //! code. Also [`Identity`], who this device is.
 
 use satchel_core::relay_request::RequestKey;
-use satchel_core::school::SchoolId;
 use satchel_core::school::{
-    DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, Role, SchoolRoot,
+    DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, JoinKeys, Role,
+    SchoolId, SchoolRoot,
 };
 use satchel_core::{Account, AccountId, os_rng};
+use zeroize::Zeroizing;
 
 use crate::client::{Client, ROOT_KEY_FILE, now_secs};
 use crate::error::ClientError;
 use crate::profile::Profile;
-use crate::relay::RelayError;
+use crate::relay::{RelayClient, RelayError};
 use crate::store::keyfile::KeyFile;
 use crate::store::private_fs;
 use satchel_relay_api::ErrorCode;
+
+/// Where a join that has not finished keeps its profile (see `Client::enrol`).
+const JOINING_KEY: &str = "joining";
 
 /// One-time prekeys uploaded at enrolment.
 const ONE_TIME_PREKEYS: usize = 50;
@@ -108,89 +112,63 @@ impl Client {
     }
 
     async fn enrol(&mut self, code: &InviteCode, admin: bool) -> Result<Identity, ClientError> {
-        let mut rng = os_rng();
         let relay = self.relay_for(&code.relay_url)?;
         let keys = code.keys();
-        let (record, redeemed) =
-            relay
-                .get_invite(&code.school_id, &keys)
-                .await
-                .map_err(|e| match e {
-                    RelayError::Rejected {
-                        code: ErrorCode::UnknownInvite | ErrorCode::UnknownSchool,
-                        ..
-                    } => ClientError::InviteUnknown,
-                    other => ClientError::Relay(other),
+        // The relay erases an invite's record when it is redeemed, so everything the
+        // record gave is stored (with the new account) before redeeming: a join that
+        // stops after redeeming resumes from here when run again with the same code.
+        let (mut account, profile) = match self.pending_join(&keys)? {
+            Some(pending) => pending,
+            None => {
+                let (account, profile) = prepare_join(&relay, code, &keys, admin).await?;
+                let encoded = profile.encode();
+                self.store.write(|w| {
+                    w.put_account(&account)?;
+                    w.set_meta(JOINING_KEY, &encoded)
                 })?;
-        if redeemed {
-            return Err(ClientError::InviteUsed);
-        }
-        let contents = keys.open_record(&record)?;
-        let member_key = RequestKey::generate(&mut rng);
+                (account, profile)
+            }
+        };
         relay
-            .redeem_invite(&code.school_id, &keys, &member_key)
+            .redeem_invite(&code.school_id, &keys, &profile.member_key)
             .await
             .map_err(|e| match e {
                 RelayError::Rejected {
                     code: ErrorCode::InviteUsed,
                     ..
                 } => ClientError::InviteUsed,
+                RelayError::Rejected {
+                    code: ErrorCode::UnknownInvite | ErrorCode::UnknownSchool,
+                    ..
+                } => ClientError::InviteUnknown,
                 other => ClientError::Relay(other),
             })?;
-        let mut account = Account::new(&mut rng);
-        account.generate_one_time_prekeys(ONE_TIME_PREKEYS, &mut rng);
-        let member = keys.bind(
-            contents.grant.clone(),
-            account.account_id(),
-            *account.certificate().account_key(),
-        )?;
-        let bundle_id = *EntryId::random(&mut rng).as_bytes();
-        let upload = account.prekey_upload();
-        let one_time: Vec<(u32, [u8; 32])> = upload
-            .one_time_prekeys
-            .iter()
-            .filter_map(|k| Some((k.id, k.public_key.as_slice().try_into().ok()?)))
-            .collect();
-        relay
-            .upload_prekeys(&bundle_id, &member_key, &one_time)
-            .await?;
-        relay.create_queue(account.mailbox()).await?;
-        let entry_id = EntryId::random(&mut rng);
-        let entry = DirectoryEntry {
-            member: member.clone(),
-            bundle: account.prekey_bundle(),
-            bundle_id,
-            updated_at: now_secs(),
-        };
-        let blob = entry.seal(
-            &contents.directory_key,
-            &code.school_id,
-            &entry_id,
-            &mut rng,
-        )?;
-        relay
-            .put_directory_entry(&code.school_id, &entry_id, &blob, &member_key)
-            .await?;
-        let profile = Profile {
-            relay_url: code.relay_url.clone(),
-            school_id: code.school_id,
-            root_key: contents.root,
-            directory_key: contents.directory_key,
-            member,
-            member_key,
-            entry_id,
-            bundle_id,
-            revocations: None,
-            admin,
-        };
+        publish(&relay, &mut account, &profile).await?;
         let encoded = profile.encode();
         self.store.write(|w| {
             w.put_account(&account)?;
-            w.set_meta(crate::profile::PROFILE_KEY, &encoded)
+            w.set_meta(crate::profile::PROFILE_KEY, &encoded)?;
+            w.delete_meta(JOINING_KEY)
         })?;
         self.profile = Some(profile);
         self.refresh_directory().await?;
         self.whoami()
+    }
+
+    /// A join of this invite that stored its keys but did not finish.
+    fn pending_join(&self, keys: &JoinKeys) -> Result<Option<(Account, Profile)>, ClientError> {
+        let Some(bytes) = self.store.meta(JOINING_KEY)? else {
+            return Ok(None);
+        };
+        let profile = Profile::decode(&Zeroizing::new(bytes))?;
+        if profile.member.grant().grant_key() != &keys.redeem_key() {
+            return Ok(None); // an abandoned join of another invite
+        }
+        let account = self
+            .store
+            .account()?
+            .ok_or(ClientError::Profile("account"))?;
+        Ok(Some((account, profile)))
     }
 
     /// Who this device is.
@@ -211,6 +189,97 @@ impl Client {
             admin: profile.admin,
         })
     }
+}
+
+/// Fetches and opens the invite's record, and makes this device's account, member
+/// certificate and ids. Nothing is stored or sent.
+async fn prepare_join(
+    relay: &RelayClient,
+    code: &InviteCode,
+    keys: &JoinKeys,
+    admin: bool,
+) -> Result<(Account, Profile), ClientError> {
+    let mut rng = os_rng();
+    let (record, redeemed) =
+        relay
+            .get_invite(&code.school_id, keys)
+            .await
+            .map_err(|e| match e {
+                RelayError::Rejected {
+                    code: ErrorCode::UnknownInvite | ErrorCode::UnknownSchool,
+                    ..
+                } => ClientError::InviteUnknown,
+                RelayError::Rejected {
+                    code: ErrorCode::InviteUsed,
+                    ..
+                } => ClientError::InviteUsed,
+                other => ClientError::Relay(other),
+            })?;
+    if redeemed {
+        return Err(ClientError::InviteUsed);
+    }
+    let contents = keys.open_record(&record)?;
+    let mut account = Account::new(&mut rng);
+    account.generate_one_time_prekeys(ONE_TIME_PREKEYS, &mut rng);
+    let member = keys.bind(
+        contents.grant.clone(),
+        account.account_id(),
+        *account.certificate().account_key(),
+    )?;
+    let profile = Profile {
+        relay_url: code.relay_url.clone(),
+        school_id: code.school_id,
+        root_key: contents.root,
+        directory_key: contents.directory_key,
+        member,
+        member_key: RequestKey::generate(&mut rng),
+        entry_id: EntryId::random(&mut rng),
+        bundle_id: *EntryId::random(&mut rng).as_bytes(),
+        revocations: None,
+        admin,
+    };
+    Ok((account, profile))
+}
+
+/// Uploads this device's one-time prekeys, creates its mailbox and writes its
+/// directory entry (the account records its prekeys as published: save it after).
+/// Each step may be repeated (a resumed join does).
+async fn publish(
+    relay: &RelayClient,
+    account: &mut Account,
+    profile: &Profile,
+) -> Result<(), ClientError> {
+    let upload = account.prekey_upload();
+    let one_time: Vec<(u32, [u8; 32])> = upload
+        .one_time_prekeys
+        .iter()
+        .filter_map(|k| Some((k.id, k.public_key.as_slice().try_into().ok()?)))
+        .collect();
+    relay
+        .upload_prekeys(&profile.bundle_id, &profile.member_key, &one_time)
+        .await?;
+    relay.create_queue(account.mailbox()).await?;
+    let entry = DirectoryEntry {
+        member: profile.member.clone(),
+        bundle: account.prekey_bundle(),
+        bundle_id: profile.bundle_id,
+        updated_at: now_secs(),
+    };
+    let blob = entry.seal(
+        &profile.directory_key,
+        &profile.school_id,
+        &profile.entry_id,
+        &mut os_rng(),
+    )?;
+    relay
+        .put_directory_entry(
+            &profile.school_id,
+            &profile.entry_id,
+            &blob,
+            &profile.member_key,
+        )
+        .await?;
+    Ok(())
 }
 
 /// An invite code as people type it: any case before the relay address, spaces and

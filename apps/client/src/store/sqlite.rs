@@ -610,6 +610,15 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// Removes a setting (nothing if it is not set).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn delete_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
     /// The account, if enrolled.
     ///
     /// # Errors

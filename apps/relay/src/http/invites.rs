@@ -93,9 +93,14 @@ async fn get_invite(
         .read(move |store| store.invite(&school_id, &lookup_id, now))
         .await?
         .ok_or(Error::UnknownInvite)?;
+    // A redeemed invite's record was erased at redemption; say so rather than serve
+    // an empty record.
+    if invite.redeemed {
+        return Err(Error::InviteUsed);
+    }
     Ok(Json(InviteResponse {
         record: b64(&invite.record),
-        redeemed: invite.redeemed,
+        redeemed: false,
     }))
 }
 
@@ -113,7 +118,9 @@ async fn redeem(
         .await?
         .ok_or(Error::UnknownInvite)?;
     signed.verify(&invite.redeem_key)?;
-    if invite.redeemed {
+    // Redeemed already: only a retry by the same member key (a join that stopped after
+    // redeeming) gets the same answer again; the writer decides that atomically.
+    if invite.redeemed && invite.redeemed_by != Some(member_key) {
         return Err(Error::InviteUsed);
     }
     match state

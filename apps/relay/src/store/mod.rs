@@ -248,8 +248,10 @@ pub struct Invite {
     pub record: Vec<u8>,
     /// The key that may redeem it.
     pub redeem_key: PublicKey,
-    /// Whether it was redeemed.
+    /// Whether it was redeemed (then `record` is empty: it was erased at redemption).
     pub redeemed: bool,
+    /// The member key that redeemed it (a retry of the same join may redeem again).
+    pub redeemed_by: Option<PublicKey>,
 }
 
 /// A directory entry.

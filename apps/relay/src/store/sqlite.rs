@@ -22,7 +22,10 @@ use super::{
 pub const DATABASE_FILE: &str = "relay.sqlite3";
 
 /// The schema version this relay writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
+
+/// A nullable BLOB column.
+type OptionalBlob = Option<Vec<u8>>;
 
 /// Read connections kept open between requests.
 const MAX_IDLE_READERS: usize = 8;
@@ -107,6 +110,14 @@ CREATE INDEX queues_mail ON queues (receive_id, message_count);
 /// index of version 2 only cost every deposit an index update.
 const SCHEMA_V3: &str = "
 DROP INDEX IF EXISTS queues_mail;
+";
+
+/// Version 4: a redeemed invite keeps only a tombstone (who redeemed it, until it
+/// expires); its record is erased at redemption, and so are the records of invites
+/// redeemed before.
+const SCHEMA_V4: &str = "
+ALTER TABLE invites ADD COLUMN redeemed_by BLOB;
+UPDATE invites SET record = X'' WHERE redeemed = 1;
 ";
 
 /// The SQLite store.
@@ -225,6 +236,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA_V3)?;
         tx.pragma_update(None, "user_version", 3)?;
+        tx.commit()?;
+    }
+    if version < 4 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V4)?;
+        tx.pragma_update(None, "user_version", 4)?;
         tx.commit()?;
     }
     Ok(())
@@ -364,29 +381,40 @@ fn apply(
         } => {
             // The caller verified the signature with the redeem key it read; check the
             // invite is still that one, so a concurrent replacement cannot be redeemed.
-            let row: Option<(Vec<u8>, i64, bool)> = tx
+            let row: Option<(Vec<u8>, i64, bool, OptionalBlob)> = tx
                 .prepare_cached(
-                    "SELECT redeem_key, expires_at, redeemed FROM invites \
+                    "SELECT redeem_key, expires_at, redeemed, redeemed_by FROM invites \
                      WHERE school_id = ?1 AND lookup_id = ?2",
                 )?
                 .query_row([school_id.as_slice(), lookup_id.as_slice()], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                 })
                 .optional()?;
             match row {
                 None => Ok(WriteOutcome::NotFound),
-                Some((_, expires_at, _)) if expires_at <= *now => Ok(WriteOutcome::NotFound),
-                Some((_, _, true)) => Ok(WriteOutcome::Conflict),
-                Some((key, _, false)) if key.as_slice() != redeem_key.as_slice() => {
+                Some((_, expires_at, ..)) if expires_at <= *now => Ok(WriteOutcome::NotFound),
+                Some((key, ..)) if key.as_slice() != redeem_key.as_slice() => {
                     Ok(WriteOutcome::Forbidden)
                 }
-                Some((_, _, false)) => {
+                // A join that redeemed and then failed before it finished, retried with
+                // the same member key: the same outcome again.
+                Some((_, _, true, Some(by))) if by.as_slice() == member_key.as_slice() => {
+                    Ok(WriteOutcome::Done)
+                }
+                Some((_, _, true, _)) => Ok(WriteOutcome::Conflict),
+                Some((_, _, false, _)) => {
+                    // The record (grant, directory key) is erased now: after redemption a
+                    // copy of the code no longer yields anything from the relay.
                     let changed = tx
                         .prepare_cached(
-                            "UPDATE invites SET redeemed = 1 \
+                            "UPDATE invites SET redeemed = 1, record = X'', redeemed_by = ?3 \
                              WHERE school_id = ?1 AND lookup_id = ?2 AND redeemed = 0",
                         )?
-                        .execute([school_id.as_slice(), lookup_id.as_slice()])?;
+                        .execute([
+                            school_id.as_slice(),
+                            lookup_id.as_slice(),
+                            member_key.as_slice(),
+                        ])?;
                     if changed == 0 {
                         return Ok(WriteOutcome::Conflict);
                     }
@@ -802,21 +830,22 @@ impl RelayStore for SqliteStore {
         now: i64,
     ) -> Result<Option<Invite>, StoreError> {
         self.read(|conn| {
-            let row: Option<(Vec<u8>, Vec<u8>, bool)> = conn
+            let row: Option<(Vec<u8>, Vec<u8>, bool, OptionalBlob)> = conn
                 .prepare_cached(
-                    "SELECT record, redeem_key, redeemed FROM invites \
+                    "SELECT record, redeem_key, redeemed, redeemed_by FROM invites \
                      WHERE school_id = ?1 AND lookup_id = ?2 AND expires_at > ?3",
                 )?
                 .query_row(
                     params![school_id.as_slice(), lookup_id.as_slice(), now],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
                 )
                 .optional()?;
-            row.map(|(record, redeem_key, redeemed)| {
+            row.map(|(record, redeem_key, redeemed, redeemed_by)| {
                 Ok(Invite {
                     record,
                     redeem_key: key32(&redeem_key)?,
                     redeemed,
+                    redeemed_by: redeemed_by.as_deref().map(key32).transpose()?,
                 })
             })
             .transpose()
@@ -1024,5 +1053,73 @@ mod tests {
         ]);
         assert!(failed.is_err());
         assert_eq!(store.pending(&[id]).unwrap(), Vec::<ReceiveId>::new());
+    }
+}
+
+#[cfg(test)]
+mod invite_tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    /// Redemption erases the record in the same transaction; only the member key that
+    /// redeemed may redeem again (a resumed join), and the tombstone cannot be
+    /// overwritten with a new record.
+    #[test]
+    fn redemption_erases_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let (school, lookup, redeem_key, member) = ([1; 16], [2; 16], [3; 32], [4; 32]);
+        let put = WriteOp::PutInvite {
+            school_id: school,
+            lookup_id: lookup,
+            record: vec![7; 300],
+            redeem_key,
+            expires_at: 1_000,
+        };
+        let redeem = |member_key| WriteOp::RedeemInvite {
+            school_id: school,
+            lookup_id: lookup,
+            redeem_key,
+            member_key,
+            now: 10,
+        };
+        store
+            .write_batch(&[WriteOp::RegisterSchool {
+                school_id: school,
+                root_key: [9; 32],
+            }])
+            .unwrap();
+        assert!(matches!(
+            store.write_batch(std::slice::from_ref(&put)).unwrap()[0],
+            WriteOutcome::Created
+        ));
+        assert!(matches!(
+            store.write_batch(&[redeem(member)]).unwrap()[0],
+            WriteOutcome::Done
+        ));
+        let invite = store.invite(&school, &lookup, 10).unwrap().unwrap();
+        assert!(invite.redeemed && invite.record.is_empty());
+        assert_eq!(invite.redeemed_by, Some(member));
+        assert!(matches!(
+            store.write_batch(&[redeem(member)]).unwrap()[0],
+            WriteOutcome::Done
+        ));
+        assert!(matches!(
+            store.write_batch(&[redeem([5; 32])]).unwrap()[0],
+            WriteOutcome::Conflict
+        ));
+        assert!(matches!(
+            store.write_batch(&[put]).unwrap()[0],
+            WriteOutcome::Conflict
+        ));
+        assert!(
+            store
+                .invite(&school, &lookup, 10)
+                .unwrap()
+                .unwrap()
+                .record
+                .is_empty()
+        );
     }
 }

@@ -53,12 +53,25 @@ async fn invite_lifecycle() {
         .json("POST", &redeem_path, redeem_body.clone(), Some(&redeem))
         .await;
     assert_eq!(r.status, 200, "{}", r.json);
+    // The same join, retried (it stopped after redeeming): the same answer.
     let r = relay
         .json("POST", &redeem_path, redeem_body, Some(&redeem))
         .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    // Anyone else holding the code: refused.
+    let r = relay
+        .json(
+            "POST",
+            &redeem_path,
+            json!({"member_key": Key::new().public_b64()}),
+            Some(&redeem),
+        )
+        .await;
     assert_eq!((r.status, r.error()), (409, "invite_used"));
+    // The record (grant, directory key) was erased at redemption: nothing is served.
     let r = relay.json("GET", &path, json!(null), None).await;
-    assert_eq!(r.json["redeemed"], json!(true));
+    assert_eq!((r.status, r.error()), (409, "invite_used"));
+    assert!(r.json.get("record").is_none(), "{}", r.json);
 
     // A redeemed invite cannot be overwritten.
     let body = json!({"record": b64(&record), "redeem_key": redeem.public_b64(), "expires_at": now() + 3600});
