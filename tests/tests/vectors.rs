@@ -493,7 +493,7 @@ fn queue_vectors() -> Value {
     use satchel_core::internal::fuzz::{
         ed25519_public, ed25519_sign, ed25519_verify, queue_keys_from_parts,
     };
-    use satchel_core::relay_request::request_message;
+    use satchel_core::relay_request::RelayRequest;
     use satchel_core::{ReceiveId, verify_fetch_proof};
     const LABEL: &[u8] = b"Satchel queue fetch proof v1";
     let keys: Vec<_> = (0..3u8)
@@ -510,7 +510,14 @@ fn queue_vectors() -> Value {
     let challenges: [Vec<u8>; 3] = [
         Vec::new(),
         filled(220).to_vec(),
-        request_message("GET", &target, 1_763_900_000, b""),
+        RelayRequest {
+            method: "GET",
+            path_and_query: &target,
+            timestamp: 1_763_900_000,
+            nonce: array(&filled(230)[..16]),
+            body: b"",
+        }
+        .message(),
     ];
     let signed = |receive_id: &ReceiveId, challenge: &[u8]| {
         [LABEL, receive_id.as_bytes(), challenge].concat()
@@ -793,70 +800,92 @@ fn export_vectors() -> Value {
 }
 
 /// Relay request signing (`docs/RELAY_API.md`, `docs/PROTOCOL.md` §10): the signed
-/// message and the `RequestKey` signature.
+/// message (request format v2, with its nonce) and the `RequestKey` signature.
 fn relay_request_vectors() -> Value {
     use satchel_core::internal::fuzz::ed25519_verify;
-    use satchel_core::relay_request::{RequestKey, request_message};
+    use satchel_core::relay_request::{RelayRequest, RequestKey};
     let secret = filled(250);
     let key = RequestKey::from_secret_bytes(secret);
     let public = key.public();
-    let cases: [(&str, String, u64, &[u8]); 3] = [
-        (
-            "GET",
-            format!("/v1/queues/{}/messages?after=17&limit=50", hex(&[0x0f; 16])),
-            1_763_900_000,
-            b"",
-        ),
-        (
-            "POST",
-            "/v1/schools".into(),
-            1_763_900_000,
-            br#"{"root_key":"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"}"#,
-        ),
-        (
-            "PUT",
-            format!("/v1/directory/{}", hex(&[0xa1; 16])),
-            u64::MAX,
-            &[0u8; 3],
-        ),
+    let targets = [
+        format!("/v1/queues/{}/messages?after=17&limit=50", hex(&[0x0f; 16])),
+        "/v1/schools".into(),
+        format!("/v1/directory/{}", hex(&[0xa1; 16])),
+    ];
+    let cases: [RelayRequest<'_>; 3] = [
+        RelayRequest {
+            method: "GET",
+            path_and_query: &targets[0],
+            timestamp: 1_763_900_000,
+            nonce: array(&filled(240)[..16]),
+            body: b"",
+        },
+        RelayRequest {
+            method: "POST",
+            path_and_query: &targets[1],
+            timestamp: 1_763_900_000,
+            nonce: array(&filled(241)[..16]),
+            body: br#"{"root_key":"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"}"#,
+        },
+        RelayRequest {
+            method: "PUT",
+            path_and_query: &targets[2],
+            timestamp: u64::MAX,
+            nonce: [0; 16],
+            body: &[0u8; 3],
+        },
     ];
     let valid: Vec<Value> = cases
         .iter()
-        .map(|(method, target, timestamp, body)| {
-            let message = request_message(method, target, *timestamp, body);
-            let signature = key.sign_request(method, target, *timestamp, body);
+        .map(|request| {
+            let message = request.message();
+            let signature = key.sign_request(request);
             assert!(ed25519_verify(&public, &message, &signature));
             let body_hash = &message[message.len() - 32..];
             assert_eq!(
                 message,
                 [
-                    b"Satchel relay request v1\n".as_slice(),
-                    method.as_bytes(),
+                    b"Satchel relay request v2\n".as_slice(),
+                    request.method.as_bytes(),
                     b"\n",
-                    target.as_bytes(),
+                    request.path_and_query.as_bytes(),
                     b"\n",
-                    timestamp.to_string().as_bytes(),
+                    request.timestamp.to_string().as_bytes(),
                     b"\n",
+                    &request.nonce,
                     body_hash,
                 ]
                 .concat()
             );
-            json!({"method": method, "path_and_query": target, "timestamp": timestamp,
-                   "body": hex(body), "body_sha256": hex(body_hash),
+            json!({"method": request.method, "path_and_query": request.path_and_query,
+                   "timestamp": request.timestamp, "nonce": hex(&request.nonce),
+                   "body": hex(request.body), "body_sha256": hex(body_hash),
                    "request_message": hex(&message), "signature": hex(&signature)})
         })
         .collect();
-    let (method, target, timestamp, body) = &cases[0];
-    let signature = key.sign_request(method, target, *timestamp, body);
-    let other = request_message(method, target, timestamp + 1, body);
-    assert!(!ed25519_verify(&public, &other, &signature));
+    let signature = key.sign_request(&cases[0]);
+    let later = RelayRequest {
+        timestamp: cases[0].timestamp + 1,
+        ..cases[0]
+    }
+    .message();
+    let other_nonce = RelayRequest {
+        nonce: [0xff; 16],
+        ..cases[0]
+    }
+    .message();
+    assert!(!ed25519_verify(&public, &later, &signature));
+    assert!(!ed25519_verify(&public, &other_nonce, &signature));
     json!({
         "request_key_secret": hex(&secret),
         "request_key": hex(&public),
         "valid": valid,
-        "refused": [{"what": "case 0's signature over the request message with timestamp + 1",
-                     "request_message": hex(&other), "signature": hex(&signature),
-                     "verifies": false}],
+        "refused": [
+            {"what": "case 0's signature over the request message with timestamp + 1",
+             "request_message": hex(&later), "signature": hex(&signature), "verifies": false},
+            {"what": "case 0's signature over the request message with another nonce",
+             "request_message": hex(&other_nonce), "signature": hex(&signature), "verifies": false},
+        ],
     })
 }
 

@@ -4,16 +4,17 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, StatusCode};
-use satchel_core::relay_request::{RequestKey, request_message};
+use satchel_core::os_rng;
+use satchel_core::relay_request::{RelayRequest, RequestKey};
 use satchel_core::school::{EntryId, Invite, JoinKeys, RevocationList, SchoolId, SchoolRoot};
 use satchel_core::{Envelope, QueueKeys};
 pub use satchel_relay_api::ErrorCode;
 use satchel_relay_api::{
-    AUTH_HEADER, AckRequest, CreateQueueRequest, CreatedQueue, Deposited, DirectoryEntryPut,
-    DirectoryList, ErrorBody, FetchResponse, InviteResponse, MAX_PENDING_IDS, PendingResponse,
-    PrekeyUpload, PutDirectoryEntryRequest, PutInviteRequest, PutRevocationsRequest,
-    RedeemInviteRequest, RedeemInviteResponse, RegisterSchoolRequest, RegisterSchoolResponse,
-    Revocations, TakenPrekey, UploadedPrekey, paths,
+    AUTH_HEADER, AckRequest, AuthValue, CreateQueueRequest, CreatedQueue, Deposited,
+    DirectoryEntryPut, DirectoryList, ErrorBody, FetchResponse, InviteResponse, KEY_HEADER,
+    MAX_PENDING_IDS, PendingResponse, PrekeyUpload, PutDirectoryEntryRequest, PutInviteRequest,
+    PutRevocationsRequest, RedeemInviteRequest, RedeemInviteResponse, RegisterSchoolRequest,
+    RegisterSchoolResponse, Revocations, TakenPrekey, UploadedPrekey, paths,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -527,21 +528,26 @@ impl RelayClient {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base));
-        let timestamp = now();
-        let m = method.as_str();
+        // A fresh nonce per request: the relay accepts each signed request only once.
+        let signed = RelayRequest::new(method.as_str(), path, now(), &body, &mut os_rng());
         let signature = match &signer {
             Signer::None => None,
-            Signer::Root(root) => Some(root.sign_request(m, path, timestamp, &body)),
-            Signer::Join(keys) => Some(keys.sign_request(m, path, timestamp, &body)),
-            Signer::Key(key) => Some(key.sign_request(m, path, timestamp, &body)),
-            Signer::Queue(queue) => Some(queue.prove(&request_message(m, path, timestamp, &body))),
+            Signer::Root(root) => Some(root.sign_request(&signed)),
+            Signer::Join(keys) => Some(keys.sign_request(&signed)),
+            Signer::Key(key) => Some(key.sign_request(&signed)),
+            Signer::Queue(queue) => Some(queue.prove(&signed.message())),
         };
         if let Some(signature) = signature {
-            request = request.header(AUTH_HEADER, format!("{timestamp}.{}", b64(&signature)));
+            let value = AuthValue {
+                timestamp: signed.timestamp,
+                nonce: signed.nonce,
+                signature,
+            };
+            request = request.header(AUTH_HEADER, value.to_header());
         }
         if let Signer::Key(key) = signer {
             // Tells the relay which member key signed (directory writes).
-            request = request.header("Satchel-Key", b64(&key.public()));
+            request = request.header(KEY_HEADER, b64(&key.public()));
         }
         let content_type = if json_body {
             "application/json"

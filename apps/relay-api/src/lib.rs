@@ -45,8 +45,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The header that carries a request's signature (`docs/RELAY_API.md`, "Authentication").
-pub const AUTH_HEADER: &str = "satchel-auth";
+mod auth;
+
+pub use auth::{AUTH_HEADER, AuthParseError, AuthValue, KEY_HEADER};
 
 /// The most receive ids in one pending-mail query.
 pub const MAX_PENDING_IDS: usize = 10_000;
@@ -78,6 +79,8 @@ pub enum ErrorCode {
     ClockSkew,
     /// The signature does not verify.
     BadSignature,
+    /// The relay accepted this very signed request before (a replay).
+    Replayed,
     /// The signer may not do this.
     Forbidden,
     /// No such school.
@@ -141,6 +144,7 @@ impl ErrorCode {
             Self::AuthRequired => "auth_required",
             Self::ClockSkew => "clock_skew",
             Self::BadSignature => "bad_signature",
+            Self::Replayed => "replayed",
             Self::Forbidden => "forbidden",
             Self::UnknownSchool => "unknown_school",
             Self::UnknownInvite => "unknown_invite",
@@ -567,6 +571,7 @@ mod tests {
             ErrorCode::QueueConflict,
             ErrorCode::MethodNotAllowed,
             ErrorCode::RateLimited,
+            ErrorCode::Replayed,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

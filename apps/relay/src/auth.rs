@@ -1,42 +1,41 @@
 //! Request signatures: the relay's only authentication.
 //!
-//! A signed request carries `Satchel-Auth: <unix seconds>.<signature base64url>` where
-//! the Ed25519 signature covers [`request_message`]:
+//! A signed request carries `Satchel-Auth: <unix seconds>.<nonce>.<signature>` (nonce and
+//! signature in base64url without padding) where the Ed25519 signature covers core's
+//! [`RelayRequest::message`]:
 //!
 //! ```text
-//! "Satchel relay request v1\n" || METHOD || "\n" || PATH_AND_QUERY || "\n"
-//!     || timestamp (the decimal digits exactly as in the header) || "\n" || SHA-256(body)
+//! "Satchel relay request v2\n" || METHOD || "\n" || PATH_AND_QUERY || "\n"
+//!     || timestamp (decimal) || "\n" || nonce (16 bytes) || SHA-256(body)
 //! ```
 //!
 //! `SHA-256(body)` is the raw 32-byte digest (of the empty string for a body-less
-//! request). The timestamp must be within [`MAX_CLOCK_SKEW_SECS`] of the relay's clock.
+//! request). The timestamp must be within [`MAX_CLOCK_SKEW_SECS`] of the relay's clock,
+//! and a request whose signature verifies is accepted only once ([`ReplayCache`]).
 //! Which key must have signed depends on the endpoint: plain keys are checked with
 //! [`SignedRequest::verify`] (`verify_strict`), queue ownership with
 //! [`SignedRequest::verify_queue`], which uses core's fetch proof over the same message.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, VerifyingKey};
 use satchel_core::ReceiveId;
+use satchel_relay_api::AuthValue;
 
 use crate::error::Error;
+use crate::replay::ReplayCache;
 use crate::store::PublicKey;
 
-/// The header carrying the signature.
-pub const AUTH_HEADER: &str = "satchel-auth";
-/// The header naming the member key that signed a directory write (see
-/// `docs/RELAY_API.md`).
-pub const KEY_HEADER: &str = "satchel-key";
-/// The domain-separation label every signed request starts with.
-pub const REQUEST_LABEL: &[u8] = b"Satchel relay request v1\n";
+pub use satchel_relay_api::{AUTH_HEADER, KEY_HEADER};
+
 /// How far a signed timestamp may be from the relay's clock, in seconds.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
-/// The bytes a client signs for a request (defined in core so client and relay agree).
-pub use satchel_core::relay_request::request_message;
+/// The request a client signs (defined in core so client and relay agree).
+pub use satchel_core::relay_request::RelayRequest;
 
 /// The current unix time in seconds.
 #[must_use]
@@ -52,7 +51,11 @@ pub fn now_unix() -> i64 {
 #[derive(Debug)]
 pub struct SignedRequest {
     message: Vec<u8>,
+    timestamp: u64,
     signature: [u8; 64],
+    /// Where accepted requests are remembered (`None` only for a router built without
+    /// [`crate::http::router`]'s layers, e.g. a unit test).
+    replay: Option<Arc<ReplayCache>>,
     /// The request headers.
     pub headers: HeaderMap,
     /// The request body.
@@ -67,7 +70,16 @@ impl SignedRequest {
     pub fn verify(&self, key: &PublicKey) -> Result<(), Error> {
         let key = VerifyingKey::from_bytes(key).map_err(|_| Error::BadSignature)?;
         key.verify_strict(&self.message, &Signature::from_bytes(&self.signature))
-            .map_err(|_| Error::BadSignature)
+            .map_err(|_| Error::BadSignature)?;
+        self.remember()
+    }
+
+    /// Records the verified request in the replay cache: a second use is refused.
+    fn remember(&self) -> Result<(), Error> {
+        match &self.replay {
+            Some(cache) => cache.accept(&self.message, self.timestamp),
+            None => Ok(()),
+        }
     }
 
     /// Checks a queue-ownership proof: core's fetch proof over the request message.
@@ -76,7 +88,7 @@ impl SignedRequest {
     /// [`Error::BadSignature`] if it does not verify.
     pub fn verify_queue(&self, receive_id: &ReceiveId, auth_key: &PublicKey) -> Result<(), Error> {
         if satchel_core::verify_fetch_proof(receive_id, auth_key, &self.message, &self.signature) {
-            Ok(())
+            self.remember()
         } else {
             Err(Error::BadSignature)
         }
@@ -87,29 +99,27 @@ impl SignedRequest {
         path_and_query: &str,
         headers: HeaderMap,
         body: Bytes,
+        replay: Option<Arc<ReplayCache>>,
     ) -> Result<Self, Error> {
         let value = headers.get(AUTH_HEADER).ok_or(Error::AuthRequired)?;
         let value = value.to_str().map_err(|_| Error::MalformedAuth)?;
-        let (timestamp, signature) = value.split_once('.').ok_or(Error::MalformedAuth)?;
-        if timestamp.is_empty()
-            || timestamp.len() > 19
-            || !timestamp.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(Error::MalformedAuth);
-        }
-        let seconds: u64 = timestamp.parse().map_err(|_| Error::MalformedAuth)?;
-        let signature: [u8; 64] = URL_SAFE_NO_PAD
-            .decode(signature)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(Error::MalformedAuth)?;
-        if now_unix().unsigned_abs().abs_diff(seconds) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
+        let auth = AuthValue::parse(value).map_err(|_| Error::MalformedAuth)?;
+        if now_unix().unsigned_abs().abs_diff(auth.timestamp) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
             return Err(Error::ClockSkew);
         }
-        let message = request_message(method.as_str(), path_and_query, seconds, &body);
+        let message = RelayRequest {
+            method: method.as_str(),
+            path_and_query,
+            timestamp: auth.timestamp,
+            nonce: auth.nonce,
+            body: &body,
+        }
+        .message();
         Ok(Self {
             message,
-            signature,
+            timestamp: auth.timestamp,
+            signature: auth.signature,
+            replay,
             headers,
             body,
         })
@@ -126,8 +136,9 @@ impl<S: Send + Sync> FromRequest<S> for SignedRequest {
             |pq| pq.as_str().to_owned(),
         );
         let headers = request.headers().clone();
+        let replay = request.extensions().get::<Arc<ReplayCache>>().cloned();
         let RawBody(body) = RawBody::from_request(request, state).await?;
-        Self::parse(&method, &path_and_query, headers, body)
+        Self::parse(&method, &path_and_query, headers, body, replay)
     }
 }
 

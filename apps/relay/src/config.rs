@@ -49,6 +49,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit: u32,
 
+    /// Signed requests remembered to refuse replays (each for the 10 minutes its
+    /// timestamp stays valid; about 90 bytes each). When full, signed requests get 503
+    /// until entries expire.
+    #[arg(long, value_name = "ENTRIES", default_value_t = crate::replay::DEFAULT_CAPACITY,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..))]
+    pub replay_cache_entries: usize,
+
     /// What to log, e.g. `info`, `warn`, or `debug` to log every request (method, route,
     /// status, duration). Uses tracing's filter syntax.
     #[arg(long, value_name = "FILTER", default_value = "info")]
@@ -67,6 +74,7 @@ impl Config {
             queue_max_bytes: 64 * 1024 * 1024,
             max_age_days: 30,
             rate_limit: 200,
+            replay_cache_entries: crate::replay::DEFAULT_CAPACITY,
             log: "info".to_owned(),
         }
     }

@@ -43,7 +43,8 @@ pub enum Error {
     UnsupportedMediaType,
     /// The `Satchel-Auth` header cannot be parsed.
     #[error(
-        "the Satchel-Auth header must be `<unix seconds>.<signature in base64url without padding>`"
+        "the Satchel-Auth header must be `<unix seconds>.<16-byte nonce>.<signature>`, nonce and \
+         signature in base64url without padding (an older app: update it)"
     )]
     MalformedAuth,
     /// The endpoint needs a signature.
@@ -57,6 +58,9 @@ pub enum Error {
     /// The signature does not verify with the key this endpoint requires.
     #[error("the signature does not verify with the key this request needs")]
     BadSignature,
+    /// This signed request was accepted before.
+    #[error("this signed request was already used; sign each request afresh (a new nonce)")]
+    Replayed,
     /// The signer may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -105,6 +109,9 @@ pub enum Error {
     /// The relay is shutting down.
     #[error("the relay is shutting down; retry shortly")]
     Unavailable,
+    /// The relay cannot take more signed requests right now (its replay cache is full).
+    #[error("the relay is too busy to take signed requests; retry in a minute")]
+    Busy,
     /// Anything else: logged, sent as a bare 500.
     #[error("the relay had an internal error; the operator can find details in its log")]
     Internal(String),
@@ -122,7 +129,9 @@ impl Error {
             | Self::InvalidEnvelope(_)
             | Self::InvalidBatch(_)
             | Self::MalformedAuth => StatusCode::BAD_REQUEST,
-            Self::AuthRequired | Self::ClockSkew | Self::BadSignature => StatusCode::UNAUTHORIZED,
+            Self::AuthRequired | Self::ClockSkew | Self::BadSignature | Self::Replayed => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::UnknownSchool
             | Self::UnknownInvite
@@ -135,7 +144,7 @@ impl Error {
             Self::TooLarge(_) | Self::TooManyPrekeys(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::QueueFull | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -155,6 +164,7 @@ impl Error {
             Self::AuthRequired => ErrorCode::AuthRequired,
             Self::ClockSkew => ErrorCode::ClockSkew,
             Self::BadSignature => ErrorCode::BadSignature,
+            Self::Replayed => ErrorCode::Replayed,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::UnknownSchool => ErrorCode::UnknownSchool,
             Self::UnknownInvite => ErrorCode::UnknownInvite,
@@ -170,7 +180,7 @@ impl Error {
             Self::TooManyPrekeys(_) => ErrorCode::TooManyPrekeys,
             Self::QueueFull => ErrorCode::QueueFull,
             Self::RateLimited => ErrorCode::RateLimited,
-            Self::Unavailable => ErrorCode::Unavailable,
+            Self::Unavailable | Self::Busy => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -239,6 +249,11 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if matches!(self, Self::Busy) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         }
         response
     }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod replay;
 pub mod store;
 pub mod tls;
 
@@ -59,10 +60,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// `into_make_service_with_connect_info::<limits::ConnectionBudget>()` to enable the rate
 /// limit; without connection info (e.g. `oneshot` tests) requests are not limited.
 pub fn app(state: AppState, rate_limit: RateLimit) -> Router {
+    let replay = Arc::clone(&state.replay);
     http::router()
         .fallback(|| async { Error::NotFound })
         .layer(
             ServiceBuilder::new()
+                .layer(axum::Extension(replay))
                 .layer(axum::middleware::from_fn(limits::json_errors))
                 .layer(axum::middleware::from_fn(http::log_requests))
                 .layer(TimeoutLayer::with_status_code(
@@ -208,6 +211,7 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
             max_bytes: config.queue_max_bytes,
         },
         shutdown: shutdown_rx.clone(),
+        replay: Arc::new(replay::ReplayCache::new(config.replay_cache_entries)),
     };
     let router = app(state, RateLimit::new(config.rate_limit));
     let listener = NoDelayListener(listener);
@@ -243,6 +247,7 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         queue_max_bytes = config.queue_max_bytes,
         max_age_days = config.max_age_days,
         rate_limit = config.rate_limit,
+        replay_cache_entries = config.replay_cache_entries,
         tls = is_tls,
         "relay started"
     );

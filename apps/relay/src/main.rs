@@ -67,6 +67,8 @@ async fn run(config: Config, tls: Option<TlsConfig>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    #[cfg(unix)]
+    let sigterm = listen_for_sigterm();
     let mut stdout = std::io::stdout().lock();
     if writeln!(stdout, "listening on {}", relay.local_addr())
         .and_then(|()| stdout.flush())
@@ -84,15 +86,32 @@ async fn run(config: Config, tls: Option<TlsConfig>) -> ExitCode {
              for other machines use --tls-cert/--tls-key or a TLS reverse proxy"
         );
     }
-    shutdown_signal().await;
+    shutdown_signal(
+        #[cfg(unix)]
+        sigterm,
+    )
+    .await;
     tracing::info!("shutting down: finishing requests in progress");
     relay.shutdown().await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }
 
+/// Listens for SIGTERM from now on (before the relay says it is listening, so a
+/// supervisor that stops it right after start is not too early).
+#[cfg(unix)]
+fn listen_for_sigterm() -> Option<tokio::signal::unix::Signal> {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => Some(signal),
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM");
+            None
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+async fn shutdown_signal(#[cfg(unix)] sigterm: Option<tokio::signal::unix::Signal>) {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");
@@ -101,14 +120,11 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
+        match sigterm {
+            Some(mut signal) => {
                 signal.recv().await;
             }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+            None => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]

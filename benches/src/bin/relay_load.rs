@@ -31,8 +31,11 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use rand_core::Rng as _;
-use satchel_core::{Account, QueueKeys, relay_request::request_message};
-use satchel_relay_api::{AckRequest, CreateQueueRequest, FetchResponse, paths};
+use satchel_core::relay_request::RelayRequest;
+use satchel_core::{Account, QueueKeys, os_rng};
+use satchel_relay_api::{
+    AUTH_HEADER, AckRequest, AuthValue, CreateQueueRequest, FetchResponse, paths,
+};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -128,7 +131,7 @@ impl Conn {
             .header(header::HOST, &self.host)
             .header(header::CONTENT_TYPE, content_type);
         if let Some(auth) = auth {
-            builder = builder.header("Satchel-Auth", auth);
+            builder = builder.header(AUTH_HEADER, auth);
         }
         let request = builder.body(Full::new(body))?;
         self.sender.ready().await?;
@@ -160,8 +163,13 @@ impl Conn {
         body: Vec<u8>,
     ) -> Result<(StatusCode, Bytes), Error> {
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-        let proof = keys.prove(&request_message(method, path, timestamp, &body));
-        let auth = format!("{timestamp}.{}", URL_SAFE_NO_PAD.encode(proof));
+        let signed = RelayRequest::new(method, path, timestamp, &body, &mut os_rng());
+        let auth = AuthValue {
+            timestamp,
+            nonce: signed.nonce,
+            signature: keys.prove(&signed.message()),
+        }
+        .to_header();
         self.request(
             method,
             path,

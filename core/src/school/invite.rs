@@ -188,19 +188,8 @@ impl JoinKeys {
     /// Signs a relay request (the redeem call) with the grant key (see
     /// [`crate::relay_request`]); the request label keeps it apart from bindings.
     #[must_use]
-    pub fn sign_request(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        timestamp: u64,
-        body: &[u8],
-    ) -> [u8; 64] {
-        self.grant_key.sign(&crate::relay_request::request_message(
-            method,
-            path_and_query,
-            timestamp,
-            body,
-        ))
+    pub fn sign_request(&self, request: &crate::relay_request::RelayRequest<'_>) -> [u8; 64] {
+        self.grant_key.sign(&request.message())
     }
 
     fn record_aad(&self) -> Vec<u8> {

@@ -6,7 +6,7 @@ use crate::crypto::dh::Hex;
 use crate::crypto::kdf::sha256;
 use crate::crypto::secret::Secret32;
 use crate::crypto::signing::{self, SigningKeyPair};
-use crate::relay_request::request_message;
+use crate::relay_request::RelayRequest;
 
 const LABEL_SCHOOL_ID: &[u8] = b"Satchel school id v1";
 
@@ -145,15 +145,8 @@ impl SchoolRoot {
     /// Signs a relay request made as the school (see [`crate::relay_request`]); the
     /// request label keeps these signatures apart from grants and lists.
     #[must_use]
-    pub fn sign_request(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        timestamp: u64,
-        body: &[u8],
-    ) -> [u8; 64] {
-        self.key
-            .sign(&request_message(method, path_and_query, timestamp, body))
+    pub fn sign_request(&self, request: &RelayRequest<'_>) -> [u8; 64] {
+        self.key.sign(&request.message())
     }
 }
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub quota: QueueQuota,
     /// Becomes `true` when the relay shuts down (closes WebSockets).
     pub shutdown: watch::Receiver<bool>,
+    /// Signed requests accepted recently (refuses replays).
+    pub replay: Arc<crate::replay::ReplayCache>,
 }
 
 impl std::fmt::Debug for AppState {

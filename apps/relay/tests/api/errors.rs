@@ -50,6 +50,14 @@ async fn malformed_input_gets_json_4xx() {
         "12x.AAAA",
         "123.!!!",
         &format!("{}.{}", 1, b64(&[0; 63])),
+        // The nonce-less format of relay request v1 (an old app).
+        &format!("{}.{}", crate::support::now(), b64(&[0; 64])),
+        &format!(
+            "{}.{}.{}",
+            crate::support::now(),
+            b64(&[0; 15]),
+            b64(&[0; 64])
+        ),
     ] {
         let body = serde_json::to_vec(&json!({"root_key": root.public_b64()})).unwrap();
         let r = relay

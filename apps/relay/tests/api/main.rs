@@ -22,4 +22,5 @@ mod privacy;
 mod process;
 mod push;
 mod queues;
+mod replay;
 mod schools;

@@ -33,14 +33,21 @@ pub fn now() -> i64 {
 }
 
 /// The signed message, built from docs/RELAY_API.md independently of the relay's code.
-pub fn request_message(method: &str, path: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut m = b"Satchel relay request v1\n".to_vec();
+pub fn request_message(
+    method: &str,
+    path: &str,
+    timestamp: &str,
+    nonce: &[u8; 16],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut m = b"Satchel relay request v2\n".to_vec();
     m.extend_from_slice(method.as_bytes());
     m.push(b'\n');
     m.extend_from_slice(path.as_bytes());
     m.push(b'\n');
     m.extend_from_slice(timestamp.as_bytes());
     m.push(b'\n');
+    m.extend_from_slice(nonce);
     m.extend_from_slice(&Sha256::digest(body));
     m
 }
@@ -60,8 +67,11 @@ impl Key {
     }
     pub fn auth_at(&self, method: &str, path: &str, body: &[u8], ts: i64) -> String {
         let ts = ts.to_string();
-        let sig = self.0.sign(&request_message(method, path, &ts, body));
-        format!("{ts}.{}", b64(&sig.to_bytes()))
+        let nonce = random::<16>();
+        let sig = self
+            .0
+            .sign(&request_message(method, path, &ts, &nonce, body));
+        format!("{ts}.{}.{}", b64(&nonce), b64(&sig.to_bytes()))
     }
     pub fn auth(&self, method: &str, path: &str, body: &[u8]) -> String {
         self.auth_at(method, path, body, now())
@@ -75,8 +85,9 @@ pub fn queue_keys() -> QueueKeys {
 
 pub fn queue_auth(keys: &QueueKeys, method: &str, path: &str, body: &[u8]) -> String {
     let ts = now().to_string();
-    let proof = keys.prove(&request_message(method, path, &ts, body));
-    format!("{ts}.{}", b64(&proof))
+    let nonce = random::<16>();
+    let proof = keys.prove(&request_message(method, path, &ts, &nonce, body));
+    format!("{ts}.{}.{}", b64(&nonce), b64(&proof))
 }
 
 pub fn rid(keys: &QueueKeys) -> String {
