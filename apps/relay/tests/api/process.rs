@@ -104,6 +104,7 @@ fn help_explains_every_flag() {
         "--queue-max-bytes",
         "--max-age-days",
         "--rate-limit",
+        "--replay-cache-entries",
         "--log",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
