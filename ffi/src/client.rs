@@ -61,6 +61,9 @@ pub struct Identity {
     pub classes: Vec<String>,
     /// The account id (hex).
     pub account_id: String,
+    /// The school's name as its admin gave it (empty for a school joined before 0.2).
+    /// Text from the invite: escape it before display.
+    pub school_name: String,
     /// The school's fingerprint (hex), to compare with what the school publishes.
     pub school_id: String,
     /// This account's fingerprint.
@@ -76,6 +79,7 @@ impl From<satchel_client::Identity> for Identity {
             role: i.role.into(),
             classes: i.classes,
             account_id: i.account_id.to_hex(),
+            school_name: i.school_name,
             school_id: i.school_id.to_hex(),
             fingerprint: i.fingerprint,
             admin: i.admin,

@@ -115,7 +115,7 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
             valid_from: now() - 60,
             valid_until: now() + 86_400,
         };
-        Invite::create(&root, request, &directory_key, &url, rng).unwrap()
+        Invite::create(&root, "", request, &directory_key, &url, rng).unwrap()
     };
     let teacher_invite = invite("Ms Rivera", Role::Teacher, "5B", &mut rng);
     let parent_invite = invite("Sam's mum", Role::Parent, "5B", &mut rng);

@@ -42,6 +42,7 @@ fn enrol(
 ) -> (Account, Vec<u8>, Invite) {
     let invite = Invite::create(
         &school.root,
+        "",
         req,
         &school.directory_key,
         "http://127.0.0.1:7878",
@@ -176,6 +177,7 @@ fn invite_codes_parse_strictly_with_actionable_errors() {
     let s = school(&mut rng);
     let invite = Invite::create(
         &s.root,
+        "",
         request("Sam's dad", Role::Parent, &["5B"]),
         &s.directory_key,
         "https://relay.example.org",
@@ -219,6 +221,7 @@ fn invite_codes_parse_strictly_with_actionable_errors() {
     // The record opens only with the right code.
     let other = Invite::create(
         &s.root,
+        "",
         request("X", Role::Parent, &[]),
         &s.directory_key,
         "http://r",
@@ -240,8 +243,9 @@ fn invite_codes_parse_strictly_with_actionable_errors() {
 #[test]
 fn grants_refuse_out_of_bounds_fields() {
     let s = school(&mut rng(33));
-    let make =
-        |req| Invite::create(&s.root, req, &s.directory_key, "http://r", &mut rng(34)).map(|_| ());
+    let make = |req| {
+        Invite::create(&s.root, "", req, &s.directory_key, "http://r", &mut rng(34)).map(|_| ())
+    };
     assert!(matches!(
         make(request("", Role::Parent, &[])),
         Err(TrustError::InvalidField {
@@ -347,4 +351,45 @@ fn directory_entries_are_encrypted_and_bound_to_the_certified_account() {
         DirectoryEntry::open(&blob, &s.directory_key, &root, &id).unwrap_err(),
         DirectoryError::AccountMismatch
     );
+}
+
+/// The invite record carries the school's name for the joiner to see; a name longer than
+/// a display name is refused when the invite is made, and one in a record is refused
+/// when it is opened.
+#[test]
+fn the_invite_record_names_the_school() {
+    let s = school(&mut rng(35));
+    let request = || GrantRequest {
+        display_name: "Ms Rivera".into(),
+        role: Role::Teacher,
+        classes: vec!["5B".into()],
+        valid_from: NOW - 60,
+        valid_until: NOW + 3_600,
+    };
+    let invite = Invite::create(
+        &s.root,
+        "Oak Primary",
+        request(),
+        &s.directory_key,
+        "http://r",
+        &mut rng(36),
+    )
+    .unwrap();
+    let contents = invite.code.keys().open_record(&invite.record).unwrap();
+    assert_eq!(contents.school_name, "Oak Primary");
+    let too_long = "x".repeat(201);
+    assert!(matches!(
+        Invite::create(
+            &s.root,
+            &too_long,
+            request(),
+            &s.directory_key,
+            "http://r",
+            &mut rng(37)
+        ),
+        Err(TrustError::InvalidField {
+            field: "school_name",
+            ..
+        })
+    ));
 }

@@ -438,6 +438,7 @@ fn school_vectors() -> Value {
     };
     let invite = Invite::create(
         &root,
+        "",
         request,
         &directory_key,
         "http://127.0.0.1:7878",

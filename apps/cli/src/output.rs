@@ -165,8 +165,13 @@ impl Output {
                         .join(", ")
                 )
             };
+            let school = if me.school_name.is_empty() {
+                "the school".to_owned()
+            } else {
+                display::name(&me.school_name)
+            };
             println!(
-                "Joined as {}, {}{classes}.",
+                "Joined {school} as {}, {}{classes}.",
                 display::name(&me.name),
                 me.role
             );
@@ -200,7 +205,15 @@ impl Output {
                 .join(", ")
         );
         println!("account:     {}", me.account_id.to_hex());
-        println!("school:      {}", me.school_id.to_hex());
+        if me.school_name.is_empty() {
+            println!("school:      {}", me.school_id.to_hex());
+        } else {
+            println!(
+                "school:      {} (fingerprint {})",
+                display::name(&me.school_name),
+                me.school_id.to_hex()
+            );
+        }
         println!("fingerprint: {}", me.fingerprint);
     }
 

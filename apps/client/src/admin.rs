@@ -35,6 +35,7 @@ impl Client {
         };
         let invite = Invite::create(
             &root,
+            &profile.school_name,
             request,
             &profile.directory_key,
             &profile.relay_url,

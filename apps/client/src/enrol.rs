@@ -40,6 +40,9 @@ pub struct Identity {
     /// The account id (serialised as hex).
     #[serde(serialize_with = "hex_id")]
     pub account_id: AccountId,
+    /// The school's name as its admin gave it (empty for a school joined before 0.2).
+    /// Attacker-controlled text: escape it before display.
+    pub school_name: String,
     /// The school id (serialised as hex), also the school's fingerprint.
     #[serde(serialize_with = "hex_id")]
     pub school_id: SchoolId,
@@ -62,6 +65,10 @@ impl Client {
         relay_url: &str,
     ) -> Result<Identity, ClientError> {
         self.refuse_if_enrolled()?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ClientError::EmptyName);
+        }
         let mut rng = os_rng();
         let root = SchoolRoot::generate(&mut rng);
         let directory_key = DirectoryKey::generate(&mut rng);
@@ -75,7 +82,7 @@ impl Client {
             valid_from: now.saturating_sub(60),
             valid_until: now + GRANT_LIFETIME_SECS,
         };
-        let invite = Invite::create(&root, request, &directory_key, relay_url, &mut rng)?;
+        let invite = Invite::create(&root, name, request, &directory_key, relay_url, &mut rng)?;
         relay
             .put_invite(&root, &invite, now + INVITE_LIFETIME_SECS)
             .await?;
@@ -184,6 +191,7 @@ impl Client {
             role: details.role,
             classes: details.classes.clone(),
             account_id: account.account_id(),
+            school_name: profile.school_name.clone(),
             school_id: profile.school_id,
             fingerprint: account.fingerprint().to_string(),
             admin: profile.admin,
@@ -237,6 +245,7 @@ async fn prepare_join(
         bundle_id: *EntryId::random(&mut rng).as_bytes(),
         revocations: None,
         admin,
+        school_name: contents.school_name,
     };
     Ok((account, profile))
 }

@@ -29,6 +29,8 @@ pub(crate) struct Profile {
     pub(crate) revocations: Option<RevocationList>,
     /// Whether this device holds the school's root key (in its own file).
     pub(crate) admin: bool,
+    /// The school's name, from the invite (empty for a school joined before 0.2).
+    pub(crate) school_name: String,
 }
 
 impl std::fmt::Debug for Profile {
@@ -62,6 +64,8 @@ struct StoredProfile {
     revocations: Option<Vec<u8>>,
     #[prost(bool, tag = "10")]
     admin: bool,
+    #[prost(string, tag = "11")]
+    school_name: String,
 }
 
 /// The school root's secret key, as Satchel 0.1 kept it in the profile.
@@ -112,6 +116,7 @@ impl Profile {
                 bundle_id: self.bundle_id.to_vec(),
                 revocations: self.revocations.as_ref().map(RevocationList::to_bytes),
                 admin: self.admin,
+                school_name: self.school_name.clone(),
             }
             .encode_to_vec(),
         )
@@ -140,6 +145,7 @@ impl Profile {
                 .map(|r| RevocationList::from_bytes(&r, &root_key))
                 .transpose()?,
             admin: stored.admin,
+            school_name: stored.school_name,
             root_key,
         })
     }
@@ -182,6 +188,7 @@ impl Profile {
                 })
                 .transpose()?,
             admin: root_secret.is_some(),
+            school_name: String::new(),
             root_key,
         };
         Ok((profile, root_secret))

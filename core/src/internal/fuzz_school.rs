@@ -36,6 +36,7 @@ fn build() -> Option<SchoolFixture> {
     };
     let invite = Invite::create(
         &root,
+        "",
         request,
         &directory_key,
         "http://127.0.0.1:7878",

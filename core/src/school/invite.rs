@@ -23,7 +23,7 @@ use satchel_proto::v1 as pb;
 use zeroize::Zeroizing;
 
 use super::directory::DirectoryKey;
-use super::grant::{Grant, GrantRequest};
+use super::grant::{Grant, GrantRequest, MAX_NAME_LEN};
 use super::member::MemberCertificate;
 use super::root::{SchoolId, SchoolKey, SchoolRoot};
 use crate::crypto::aead::{self, ZERO_NONCE};
@@ -149,6 +149,10 @@ pub struct InviteContents {
     pub grant: Grant,
     /// The key the school directory is encrypted under.
     pub directory_key: DirectoryKey,
+    /// The school's name as its admin gave it (empty if none was given). Only whoever
+    /// holds the code and the admin can have written it; it is not signed by the root.
+    /// Attacker-controlled text wherever displayed: escape it.
+    pub school_name: String,
 }
 
 impl JoinKeys {
@@ -246,10 +250,16 @@ impl JoinKeys {
             DirectoryKey::from_slice(&record.directory_key).ok_or(InviteError::Malformed {
                 reason: "the invite record's directory key has the wrong length",
             })?;
+        if record.school_name.len() > MAX_NAME_LEN {
+            return Err(InviteError::Malformed {
+                reason: "the invite record's school name is too long",
+            });
+        }
         Ok(InviteContents {
             root,
             grant,
             directory_key,
+            school_name: record.school_name,
         })
     }
 
@@ -283,18 +293,27 @@ pub struct Invite {
 }
 
 impl Invite {
-    /// Creates an invite for `request` at the school `root`, whose relay is
-    /// `relay_url` and whose directory is encrypted under `directory_key`.
+    /// Creates an invite for `request` at the school `root` called `school_name` (shown
+    /// to the joiner; may be empty), whose relay is `relay_url` and whose directory is
+    /// encrypted under `directory_key`.
     ///
     /// # Errors
-    /// [`TrustError::InvalidField`] if the request's fields are out of bounds.
+    /// [`TrustError::InvalidField`] if the request's fields or the school name (at most
+    /// [`MAX_NAME_LEN`] bytes) are out of bounds.
     pub fn create<R: CryptoRng + ?Sized>(
         root: &SchoolRoot,
+        school_name: &str,
         request: GrantRequest,
         directory_key: &DirectoryKey,
         relay_url: &str,
         rng: &mut R,
     ) -> Result<Self, TrustError> {
+        if school_name.len() > MAX_NAME_LEN {
+            return Err(TrustError::InvalidField {
+                field: "school_name",
+                reason: "at most 200 bytes",
+            });
+        }
         let mut secret = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(secret.as_mut_slice());
         let code = InviteCode {
@@ -310,6 +329,7 @@ impl Invite {
                 root_key: root.public().as_bytes().to_vec(),
                 grant: Some(grant.to_proto()),
                 directory_key: directory_key.as_bytes().to_vec(),
+                school_name: school_name.to_owned(),
             }
             .encode_to_vec(),
         );

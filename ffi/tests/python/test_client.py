@@ -35,6 +35,7 @@ def test_school_teacher_and_parent_talk(relay_url, home):
     me = run(teacher.join(teacher_code))
     assert (me.name, me.role, me.classes) == ("Ms Rivera", Role.TEACHER, ["5B"])
     assert me.school_id == school.school_id
+    assert me.school_name == school.school_name == "Hillside Primary"
     run(parent.join(parent_code))
     assert run(parent.whoami()).name == "Sam Parent"
 

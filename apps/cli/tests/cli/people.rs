@@ -23,7 +23,16 @@ fn codes_in_any_case_with_spaces_join_and_mistakes_say_what_to_do() {
     );
     let mum = school.person("mum");
     let joined = mum.ok(&["join", &typed]);
-    assert!(joined.contains("Joined as Sam's mum"), "{joined}");
+    // The school's name, not a hex id: the admin named it "Oak Primary".
+    assert!(
+        joined.contains("Joined Oak Primary as Sam's mum"),
+        "{joined}"
+    );
+    let me = mum.ok(&["whoami"]);
+    assert!(
+        me.contains("school:      Oak Primary (fingerprint "),
+        "{me}"
+    );
 
     // A mistyped code: one character changed.
     let other = school.invite("parent", "Alex's dad", "5B");
