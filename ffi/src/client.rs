@@ -181,6 +181,24 @@ impl SatchelClient {
     fn shared(&self) -> Arc<Mutex<Client>> {
         Arc::clone(&self.inner)
     }
+
+    async fn send_with(
+        &self,
+        to: String,
+        text: String,
+        options: satchel_client::SendOptions,
+    ) -> Result<bool, SatchelError> {
+        let client = self.shared();
+        run(async move {
+            Ok(client
+                .lock()
+                .await
+                .send_with(&to, &text, options)
+                .await?
+                .delivered_to_relay)
+        })
+        .await
+    }
 }
 
 #[uniffi::export]
@@ -266,15 +284,21 @@ impl SatchelClient {
     /// # Errors
     /// `UnknownContact`, `AmbiguousContact`, `NotEnrolled`, `MessageTooLarge`, `Storage`.
     pub async fn send(&self, to: String, text: String) -> Result<bool, SatchelError> {
-        let client = self.shared();
-        run(async move {
-            Ok(client
-                .lock()
-                .await
-                .send(&to, &text)
-                .await?
-                .delivered_to_relay)
-        })
+        self.send_with(to, text, satchel_client::SendOptions::new())
+            .await
+    }
+
+    /// As `send`, also when the school does not vouch for the recipient now (revoked,
+    /// expired). Call it only after the person saw the warning and insisted.
+    ///
+    /// # Errors
+    /// As `send`, except `RecipientNotVerified`.
+    pub async fn send_to_unverified(&self, to: String, text: String) -> Result<bool, SatchelError> {
+        self.send_with(
+            to,
+            text,
+            satchel_client::SendOptions::new().allow_unverified(),
+        )
         .await
     }
 

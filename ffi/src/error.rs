@@ -31,6 +31,8 @@ use satchel_core::{
 /// | `UpdateRequired` | the data comes from a newer Satchel version: update the app |
 /// | `Certificate` | the relay's TLS certificate is not trusted: pass the school's CA certificate |
 /// | `WrongStoreKey` | the store key given does not open this folder: pass the key this install created |
+/// | `MembershipEnded` | the school revoked (or let expire) this person's membership: say so plainly; nothing was sent |
+/// | `RecipientNotVerified` | the school does not vouch for the recipient now: warn; `sendToUnverified` only if the person insists |
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 #[uniffi(flat_error)]
 pub enum SatchelError {
@@ -107,6 +109,12 @@ pub enum SatchelError {
     /// key file is damaged).
     #[error("{0}")]
     WrongStoreKey(String),
+    /// The school no longer vouches for this device's membership: nothing was sent.
+    #[error("{0}")]
+    MembershipEnded(String),
+    /// The school does not vouch for the recipient now: nothing was sent.
+    #[error("{0}")]
+    RecipientNotVerified(String),
 }
 
 impl From<EnvelopeError> for SatchelError {
@@ -219,6 +227,10 @@ impl From<ClientError> for SatchelError {
             ClientError::Relay(e) => e.into(),
             ClientError::Invite(e) => e.into(),
             ClientError::InviteUsed => Self::InviteUsed(error.to_string()),
+            ClientError::MembershipEnded { .. } => Self::MembershipEnded(error.to_string()),
+            ClientError::RecipientNotVerified { .. } => {
+                Self::RecipientNotVerified(error.to_string())
+            }
             ClientError::InviteUnknown => Self::InvalidInvite(error.to_string()),
             ClientError::UnknownContact { .. } => Self::UnknownContact(error.to_string()),
             ClientError::AmbiguousContact { .. } => Self::AmbiguousContact(error.to_string()),

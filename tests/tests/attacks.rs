@@ -329,3 +329,74 @@ async fn a_code_seen_after_the_teacher_joined_yields_nothing() {
     );
     server.shutdown().await;
 }
+
+/// Revocation bites on send: the revoked teacher's own client refuses to send and says
+/// the school ended the membership (instead of "Sent"); a parent's client refuses to
+/// send to the revoked teacher unless the parent explicitly allows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_member_can_neither_send_nor_be_written_to_by_mistake() {
+    use satchel_client::{ClientError, SendOptions};
+    use satchel_core::school::UnverifiedReason;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = relay(&dir.path().join("relay"), "127.0.0.1:0", 200).await;
+    let mut admin = oak_admin(dir.path(), &url).await;
+    let mut people = Vec::new();
+    for (folder, seed, role, name) in [
+        ("teacher", 2, Role::Teacher, "Ms Rivera"),
+        ("mum", 3, Role::Parent, "Sam's mum"),
+    ] {
+        let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
+        let mut person = client(&dir.path().join(folder), seed);
+        person.join(&code).await.unwrap();
+        people.push(person);
+    }
+    let (mut teacher, mut mum) = (people.remove(0), people.remove(0));
+    teacher.send("Sam's mum", "Welcome!").await.unwrap();
+    mum.sync().await.unwrap();
+
+    assert_eq!(admin.revoke("Ms Rivera").await.unwrap(), 1);
+
+    match teacher.send("Sam's mum", "Still here").await {
+        Err(ClientError::MembershipEnded {
+            reason: UnverifiedReason::Revoked,
+        }) => {}
+        other => panic!("expected the membership to have ended, got {other:?}"),
+    }
+    match mum.send("Ms Rivera", "Is the trip on?").await {
+        Err(ClientError::RecipientNotVerified {
+            reason: UnverifiedReason::Revoked,
+            ..
+        }) => {}
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Nothing was stored or sent by the refusals.
+    let history = mum.history("Ms Rivera").unwrap();
+    assert_eq!(
+        history.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["Welcome!"]
+    );
+    // Explicitly allowed, it goes.
+    let report = mum
+        .send_with(
+            "Ms Rivera",
+            "Is the trip on?",
+            SendOptions::new().allow_unverified(),
+        )
+        .await
+        .unwrap();
+    assert!(report.delivered_to_relay);
+    // Honest members are unaffected.
+    admin.send("Sam's mum", "The trip is on.").await.unwrap();
+    assert_eq!(
+        mum.sync()
+            .await
+            .unwrap()
+            .messages
+            .iter()
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>(),
+        ["The trip is on."]
+    );
+    server.shutdown().await;
+}

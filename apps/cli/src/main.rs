@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use satchel_client::relay::TransportConfig;
-use satchel_client::{Client, ClientConfig, ClientError};
+use satchel_client::{Client, ClientConfig, ClientError, SendOptions};
 use satchel_core::school::Role;
 
 /// Satchel: end-to-end encrypted messages between a school, its teachers and parents.
@@ -58,6 +58,10 @@ enum Command {
     Contacts,
     /// Send a message.
     Send {
+        /// Send even if the school does not vouch for the recipient now (revoked,
+        /// expired). Without it such a send is refused, and nothing is sent.
+        #[arg(long)]
+        allow_unverified: bool,
         /// Who to send to: a name from `satchel contacts`, or an account id.
         to: String,
         /// The text; `-` reads it from standard input.
@@ -124,6 +128,16 @@ impl CliError {
             CliError::Stdin => "stdin",
         }
     }
+
+    /// What to tell the person: the error, and for some the CLI's way out.
+    fn message(&self) -> String {
+        match self {
+            CliError::Client(ClientError::RecipientNotVerified { .. }) => {
+                format!("{self}. If you are sure, send again with --allow-unverified.")
+            }
+            _ => self.to_string(),
+        }
+    }
 }
 
 fn default_home() -> PathBuf {
@@ -174,7 +188,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Whoami => out.whoami(&client.whoami()?),
         Command::Contacts => out.contacts(&client.contacts().await?),
-        Command::Send { to, text } => {
+        Command::Send {
+            to,
+            text,
+            allow_unverified,
+        } => {
             let text = if text == "-" {
                 let mut input = String::new();
                 std::io::stdin()
@@ -184,7 +202,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 text
             };
-            let report = client.send(&to, &text).await?;
+            let options = if allow_unverified {
+                SendOptions::new().allow_unverified()
+            } else {
+                SendOptions::new()
+            };
+            let report = client.send_with(&to, &text, options).await?;
             out.sent(&to, &report);
         }
         Command::Sync => out.synced(&client.sync().await?),
@@ -209,7 +232,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            output::error(json, error.code(), &error.to_string());
+            output::error(json, error.code(), &error.message());
             ExitCode::FAILURE
         }
     }

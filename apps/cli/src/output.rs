@@ -42,6 +42,8 @@ pub fn error_code(error: &ClientError) -> &'static str {
         ClientError::AmbiguousContact { .. } => "ambiguous_contact",
         ClientError::EmptyMessage => "empty_message",
         ClientError::EmptyName => "empty_name",
+        ClientError::MembershipEnded { .. } => "membership_ended",
+        ClientError::RecipientNotVerified { .. } => "recipient_not_verified",
         ClientError::Handshake(_) => "handshake",
         ClientError::Encrypt(_) => "encrypt",
         ClientError::Directory(_) => "directory",

@@ -2,6 +2,7 @@
 //!
 //! The wording is for people; apps that show their own text match on the variant.
 
+use satchel_core::school::UnverifiedReason;
 use satchel_core::{DirectoryError, EncryptError, HandshakeError, InviteError, TrustError};
 
 use crate::relay::RelayError;
@@ -80,6 +81,23 @@ pub enum ClientError {
     /// A message without text.
     #[error("the message is empty: write some text")]
     EmptyMessage,
+    /// The school no longer vouches for this device's membership (revoked or expired):
+    /// nothing was sent.
+    #[error(
+        "the school no longer vouches for your membership ({reason}): nothing was sent; ask the school"
+    )]
+    MembershipEnded {
+        /// Why.
+        reason: UnverifiedReason,
+    },
+    /// The school does not vouch for the recipient now: nothing was sent.
+    #[error("the school does not vouch for {name} now ({reason}): nothing was sent")]
+    RecipientNotVerified {
+        /// The name as given.
+        name: String,
+        /// Why.
+        reason: UnverifiedReason,
+    },
     /// An invite for nobody.
     #[error("the name is empty: give the name others will see")]
     EmptyName,

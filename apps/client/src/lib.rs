@@ -32,5 +32,5 @@ pub use directory::Contact;
 pub use enrol::Identity;
 pub use error::ClientError;
 pub use history::Message;
-pub use send::SendReport;
+pub use send::{SendOptions, SendReport};
 pub use sync::{DropReason, SyncReport};

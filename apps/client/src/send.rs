@@ -7,6 +7,7 @@
 //! is never used to send to the person the directory names.
 
 use prost::Message as _;
+use satchel_core::school::SenderStatus;
 use satchel_core::{
     AccountId, DeviceCertificate, PrekeyBundle, Session, os_rng, preferred_session,
 };
@@ -20,6 +21,30 @@ use satchel_relay_api::ErrorCode;
 
 /// How often a send that lost a race with another writer starts again.
 const MAX_ATTEMPTS: usize = 8;
+
+/// How [`Client::send_with`] may send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendOptions {
+    /// Send even though the school does not vouch for the recipient now (revoked,
+    /// expired, no valid certificate). The person asked for it explicitly.
+    pub allow_unverified: bool,
+}
+
+impl SendOptions {
+    /// The defaults: only to recipients the school vouches for.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allows sending to a recipient the school does not vouch for.
+    #[must_use]
+    pub fn allow_unverified(mut self) -> Self {
+        self.allow_unverified = true;
+        self
+    }
+}
 
 /// What [`Client::send`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -58,15 +83,44 @@ impl Client {
     /// before anything goes to the relay; if the relay is unreachable it stays in the
     /// outbox and is sent by the next [`Client::send`] or [`Client::sync`].
     ///
+    /// Refuses, before anything is stored or sent, when the school no longer vouches
+    /// for this device's own membership ([`ClientError::MembershipEnded`]) or for the
+    /// recipient ([`ClientError::RecipientNotVerified`]; see [`Client::send_with`] to
+    /// send anyway). The revocation list is refreshed first when the relay answers.
+    ///
     /// # Errors
     /// [`ClientError::EmptyMessage`], [`ClientError::UnknownContact`],
-    /// [`ClientError::AmbiguousContact`], protocol or store errors. A relay that cannot
-    /// be reached is not an error: see [`SendReport::delivered_to_relay`].
+    /// [`ClientError::AmbiguousContact`], [`ClientError::MembershipEnded`],
+    /// [`ClientError::RecipientNotVerified`], protocol or store errors. A relay that
+    /// cannot be reached is not an error: see [`SendReport::delivered_to_relay`].
     pub async fn send(&mut self, to: &str, text: &str) -> Result<SendReport, ClientError> {
+        self.send_with(to, text, SendOptions::new()).await
+    }
+
+    /// [`Client::send`] with options.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn send_with(
+        &mut self,
+        to: &str,
+        text: &str,
+        options: SendOptions,
+    ) -> Result<SendReport, ClientError> {
         if text.trim().is_empty() {
             return Err(ClientError::EmptyMessage);
         }
+        // A fresh revocation list if the relay answers; offline, the one we have (the
+        // message then waits in the outbox, as always).
+        match self.refresh_revocations().await {
+            Ok(()) | Err(ClientError::Relay(_)) => {}
+            Err(error) => return Err(error),
+        }
+        self.check_own_membership()?;
         let targets = self.resolve_fresh(to).await?;
+        if !options.allow_unverified {
+            self.check_recipient(to, &targets)?;
+        }
         let relay = self.relay()?;
         let mut message_id = [0u8; 16];
         rand_core::Rng::fill_bytes(&mut os_rng(), &mut message_id);
@@ -106,6 +160,33 @@ impl Client {
             pending: flushed.pending,
             undeliverable: flushed.undeliverable,
         })
+    }
+
+    /// Refuses when the school no longer vouches for this device's own membership.
+    fn check_own_membership(&self) -> Result<(), ClientError> {
+        let profile = self.profile()?;
+        let account = self.account()?;
+        match self.status_of(Some(&profile.member.to_bytes()), account.certificate())? {
+            SenderStatus::Verified(_) => Ok(()),
+            SenderStatus::Unverified(reason) => Err(ClientError::MembershipEnded { reason }),
+        }
+    }
+
+    /// Refuses when the school does not vouch for the person `targets` names now.
+    fn check_recipient(&self, to: &str, targets: &[ContactRecord]) -> Result<(), ClientError> {
+        for contact in targets {
+            let bundle = PrekeyBundle::from_bytes(&contact.bundle)
+                .map_err(|e| ClientError::Directory(e.into()))?;
+            if let SenderStatus::Unverified(reason) =
+                self.status_of(Some(&contact.certificate), bundle.device())?
+            {
+                return Err(ClientError::RecipientNotVerified {
+                    name: to.trim().to_owned(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Makes sure a session with exactly `peer` exists and its inbound queue is on the

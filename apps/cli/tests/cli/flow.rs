@@ -106,13 +106,14 @@ fn a_school_its_teacher_and_parents_talk_through_a_relay_that_crashes() {
     let history = mum.ok(&["--json", "history", "Ms Rivera"]);
     assert_eq!(history.lines().count(), 3);
 
-    // The school revokes the teacher: her next message is not shown as verified.
-    admin.ok(&["school", "revoke", "Ms Rivera"]);
+    // The teacher writes, and the school revokes her before mum reads it: the message is
+    // not shown as verified.
     teacher.ok(&[
         "send",
         "Sam's mum",
         "Please pay the trip fee to this new account.",
     ]);
+    admin.ok(&["school", "revoke", "Ms Rivera"]);
     let after = mum.sync();
     assert_eq!(after.len(), 1);
     assert_eq!(after[0]["verified"], Value::Bool(false));
@@ -129,6 +130,18 @@ fn a_school_its_teacher_and_parents_talk_through_a_relay_that_crashes() {
         .find(|c| c["name"] == "Ms Rivera")
         .unwrap();
     assert_eq!(rivera["verified"], Value::Bool(false));
+    // Her own client now refuses to send, and says why.
+    let refused = teacher.run(&["send", "Sam's mum", "Hello?"]).unwrap_err();
+    assert!(
+        refused.contains("no longer vouches for your membership"),
+        "{refused}"
+    );
+    // Mum's client refuses to write to her unless mum insists.
+    let refused = mum
+        .run(&["send", "Ms Rivera", "Is this real?"])
+        .unwrap_err();
+    assert!(refused.contains("--allow-unverified"), "{refused}");
+    mum.ok(&["send", "--allow-unverified", "Ms Rivera", "Is this real?"]);
 
     // Errors a person can act on.
     let unknown = mum.run(&["send", "Nobody", "hi"]).unwrap_err();
