@@ -101,11 +101,15 @@ enum SchoolCommand {
         #[arg(long = "class", value_name = "CLASS")]
         classes: Vec<String>,
     },
-    /// Revoke everyone with this name: their messages are no longer shown as verified.
+    /// Revoke everyone with this name (members and unused invites), or one grant by id:
+    /// their messages are no longer shown as verified, and unused codes stop working.
     Revoke {
-        /// The name, as in `satchel contacts`.
+        /// The name, as in `satchel contacts`, or a grant id (8 or more hex digits, as in
+        /// `satchel school invites`).
         name: String,
     },
+    /// List every invite this device issued: joined, pending, expired or revoked.
+    Invites,
 }
 
 /// Why the CLI failed.
@@ -178,6 +182,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let code = client.invite(role, &name, &classes).await?;
             out.invite(&code);
         }
+        Command::School(SchoolCommand::Invites) => out.invites(&client.invites().await?),
         Command::School(SchoolCommand::Revoke { name }) => {
             let count = client.revoke(&name).await?;
             out.revoked(&name, count);

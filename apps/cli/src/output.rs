@@ -2,7 +2,10 @@
 //! [`crate::display`]), or one JSON object per line with `--json`.
 
 use satchel_client::relay::RelayError;
-use satchel_client::{ClientError, Contact, Identity, Message, SendReport, SyncReport};
+use satchel_client::{
+    ClientError, Contact, Identity, InviteStatus, IssuedInviteStatus, Message, SendReport,
+    SyncReport,
+};
 use satchel_core::school::Role;
 use serde_json::json;
 
@@ -135,6 +138,38 @@ impl Output {
             print_json(&json!({ "code": code }));
         } else {
             println!("{code}");
+        }
+    }
+
+    /// `school invites`.
+    pub fn invites(&self, invites: &[IssuedInviteStatus]) {
+        for invite in invites {
+            if self.json {
+                print_json(&json!(invite));
+                continue;
+            }
+            let status = match invite.status {
+                InviteStatus::Pending => "pending (not used yet)",
+                InviteStatus::Joined => "joined",
+                InviteStatus::Expired => "expired unused",
+                InviteStatus::Revoked => "revoked",
+                _ => "unknown",
+            };
+            println!(
+                "{} — {} {} — {status} — grant {}",
+                display::name(&invite.name),
+                invite.role,
+                invite
+                    .classes
+                    .iter()
+                    .map(|c| display::name(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                invite.grant_id.get(..8).unwrap_or_default(),
+            );
+        }
+        if !self.json && invites.is_empty() {
+            println!("No invites issued from this device.");
         }
     }
 

@@ -1,11 +1,49 @@
 //! School administration on the admin's device: invite codes and revocation.
 
 use satchel_core::os_rng;
-use satchel_core::school::{GrantRequest, Invite, MemberCertificate, RevocationList, Role};
+use satchel_core::school::{
+    GrantId, GrantRequest, Invite, MemberCertificate, RevocationList, Role,
+};
 
 use crate::client::{Client, now_secs};
 use crate::enrol::{GRANT_LIFETIME_SECS, INVITE_LIFETIME_SECS};
 use crate::error::ClientError;
+use crate::store::IssuedInvite;
+
+/// Where an issued invite stands ([`Client::invites`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InviteStatus {
+    /// Not used yet; the code still works.
+    Pending,
+    /// Its person joined (a directory entry carries the grant).
+    Joined,
+    /// Not used, and the code no longer works.
+    Expired,
+    /// The school revoked the grant.
+    Revoked,
+}
+
+/// An invite the admin issued, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IssuedInviteStatus {
+    /// The grant id (hex): `revoke` accepts its first 8 or more digits.
+    pub grant_id: String,
+    /// The name on it (escape before display).
+    pub name: String,
+    /// The role.
+    #[serde(serialize_with = "crate::enrol::role_name")]
+    pub role: Role,
+    /// The classes.
+    pub classes: Vec<String>,
+    /// When it was issued (Unix seconds).
+    pub issued_at: u64,
+    /// When its code stops working if unused (Unix seconds).
+    pub code_expires_at: u64,
+    /// Where it stands.
+    pub status: InviteStatus,
+}
 
 impl Client {
     /// Creates an invite code for a teacher, staff member or parent (admin only).
@@ -44,31 +82,125 @@ impl Client {
         self.relay()?
             .put_invite(&root, &invite, now + INVITE_LIFETIME_SECS)
             .await?;
+        self.record_issued(&invite, now)?;
         Ok(invite.code.to_line())
     }
 
-    /// Revokes everyone called `name` (admin only): publishes a new revocation list.
-    /// Returns how many certificates were revoked.
+    /// Keeps the admin's list of issued invites (see [`Client::invites`]).
+    pub(crate) fn record_issued(&mut self, invite: &Invite, now: u64) -> Result<(), ClientError> {
+        let details = invite.grant.details();
+        let record = IssuedInvite {
+            grant_id: *invite.grant.id().as_bytes(),
+            name: details.display_name.clone(),
+            role: details.role.as_str().to_owned(),
+            classes: details.classes.clone(),
+            issued_at: now,
+            code_expires_at: now + INVITE_LIFETIME_SECS,
+            lookup_id: invite.lookup_id,
+        };
+        Ok(self.store.write(|w| w.put_issued(&record))?)
+    }
+
+    /// Every invite this admin device issued, oldest first, with where it stands now:
+    /// joined, waiting for its person, expired unused, or revoked (admin only). The
+    /// directory and the revocation list are refreshed first.
     ///
     /// # Errors
-    /// [`ClientError::UnknownContact`] if nobody has that name; relay errors.
+    /// [`ClientError::NotAdmin`] on other devices; relay or store errors.
+    pub async fn invites(&mut self) -> Result<Vec<IssuedInviteStatus>, ClientError> {
+        self.root()?;
+        self.refresh_revocations().await?;
+        self.refresh_directory().await?;
+        let profile = self.profile()?;
+        let root_key = profile.root_key;
+        // The directory as this device sees it leaves this device out.
+        let mut joined = vec![*profile.member.grant().id().as_bytes()];
+        joined.extend(
+            self.store
+                .contacts()?
+                .iter()
+                .filter_map(|c| MemberCertificate::from_bytes(&c.certificate, &root_key).ok())
+                .map(|m| *m.grant().id().as_bytes()),
+        );
+        let revocations = self.profile()?.revocations.clone();
+        let now = now_secs();
+        Ok(self
+            .store
+            .issued()?
+            .into_iter()
+            .map(|invite| {
+                let id = GrantId::from_bytes(invite.grant_id);
+                let status = if revocations.as_ref().is_some_and(|l| l.is_revoked(&id)) {
+                    InviteStatus::Revoked
+                } else if joined.contains(&invite.grant_id) {
+                    InviteStatus::Joined
+                } else if now >= invite.code_expires_at {
+                    InviteStatus::Expired
+                } else {
+                    InviteStatus::Pending
+                };
+                IssuedInviteStatus {
+                    grant_id: hex::encode(invite.grant_id),
+                    name: invite.name,
+                    role: Role::parse(&invite.role).unwrap_or(Role::Parent),
+                    classes: invite.classes,
+                    issued_at: invite.issued_at,
+                    code_expires_at: invite.code_expires_at,
+                    status,
+                }
+            })
+            .collect())
+    }
+
+    /// Revokes (admin only) everyone called `name` — enrolled members in the directory
+    /// and invites issued for that name that nobody used yet — or the one grant whose
+    /// id starts with `name` (at least 8 hex digits, as `satchel school invites` shows
+    /// it). Publishes a new revocation list, and deletes unused invites from the relay so
+    /// their codes yield nothing. Returns how many grants were revoked.
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownContact`] if nothing has that name or id; relay errors.
     pub async fn revoke(&mut self, name: &str) -> Result<usize, ClientError> {
         let root = self.root()?;
         self.refresh_directory().await?;
         let root_key = root.public();
         let wanted = name.trim().to_lowercase();
+        let by_id = wanted.len() >= 8 && wanted.chars().all(|c| c.is_ascii_hexdigit());
+        let matches = |grant: &[u8; 16], person: &str| {
+            if by_id {
+                hex::encode(grant).starts_with(&wanted)
+            } else {
+                person.trim().to_lowercase() == wanted
+            }
+        };
         let contacts = self.store.contacts()?;
-        let grants: Vec<_> = contacts
+        let mut grants: Vec<GrantId> = contacts
             .iter()
-            .filter(|c| c.name.to_lowercase() == wanted)
-            .filter_map(|c| MemberCertificate::from_bytes(&c.certificate, &root_key).ok())
-            .map(|m| m.grant().id())
+            .filter_map(|c| {
+                let member = MemberCertificate::from_bytes(&c.certificate, &root_key).ok()?;
+                let id = member.grant().id();
+                matches(id.as_bytes(), &c.name).then_some(id)
+            })
             .collect();
+        let unused: Vec<IssuedInvite> = self
+            .store
+            .issued()?
+            .into_iter()
+            .filter(|i| matches(&i.grant_id, &i.name))
+            .collect();
+        grants.extend(unused.iter().map(|i| GrantId::from_bytes(i.grant_id)));
+        grants.sort();
+        grants.dedup();
         if grants.is_empty() {
             return Err(ClientError::UnknownContact {
                 name: name.to_string(),
                 suggestion: crate::directory::nearest_name(&contacts, name),
             });
+        }
+        // An unused code must not become an enrolment after all: its record goes.
+        let relay = self.relay()?;
+        for invite in &unused {
+            relay.delete_invite(&root, &invite.lookup_id).await?;
         }
         let previous = self.profile()?.revocations.as_ref();
         let mut revoked: Vec<_> = previous.map(|l| l.revoked().to_vec()).unwrap_or_default();
@@ -77,7 +209,7 @@ impl Client {
         revoked.dedup();
         let sequence = previous.map_or(1, |l| l.sequence() + 1);
         let list = RevocationList::sign(&root, sequence, now_secs(), revoked)?;
-        self.relay()?.put_revocations(&root, &list).await?;
+        relay.put_revocations(&root, &list).await?;
         if let Some(mut profile) = self.profile.take() {
             profile.revocations = Some(list);
             self.save_profile(profile)?;

@@ -88,7 +88,9 @@ impl Client {
             .await?;
         let file = KeyFile::wrap_secret(&root.to_secret_bytes(), &self.key)?;
         private_fs::write_private_file(&self.home.join(ROOT_KEY_FILE), &file.to_bytes())?;
-        self.enrol(&invite.code, true).await
+        let me = self.enrol(&invite.code, true).await?;
+        self.record_issued(&invite, now)?;
+        Ok(me)
     }
 
     /// Enrols this device with an invite code: creates its keys, redeems the code,

@@ -27,6 +27,7 @@ mod send;
 pub mod store;
 mod sync;
 
+pub use admin::{InviteStatus, IssuedInviteStatus};
 pub use client::{Client, ClientConfig};
 pub use directory::Contact;
 pub use enrol::Identity;

@@ -653,6 +653,21 @@ impl RelayClient {
             .await
     }
 
+    /// Deletes an invite's record (an unredeemed code then yields nothing).
+    ///
+    /// # Errors
+    /// [`RelayError`].
+    pub async fn delete_invite(
+        &self,
+        root: &SchoolRoot,
+        lookup_id: &[u8; 16],
+    ) -> Result<(), RelayError> {
+        let path = paths::invite(&root.school_id().to_hex(), &hex::encode(lookup_id));
+        self.call(Method::DELETE, &path, Vec::new(), true, Signer::Root(root))
+            .await?;
+        Ok(())
+    }
+
     /// Fetches an invite record: `(record, redeemed)`.
     ///
     /// # Errors

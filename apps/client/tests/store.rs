@@ -258,3 +258,43 @@ proptest! {
         prop_assert_eq!(read.len(), committed);
     }
 }
+
+/// A version 3 store (Satchel before the admin's invite list) gains the `issued` table
+/// on open, keeps everything else, and records invites from then on.
+#[test]
+fn a_version_3_store_is_upgraded_in_place() {
+    use satchel_client::store::IssuedInvite;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("satchel.db");
+    {
+        let mut store = SqliteStore::open(&path, &key(1)).unwrap();
+        store.write(|w| w.set_meta("kept", b"value")).unwrap();
+    }
+    {
+        // Back to what version 3 wrote.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE issued; PRAGMA user_version = 3;")
+            .unwrap();
+    }
+    let mut store = SqliteStore::open(&path, &key(1)).unwrap();
+    assert_eq!(
+        store.meta("kept").unwrap().as_deref(),
+        Some(b"value".as_slice())
+    );
+    assert!(store.issued().unwrap().is_empty());
+    let invite = IssuedInvite {
+        grant_id: [7; 16],
+        name: "Ms Rivera".into(),
+        role: "teacher".into(),
+        classes: vec!["5B".into()],
+        issued_at: 10,
+        code_expires_at: 20,
+        lookup_id: [8; 16],
+    };
+    store.write(|w| w.put_issued(&invite)).unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path, &key(1)).unwrap();
+    assert_eq!(store.issued().unwrap(), vec![invite]);
+    // The wrong key still opens nothing after the upgrade.
+    assert!(SqliteStore::open(&path, &key(2)).is_err());
+}

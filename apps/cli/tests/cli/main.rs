@@ -11,6 +11,7 @@ mod at_rest;
 mod concurrent;
 mod flow;
 mod hostile_text;
+mod invites;
 mod migration;
 mod people;
 mod support;

@@ -26,5 +26,5 @@ mod records;
 mod schema;
 mod sqlite;
 
-pub use records::{ContactRecord, MessageRecord};
+pub use records::{ContactRecord, IssuedInvite, MessageRecord};
 pub use sqlite::{ConversationKey, SqliteStore, StoreError, StoredSessionRow, Writer};

@@ -73,6 +73,80 @@ impl std::fmt::Debug for ContactRecord {
     }
 }
 
+/// An invite the admin issued: who it is for, and where its record is.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedInvite {
+    /// The grant's id (what a revocation names).
+    pub grant_id: [u8; 16],
+    /// The name on the grant.
+    pub name: String,
+    /// The role (`"teacher"`…).
+    pub role: String,
+    /// The classes.
+    pub classes: Vec<String>,
+    /// When it was issued (Unix seconds).
+    pub issued_at: u64,
+    /// When its code stops working if unused (Unix seconds).
+    pub code_expires_at: u64,
+    /// Where its record is on the relay.
+    pub lookup_id: [u8; 16],
+}
+
+impl std::fmt::Debug for IssuedInvite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedInvite")
+            .field("issued_at", &self.issued_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct StoredIssued {
+    #[prost(bytes = "vec", tag = "1")]
+    grant_id: Vec<u8>,
+    #[prost(string, tag = "2")]
+    name: String,
+    #[prost(string, tag = "3")]
+    role: String,
+    #[prost(string, repeated, tag = "4")]
+    classes: Vec<String>,
+    #[prost(uint64, tag = "5")]
+    issued_at: u64,
+    #[prost(uint64, tag = "6")]
+    code_expires_at: u64,
+    #[prost(bytes = "vec", tag = "7")]
+    lookup_id: Vec<u8>,
+}
+
+impl IssuedInvite {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        StoredIssued {
+            grant_id: self.grant_id.to_vec(),
+            name: self.name.clone(),
+            role: self.role.clone(),
+            classes: self.classes.clone(),
+            issued_at: self.issued_at,
+            code_expires_at: self.code_expires_at,
+            lookup_id: self.lookup_id.to_vec(),
+        }
+        .encode_to_vec()
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let stored =
+            StoredIssued::decode(bytes).map_err(|_| StoreError::Corrupted("issued invite"))?;
+        Ok(Self {
+            grant_id: id16(stored.grant_id, "grant id")?,
+            name: stored.name,
+            role: stored.role,
+            classes: stored.classes,
+            issued_at: stored.issued_at,
+            code_expires_at: stored.code_expires_at,
+            lookup_id: id16(stored.lookup_id, "lookup id")?,
+        })
+    }
+}
+
 #[derive(Clone, PartialEq, prost::Message)]
 struct StoredMessage {
     #[prost(bytes = "vec", tag = "1")]

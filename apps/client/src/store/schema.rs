@@ -8,7 +8,7 @@
 //! plaintext page is left in the file.
 
 /// The schema this build writes.
-pub(crate) const CURRENT: i64 = 3;
+pub(crate) const CURRENT: i64 = 4;
 
 /// The plaintext schema of Satchel 0.1, applied to bring a version 1 file to version 2
 /// before it is converted.
@@ -32,6 +32,13 @@ pub(crate) const LEGACY_V2_FROM_V1: &str = "CREATE TABLE contacts (
      ) STRICT;";
 
 /// Version 3: opaque rows.
+/// Version 4: the invites an admin issued (one sealed record each, by blind grant id).
+pub(crate) const V4: &str = "CREATE TABLE issued (
+         grant  BLOB PRIMARY KEY,
+         record BLOB NOT NULL
+     ) STRICT;";
+
+/// Version 3: every value sealed, every lookup id a blind index.
 pub(crate) const V3: &str = "CREATE TABLE meta (
          key   TEXT PRIMARY KEY,
          value BLOB NOT NULL

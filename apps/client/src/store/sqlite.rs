@@ -17,7 +17,7 @@ use satchel_core::{
 };
 
 use super::cipher::{CipherError, StoreCipher, StoreKey};
-use super::records::{ContactRecord, MessageRecord, StoredSession};
+use super::records::{ContactRecord, IssuedInvite, MessageRecord, StoredSession};
 use super::schema;
 
 /// The store failed. Messages say what to do.
@@ -331,11 +331,18 @@ impl SqliteStore {
                 super::legacy::convert(&tx, &self.cipher)?;
                 true
             }
+            3 => {
+                tx.execute_batch(schema::V4)?;
+                tx.pragma_update(None, "user_version", schema::CURRENT)?;
+                tx.commit()?;
+                return self.check_key();
+            }
             _ => {
                 drop(tx);
                 return self.check_key();
             }
         };
+        tx.execute_batch(schema::V4)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)",
             params![KEY_CHECK, self.cipher.key_check().as_slice()],
@@ -427,24 +434,36 @@ impl SqliteStore {
         self.reader().sessions("", [])
     }
 
+    /// Every row of a table of sealed records (`SELECT <index>, record`), opened with
+    /// the context `table || index` and decoded.
+    fn sealed_records<T>(
+        &self,
+        sql: &str,
+        table: &[u8],
+        decode: impl Fn(&[u8]) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        rows.map(|row| {
+            let (index, sealed) = row?;
+            let plain = self.cipher.open(&ctx(&[table, &index]), &sealed)?;
+            decode(&plain)
+        })
+        .collect()
+    }
+
     /// The local copy of the school directory, by name.
     ///
     /// # Errors
     /// [`StoreError`] if SQLite fails or a row is damaged.
     pub fn contacts(&self) -> Result<Vec<ContactRecord>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT entry, record FROM contacts")?;
-        let rows = statement.query_map([], |row| {
-            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
-        })?;
-        let mut contacts = rows
-            .map(|row| {
-                let (entry, sealed) = row?;
-                let plain = self.cipher.open(&ctx(&[b"contacts", &entry]), &sealed)?;
-                ContactRecord::decode(&plain)
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut contacts = self.sealed_records(
+            "SELECT entry, record FROM contacts",
+            b"contacts",
+            ContactRecord::decode,
+        )?;
         contacts.sort_by(|a, b| {
             a.name
                 .to_lowercase()
@@ -452,6 +471,20 @@ impl SqliteStore {
                 .then(a.account_id.cmp(&b.account_id))
         });
         Ok(contacts)
+    }
+
+    /// Every invite this admin device issued, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn issued(&self) -> Result<Vec<IssuedInvite>, StoreError> {
+        let mut issued = self.sealed_records(
+            "SELECT grant, record FROM issued",
+            b"issued",
+            IssuedInvite::decode,
+        )?;
+        issued.sort_by_key(|i| (i.issued_at, i.grant_id));
+        Ok(issued)
     }
 
     /// The conversation `conversation`, oldest first.
@@ -806,6 +839,21 @@ impl<'a> Writer<'a> {
             params![sealed, to_i64(created_at)],
         )?;
         Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Records an invite this admin device issued.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_issued(&self, invite: &IssuedInvite) -> Result<(), StoreError> {
+        let grant = self.cipher.index(b"issued", &invite.grant_id);
+        let plain = zeroize::Zeroizing::new(invite.encode());
+        let sealed = self.cipher.seal(&ctx(&[b"issued", &grant]), &plain)?;
+        self.tx.execute(
+            "INSERT OR REPLACE INTO issued (grant, record) VALUES (?1, ?2)",
+            params![grant.as_slice(), sealed],
+        )?;
+        Ok(())
     }
 
     /// Replaces the local copy of the school directory.

@@ -1,0 +1,52 @@
+//! The admin's list of issued invites, and revoking by grant id — also a code nobody
+//! used yet, which then stops working.
+
+use serde_json::Value;
+
+use crate::support::School;
+
+fn invites(school: &School) -> Vec<Value> {
+    school
+        .admin
+        .ok(&["--json", "school", "invites"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn status_of<'a>(list: &'a [Value], name: &str) -> &'a str {
+    list.iter()
+        .find(|i| i["name"] == name)
+        .and_then(|i| i["status"].as_str())
+        .unwrap_or("missing")
+}
+
+#[test]
+fn issued_invites_are_listed_and_an_unused_one_can_be_revoked_by_id() {
+    let school = School::start();
+    let _teacher = school.enrol("teacher", "teacher", "Ms Rivera", "5B");
+    let dad_code = school.invite("parent", "Alex's dad", "5B");
+
+    let list = invites(&school);
+    assert_eq!(status_of(&list, "Oak Primary office"), "joined");
+    assert_eq!(status_of(&list, "Ms Rivera"), "joined");
+    assert_eq!(status_of(&list, "Alex's dad"), "pending");
+    let text = school.admin.ok(&["school", "invites"]);
+    assert!(text.contains("Alex's dad — parent 5B — pending"), "{text}");
+
+    // The code was handed to the wrong person: revoke it by its grant id.
+    let grant = list
+        .iter()
+        .find(|i| i["name"] == "Alex's dad")
+        .and_then(|i| i["grant_id"].as_str())
+        .unwrap()
+        .to_owned();
+    let revoked = school.admin.ok(&["school", "revoke", &grant[..8]]);
+    assert!(revoked.contains("Revoked"), "{revoked}");
+    assert_eq!(status_of(&invites(&school), "Alex's dad"), "revoked");
+    assert_eq!(status_of(&invites(&school), "Ms Rivera"), "joined");
+
+    // Whoever holds the code now gets nothing.
+    let error = school.person("dad").run(&["join", &dad_code]).unwrap_err();
+    assert!(error.contains("check the code"), "{error}");
+}
