@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use satchel_client::relay::TransportConfig;
-use satchel_client::{Client, ClientConfig, ClientError, SendOptions};
+use satchel_client::{Client, ClientConfig, ClientError, InviteOptions, SendOptions};
 use satchel_core::school::Role;
 
 /// Satchel: end-to-end encrypted messages between a school, its teachers and parents.
@@ -100,6 +100,13 @@ enum SchoolCommand {
         /// A class (repeat for several), e.g. --class 5B.
         #[arg(long = "class", value_name = "CLASS")]
         classes: Vec<String>,
+        /// Days the code stays usable if nobody uses it (1 to 90). Shorter is safer.
+        #[arg(long, value_name = "DAYS", default_value_t = 14,
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(satchel_client::MAX_CODE_VALID_DAYS)))]
+        valid_days: u32,
+        /// Also print the code as a QR code, for the person to scan from the screen.
+        #[arg(long)]
+        qr: bool,
     },
     /// Revoke everyone with this name (members and unused invites), or one grant by id:
     /// their messages are no longer shown as verified, and unused codes stop working.
@@ -177,10 +184,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             role,
             name,
             classes,
+            valid_days,
+            qr,
         }) => {
             let role = Role::parse(&role).unwrap_or(Role::Parent);
-            let code = client.invite(role, &name, &classes).await?;
-            out.invite(&code);
+            let options = InviteOptions::new().code_valid_days(valid_days);
+            let code = client.invite_with(role, &name, &classes, options).await?;
+            out.invite(&code, qr);
         }
         Command::School(SchoolCommand::Invites) => out.invites(&client.invites().await?),
         Command::School(SchoolCommand::Revoke { name }) => {

@@ -132,13 +132,25 @@ impl Output {
         }
     }
 
-    /// An invite code.
-    pub fn invite(&self, code: &str) {
+    /// An invite code, and with `qr` the same code as a QR code (text mode only).
+    pub fn invite(&self, code: &str, qr: bool) {
         if self.json {
             print_json(&json!({ "code": code }));
-        } else {
-            println!("{code}");
+            return;
         }
+        if qr {
+            // The code is ours (base32 and a URL): nothing to escape. A code too long
+            // for a QR code (a very long relay address) is printed as text only.
+            if let Ok(symbol) = qrcode::QrCode::new(code.as_bytes()) {
+                let picture = symbol
+                    .render::<qrcode::render::unicode::Dense1x2>()
+                    .dark_color(qrcode::render::unicode::Dense1x2::Light)
+                    .light_color(qrcode::render::unicode::Dense1x2::Dark)
+                    .build();
+                println!("{picture}");
+            }
+        }
+        println!("{code}");
     }
 
     /// `school invites`.

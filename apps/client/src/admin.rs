@@ -6,7 +6,7 @@ use satchel_core::school::{
 };
 
 use crate::client::{Client, now_secs};
-use crate::enrol::{GRANT_LIFETIME_SECS, INVITE_LIFETIME_SECS};
+use crate::enrol::GRANT_LIFETIME_SECS;
 use crate::error::ClientError;
 use crate::store::IssuedInvite;
 
@@ -45,8 +45,47 @@ pub struct IssuedInviteStatus {
     pub status: InviteStatus,
 }
 
+/// The longest a code may stay usable, in days.
+pub const MAX_CODE_VALID_DAYS: u32 = 90;
+
+/// How [`Client::invite_with`] makes an invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InviteOptions {
+    /// Days the code stays usable if nobody uses it (1 to [`MAX_CODE_VALID_DAYS`];
+    /// default 14). Shorter is safer: a code is a secret until it is used.
+    pub code_valid_days: u32,
+}
+
+impl Default for InviteOptions {
+    fn default() -> Self {
+        Self {
+            code_valid_days: DEFAULT_CODE_VALID_DAYS,
+        }
+    }
+}
+
+impl InviteOptions {
+    /// The defaults (a code valid for 14 days).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A code valid for `days` days.
+    #[must_use]
+    pub fn code_valid_days(mut self, days: u32) -> Self {
+        self.code_valid_days = days;
+        self
+    }
+}
+
+/// Days a code stays usable by default.
+const DEFAULT_CODE_VALID_DAYS: u32 = 14;
+
 impl Client {
-    /// Creates an invite code for a teacher, staff member or parent (admin only).
+    /// Creates an invite code for a teacher, staff member or parent (admin only), valid
+    /// for 14 days.
     ///
     /// # Errors
     /// [`ClientError::NotAdmin`] on other devices; [`ClientError::EmptyName`]; bad
@@ -57,6 +96,27 @@ impl Client {
         name: &str,
         classes: &[String],
     ) -> Result<String, ClientError> {
+        self.invite_with(role, name, classes, InviteOptions::new())
+            .await
+    }
+
+    /// [`Client::invite`] with options.
+    ///
+    /// # Errors
+    /// As [`Client::invite`]; [`ClientError::CodeLifetime`] for a lifetime out of range.
+    pub async fn invite_with(
+        &mut self,
+        role: Role,
+        name: &str,
+        classes: &[String],
+        options: InviteOptions,
+    ) -> Result<String, ClientError> {
+        if !(1..=MAX_CODE_VALID_DAYS).contains(&options.code_valid_days) {
+            return Err(ClientError::CodeLifetime {
+                days: options.code_valid_days,
+            });
+        }
+        let lifetime = u64::from(options.code_valid_days) * 86_400;
         let name = name.trim();
         if name.is_empty() {
             return Err(ClientError::EmptyName);
@@ -80,14 +140,19 @@ impl Client {
             &mut os_rng(),
         )?;
         self.relay()?
-            .put_invite(&root, &invite, now + INVITE_LIFETIME_SECS)
+            .put_invite(&root, &invite, now + lifetime)
             .await?;
-        self.record_issued(&invite, now)?;
+        self.record_issued(&invite, now, now + lifetime)?;
         Ok(invite.code.to_line())
     }
 
     /// Keeps the admin's list of issued invites (see [`Client::invites`]).
-    pub(crate) fn record_issued(&mut self, invite: &Invite, now: u64) -> Result<(), ClientError> {
+    pub(crate) fn record_issued(
+        &mut self,
+        invite: &Invite,
+        now: u64,
+        code_expires_at: u64,
+    ) -> Result<(), ClientError> {
         let details = invite.grant.details();
         let record = IssuedInvite {
             grant_id: *invite.grant.id().as_bytes(),
@@ -95,7 +160,7 @@ impl Client {
             role: details.role.as_str().to_owned(),
             classes: details.classes.clone(),
             issued_at: now,
-            code_expires_at: now + INVITE_LIFETIME_SECS,
+            code_expires_at,
             lookup_id: invite.lookup_id,
         };
         Ok(self.store.write(|w| w.put_issued(&record))?)

@@ -89,7 +89,7 @@ impl Client {
         let file = KeyFile::wrap_secret(&root.to_secret_bytes(), &self.key)?;
         private_fs::write_private_file(&self.home.join(ROOT_KEY_FILE), &file.to_bytes())?;
         let me = self.enrol(&invite.code, true).await?;
-        self.record_issued(&invite, now)?;
+        self.record_issued(&invite, now, now + INVITE_LIFETIME_SECS)?;
         Ok(me)
     }
 

@@ -98,6 +98,12 @@ pub enum ClientError {
         /// Why.
         reason: UnverifiedReason,
     },
+    /// An invite code's lifetime out of range.
+    #[error("an invite code can stay valid for 1 to 90 days, not {days}")]
+    CodeLifetime {
+        /// The days asked for.
+        days: u32,
+    },
     /// An invite for nobody.
     #[error("the name is empty: give the name others will see")]
     EmptyName,

@@ -27,7 +27,7 @@ mod send;
 pub mod store;
 mod sync;
 
-pub use admin::{InviteStatus, IssuedInviteStatus};
+pub use admin::{InviteOptions, InviteStatus, IssuedInviteStatus, MAX_CODE_VALID_DAYS};
 pub use client::{Client, ClientConfig};
 pub use directory::Contact;
 pub use enrol::Identity;

@@ -50,3 +50,46 @@ fn issued_invites_are_listed_and_an_unused_one_can_be_revoked_by_id() {
     let error = school.person("dad").run(&["join", &dad_code]).unwrap_err();
     assert!(error.contains("check the code"), "{error}");
 }
+
+#[test]
+fn a_code_can_be_short_lived_and_shown_as_a_qr_code() {
+    let school = School::start();
+    let out = school.admin.ok(&[
+        "school",
+        "invite",
+        "--role",
+        "parent",
+        "--name",
+        "Sam's mum",
+        "--class",
+        "5B",
+        "--valid-days",
+        "2",
+        "--qr",
+    ]);
+    // The picture (half blocks), then the code line itself, which still joins.
+    assert!(out.contains('▀') || out.contains('▄'), "{out}");
+    let code = out.lines().last().unwrap().trim().to_owned();
+    assert!(code.starts_with("SATCHEL1-"), "{out}");
+    let list = invites(&school);
+    let mum = list.iter().find(|i| i["name"] == "Sam's mum").unwrap();
+    let lifetime = mum["code_expires_at"].as_u64().unwrap() - mum["issued_at"].as_u64().unwrap();
+    assert_eq!(lifetime, 2 * 86_400);
+    school.person("mum").ok(&["join", &code]);
+
+    // Out of range: refused by the CLI before anything is made.
+    let error = school
+        .admin
+        .run(&[
+            "school",
+            "invite",
+            "--role",
+            "parent",
+            "--name",
+            "X",
+            "--valid-days",
+            "91",
+        ])
+        .unwrap_err();
+    assert!(error.contains("91"), "{error}");
+}
