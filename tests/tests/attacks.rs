@@ -121,7 +121,11 @@ async fn a_member_who_forges_the_teachers_ids_gets_a_separate_unverified_thread_
     assert_eq!(teacher_got.messages.len(), 1);
     assert_eq!(teacher_got.messages[0].text, "Is the trip still on?");
     assert!(teacher_got.messages[0].verified);
-    let stolen = relay.fetch(hijack.inbound_queue(), 0, 100).await.unwrap();
+    let stolen = relay
+        .fetch(hijack.inbound_queue(), 0, 100)
+        .await
+        .unwrap()
+        .messages;
     assert!(
         stolen.is_empty(),
         "a message for the teacher reached the forger"
@@ -199,7 +203,14 @@ async fn squatting_the_queue_id_an_initiator_could_derive_in_satchel_0_1_blocks_
             .is_empty()
     );
     // The squatted queue receives nothing, ever.
-    assert!(relay.fetch(&squat, 0, 10).await.unwrap().is_empty());
+    assert!(
+        relay
+            .fetch(&squat, 0, 10)
+            .await
+            .unwrap()
+            .messages
+            .is_empty()
+    );
     s.stop().await;
 }
 

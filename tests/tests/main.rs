@@ -13,6 +13,7 @@ mod attacks;
 mod debug_output;
 mod fuzz_corpus;
 mod join_resume;
+mod large_mail;
 mod properties;
 mod relay_flow;
 mod school;

@@ -171,7 +171,11 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
     relay.deposit(&first).await.unwrap();
 
     // The parent (offline until now) fetches the mailbox, verifies, accepts, replies.
-    let fetched = relay.fetch(parent.account.mailbox(), 0, 100).await.unwrap();
+    let fetched = relay
+        .fetch(parent.account.mailbox(), 0, 100)
+        .await
+        .unwrap()
+        .messages;
     assert_eq!(fetched.len(), 1);
     let contact = parent
         .account
@@ -207,6 +211,7 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
             .fetch(parent.account.mailbox(), 0, 100)
             .await
             .unwrap()
+            .messages
             .is_empty()
     );
 
@@ -215,7 +220,8 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
     let fetched = relay
         .fetch(to_parent.inbound_queue(), 0, 100)
         .await
-        .unwrap();
+        .unwrap()
+        .messages;
     assert_eq!(
         to_parent
             .decrypt(&Envelope::from_bytes(&fetched[0].envelope).unwrap())

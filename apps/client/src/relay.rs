@@ -451,6 +451,15 @@ pub struct Fetched {
     pub envelope: Vec<u8>,
 }
 
+/// One page of a queue.
+#[derive(Debug, Clone)]
+pub struct FetchedPage {
+    /// Oldest first.
+    pub messages: Vec<Fetched>,
+    /// Whether more wait after the last one (fetch again after its id).
+    pub more: bool,
+}
+
 /// A client for one relay.
 #[derive(Debug, Clone)]
 pub struct RelayClient {
@@ -902,12 +911,12 @@ impl RelayClient {
         queue: &QueueKeys,
         after: u64,
         limit: u32,
-    ) -> Result<Vec<Fetched>, RelayError> {
+    ) -> Result<FetchedPage, RelayError> {
         let path = paths::queue_messages(&hex::encode(queue.receive_id().as_bytes()), after, limit);
         let answer: FetchResponse = self
             .call_empty(Method::GET, &path, Signer::Queue(queue))
             .await?;
-        answer
+        let messages = answer
             .messages
             .iter()
             .map(|m| {
@@ -916,7 +925,12 @@ impl RelayClient {
                     envelope: unb64(&m.envelope, "envelope")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, RelayError>>()?;
+        // An older relay does not say; a full page may then be followed by more.
+        let more = answer
+            .more
+            .unwrap_or(messages.len() >= usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(FetchedPage { messages, more })
     }
 
     /// Acknowledges (deletes) fetched envelopes.

@@ -194,12 +194,12 @@ impl Client {
                 }
                 Err(error) => return Err(error.into()),
             };
-            let Some(last) = page.iter().map(|f| f.id).max() else {
+            let Some(last) = page.messages.iter().map(|f| f.id).max() else {
                 return Ok(());
             };
             after = last;
-            let outcomes = self.commit_page(&page)?;
-            let ids: Vec<u64> = page.iter().map(|f| f.id).collect();
+            let outcomes = self.commit_page(&page.messages)?;
+            let ids: Vec<u64> = page.messages.iter().map(|f| f.id).collect();
             relay.ack(queue, &ids).await?;
             for outcome in outcomes {
                 match outcome {
@@ -208,7 +208,9 @@ impl Client {
                     Outcome::Nothing => {}
                 }
             }
-            if page.len() < PAGE as usize {
+            // A page may be cut short by the relay's byte limit: ask again while it
+            // says more wait, so one sync delivers everything.
+            if !page.more {
                 return Ok(());
             }
         }

@@ -382,6 +382,11 @@ pub struct FetchedMessage {
 pub struct FetchResponse {
     /// Oldest first.
     pub messages: Vec<FetchedMessage>,
+    /// Whether more messages wait after these (the page was cut by the count or the
+    /// relay's byte limit): fetch again after the last id. `None` from a relay older
+    /// than this field; then a page shorter than the limit means "no more".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more: Option<bool>,
 }
 
 /// The body of an acknowledgement (`POST /v1/queues/{receive_id}/ack`).

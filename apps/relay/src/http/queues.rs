@@ -23,7 +23,7 @@ pub const DEFAULT_FETCH_LIMIT: u32 = 100;
 pub const MAX_FETCH_LIMIT: u32 = 500;
 /// A fetch stops adding envelopes once they total this many bytes (one is always
 /// returned), so a response stays bounded; fetch again with `after`.
-pub const MAX_FETCH_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_FETCH_BYTES: usize = 1024 * 1024;
 /// The most ids per acknowledgement.
 pub const MAX_ACK_IDS: usize = 1000;
 
@@ -180,11 +180,13 @@ async fn fetch(
     let receive_id = parse_receive_id(&receive_id)?;
     let (after, limit) = fetch_query(uri.query())?;
     check_proof(&state, &signed, receive_id).await?;
-    let messages = state
+    let page = state
         .read(move |store| store.fetch(&receive_id, after, limit, MAX_FETCH_BYTES))
         .await?;
     Ok(Json(FetchResponse {
-        messages: messages
+        more: Some(page.more),
+        messages: page
+            .messages
             .into_iter()
             .map(|m| FetchedMessage {
                 id: m.id,

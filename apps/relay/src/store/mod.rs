@@ -265,6 +265,15 @@ pub struct DirectoryEntry {
     pub updated_at: i64,
 }
 
+/// One page of a queue, as fetched.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FetchPage {
+    /// Oldest first.
+    pub messages: Vec<StoredMessage>,
+    /// Whether more messages follow the last one.
+    pub more: bool,
+}
+
 /// A stored message, as fetched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredMessage {
@@ -367,5 +376,5 @@ pub trait RelayStore: Send + Sync + 'static {
         after: u64,
         limit: u32,
         max_bytes: usize,
-    ) -> Result<Vec<StoredMessage>, StoreError>;
+    ) -> Result<FetchPage, StoreError>;
 }

@@ -14,7 +14,7 @@ use satchel_core::ReceiveId;
 
 use super::mail_index::{MailChange, MailIndex};
 use super::{
-    DirectoryEntry, DirectoryWriter, Id16, Invite, PublicKey, RelayStore, StoreError,
+    DirectoryEntry, DirectoryWriter, FetchPage, Id16, Invite, PublicKey, RelayStore, StoreError,
     StoredMessage, WriteOp, WriteOutcome,
 };
 
@@ -940,8 +940,9 @@ impl RelayStore for SqliteStore {
         after: u64,
         limit: u32,
         max_bytes: usize,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
+    ) -> Result<FetchPage, StoreError> {
         self.read(|conn| {
+            // One row past the limit tells whether more follow.
             let mut statement = conn.prepare_cached(
                 "SELECT m.id, m.envelope FROM messages m \
                  JOIN queues q ON q.queue = m.queue \
@@ -950,22 +951,25 @@ impl RelayStore for SqliteStore {
             let mut rows = statement.query(params![
                 receive_id.as_bytes().as_slice(),
                 to_i64(after),
-                limit
+                i64::from(limit) + 1
             ])?;
-            let mut messages = Vec::new();
+            let mut page = FetchPage::default();
             let mut total = 0usize;
             while let Some(row) = rows.next()? {
                 let envelope: Vec<u8> = row.get(1)?;
                 total = total.saturating_add(envelope.len());
-                if total > max_bytes && !messages.is_empty() {
+                let full = page.messages.len() >= limit as usize
+                    || (total > max_bytes && !page.messages.is_empty());
+                if full {
+                    page.more = true;
                     break;
                 }
-                messages.push(StoredMessage {
+                page.messages.push(StoredMessage {
                     id: to_u64(row.get(0)?),
                     envelope,
                 });
             }
-            Ok(messages)
+            Ok(page)
         })
     }
 }

@@ -327,3 +327,33 @@ async fn pending_names_exactly_the_queues_with_mail_in_one_request() {
     assert_eq!(r.status, 413, "{}", r.json);
     relay.stop().await;
 }
+
+/// A fetch answers at most about 1 MiB of envelopes (always at least one) or `limit`
+/// messages, and says whether more wait, so a client keeps fetching in the same sync.
+#[tokio::test]
+async fn fetch_pages_are_bounded_and_say_whether_more_wait() {
+    let relay = TestRelay::start().await;
+    let keys = queue_keys();
+    relay.create_queue(&keys).await;
+    for _ in 0..5 {
+        let r = relay
+            .deposit(envelope(keys.send_id().as_bytes(), 300 * 1024))
+            .await;
+        assert_eq!(r.status, 202, "{}", r.json);
+    }
+    let r = relay.fetch(&keys, "").await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let first = r.json["messages"].as_array().unwrap();
+    assert_eq!(first.len(), 3, "3 × 300 KiB fit in 1 MiB, 4 do not");
+    assert_eq!(r.json["more"], json!(true));
+    let last = first[2]["id"].as_u64().unwrap();
+    let r = relay.fetch(&keys, &format!("?after={last}")).await;
+    assert_eq!(r.json["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(r.json["more"], json!(false));
+    // The count limit says "more" too, and an exact fit does not.
+    let r = relay.fetch(&keys, "?limit=2").await;
+    assert_eq!(r.json["more"], json!(true));
+    let r = relay.fetch(&keys, &format!("?after={last}&limit=2")).await;
+    assert_eq!(r.json["more"], json!(false));
+    relay.stop().await;
+}
