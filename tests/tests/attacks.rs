@@ -68,6 +68,18 @@ async fn school() -> School {
     }
 }
 
+/// A relay with Oak Primary and an unused invite code for Ms Rivera: (relay, its URL,
+/// the admin, the code).
+async fn teacher_invited(dir: &Path) -> (satchel_relay::Relay, String, Client, String) {
+    let (server, url) = relay(&dir.join("relay"), "127.0.0.1:0", 200).await;
+    let mut admin = oak_admin(dir, &url).await;
+    let code = admin
+        .invite(Role::Teacher, "Ms Rivera", &["5B".to_string()])
+        .await
+        .unwrap();
+    (server, url, admin, code)
+}
+
 impl School {
     async fn stop(self) {
         self.server.shutdown().await;
@@ -306,12 +318,7 @@ async fn a_code_seen_after_the_teacher_joined_yields_nothing() {
     use satchel_relay_api::ErrorCode;
 
     let dir = tempfile::tempdir().unwrap();
-    let (server, url) = relay(&dir.path().join("relay"), "127.0.0.1:0", 200).await;
-    let mut admin = oak_admin(dir.path(), &url).await;
-    let code = admin
-        .invite(Role::Teacher, "Ms Rivera", &["5B".to_string()])
-        .await
-        .unwrap();
+    let (server, url, mut admin, code) = teacher_invited(dir.path()).await;
     let mut teacher = open(&dir.path().join("teacher"), 2);
     teacher.join(&code).await.unwrap();
 
@@ -409,5 +416,83 @@ async fn a_revoked_member_can_neither_send_nor_be_written_to_by_mistake() {
             .collect::<Vec<_>>(),
         ["The trip is on."]
     );
+    server.shutdown().await;
+}
+
+/// Someone sees the teacher's invite code *before* she uses it and fetches its record
+/// (the grant and the directory key). She then joins normally. The copier binds the
+/// genuine grant to an account of their own and writes to a parent as "Ms Rivera": the
+/// certificate is valid, but the parent's directory lists another account under that
+/// grant, so the message is shown NOT VERIFIED. (Before this check it was shown as the
+/// verified teacher.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_copied_before_the_teacher_joined_does_not_make_the_copier_verified() {
+    use satchel_core::school::InviteCode;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url, mut admin, code) = teacher_invited(dir.path()).await;
+
+    // The copier reads the record while the code is still unused.
+    let parsed = InviteCode::parse(&code).unwrap();
+    let keys = parsed.keys();
+    let relay_client = RelayClient::new(&url).unwrap();
+    let (record, _) = relay_client
+        .get_invite(&parsed.school_id, &keys)
+        .await
+        .unwrap();
+    let stolen = keys.open_record(&record).unwrap();
+
+    // The teacher and a parent join as usual.
+    let mut teacher = client(&dir.path().join("teacher"), 2);
+    teacher.join(&code).await.unwrap();
+    let mum_code = admin
+        .invite(Role::Parent, "Sam's mum", &["5B".to_string()])
+        .await
+        .unwrap();
+    let mum_home = dir.path().join("mum");
+    let mut mum = client(&mum_home, 3);
+    mum.join(&mum_code).await.unwrap();
+
+    // The copier binds the genuine grant to a fresh account and writes to mum.
+    let mut rng = os_rng();
+    let copier = Account::new(&mut rng);
+    let certificate = keys
+        .bind(
+            stolen.grant,
+            copier.account_id(),
+            *copier.certificate().account_key(),
+        )
+        .unwrap();
+    let mum_account = stored_account(&mum_home, 3);
+    let mut session = Session::initiate(&copier, &mum_account.prekey_bundle(), &mut rng).unwrap();
+    session
+        .set_sender_certificate(certificate.to_bytes())
+        .unwrap();
+    relay_client
+        .create_queue(session.inbound_queue())
+        .await
+        .unwrap();
+    let envelope = session
+        .encrypt(
+            &satchel_proto_text("Ms Rivera here: new bank details for the trip."),
+            &mut rng,
+        )
+        .unwrap();
+    relay_client.deposit(&envelope).await.unwrap();
+
+    let report = mum.sync().await.unwrap();
+    assert_eq!(report.messages.len(), 1, "{report:?}");
+    let message = &report.messages[0];
+    assert!(!message.verified, "the copier was shown as the teacher");
+    assert_eq!(message.role, None);
+    assert!(message.from.contains("someone else"), "{}", message.from);
+    assert!(mum.history("Ms Rivera").unwrap().is_empty());
+
+    // The real teacher is unaffected.
+    teacher.send("Sam's mum", "The trip is on.").await.unwrap();
+    let real = mum.sync().await.unwrap();
+    assert_eq!(real.messages.len(), 1);
+    assert!(real.messages[0].verified);
+    assert_eq!(real.messages[0].from, "Ms Rivera");
     server.shutdown().await;
 }

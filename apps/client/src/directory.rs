@@ -95,6 +95,8 @@ impl Client {
                     bundle: entry.bundle.to_bytes(),
                     bundle_id: entry.bundle_id,
                     updated_at: entry.updated_at,
+                    grant_id: *entry.member.grant().id().as_bytes(),
+                    account_key: *entry.member.account_key(),
                 })
             })
             .collect();

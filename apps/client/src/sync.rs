@@ -9,7 +9,9 @@
 //! picks it up again (messages already stored are recognised and not shown twice).
 
 use prost::Message as _;
-use satchel_core::school::{RevocationList, SchoolKey, SenderStatus, verify_member};
+use satchel_core::school::{
+    RevocationList, SchoolKey, SenderStatus, UnverifiedReason, verify_member,
+};
 use std::collections::HashMap;
 
 use satchel_core::storage::receive::{OpenError, Opened, ReceiveState, open};
@@ -116,11 +118,63 @@ struct Verifier<'a> {
     root: &'a SchoolKey,
     revocations: Option<&'a RevocationList>,
     now: u64,
+    /// Who holds each grant in the local directory (account id and key), read on the
+    /// first verified sender of the page.
+    holders: std::cell::OnceCell<GrantHolders>,
+}
+
+/// Grant id → the account the directory lists under it.
+pub(crate) type GrantHolders = HashMap<[u8; 16], ([u8; 16], [u8; 32])>;
+
+/// The holders of grants in `contacts` (records from before 0.2, without a grant id,
+/// are left out until the next directory refresh).
+pub(crate) fn grant_holders(contacts: &[crate::store::ContactRecord]) -> GrantHolders {
+    contacts
+        .iter()
+        .filter(|c| c.grant_id != [0; 16])
+        .map(|c| (c.grant_id, (c.account_id, c.account_key)))
+        .collect()
+}
+
+/// A genuine certificate presented by an account other than the one the directory lists
+/// under its grant: a copied invite code bound to someone else's account.
+pub(crate) fn held_by_another(
+    status: SenderStatus,
+    device: &DeviceCertificate,
+    holders: &GrantHolders,
+) -> SenderStatus {
+    match &status {
+        SenderStatus::Verified(member) => match holders.get(member.grant_id.as_bytes()) {
+            Some((account, key))
+                if account != device.account_id().as_bytes() || key != device.account_key() =>
+            {
+                SenderStatus::Unverified(UnverifiedReason::HeldByAnother)
+            }
+            _ => status,
+        },
+        SenderStatus::Unverified(_) => status,
+    }
 }
 
 impl Verifier<'_> {
-    fn status(&self, certificate: Option<&[u8]>, device: &DeviceCertificate) -> SenderStatus {
-        verify_member(self.root, self.revocations, self.now, certificate, device)
+    fn status(
+        &self,
+        w: &Writer<'_>,
+        certificate: Option<&[u8]>,
+        device: &DeviceCertificate,
+    ) -> Result<SenderStatus, StoreError> {
+        let status = verify_member(self.root, self.revocations, self.now, certificate, device);
+        if !status.is_verified() {
+            return Ok(status);
+        }
+        let holders = match self.holders.get() {
+            Some(holders) => holders,
+            None => {
+                let built = grant_holders(&w.contacts()?);
+                self.holders.get_or_init(|| built)
+            }
+        };
+        Ok(held_by_another(status, device, holders))
     }
 }
 
@@ -226,6 +280,7 @@ impl Client {
             root: &profile.root_key,
             revocations: profile.revocations.as_ref(),
             now: now_secs(),
+            holders: std::cell::OnceCell::new(),
         };
         Ok(store.write(|w| {
             let mut state = PageState::default();
@@ -388,14 +443,19 @@ fn receive_one(
             *dirty = true;
             let status = match sender_certificate {
                 // A repeated first contact: verified by the certificate it carries.
-                Some(certificate) => verifier.status(Some(&certificate), row.session.peer()),
-                None => state
-                    .statuses
-                    .entry(session)
-                    .or_insert_with(|| {
-                        verifier.status(row.peer_certificate.as_deref(), row.session.peer())
-                    })
-                    .clone(),
+                Some(certificate) => verifier.status(w, Some(&certificate), row.session.peer())?,
+                None => match state.statuses.get(&session) {
+                    Some(status) => status.clone(),
+                    None => {
+                        let status = verifier.status(
+                            w,
+                            row.peer_certificate.as_deref(),
+                            row.session.peer(),
+                        )?;
+                        state.statuses.insert(session, status.clone());
+                        status
+                    }
+                },
             };
             store_message(w, status, row.session.peer(), &plaintext)
         }
@@ -419,7 +479,7 @@ fn receive_one(
             };
             account.commit_accepted(&handshake);
             state.account_changed = true;
-            let status = verifier.status(Some(&sender_certificate), session.peer());
+            let status = verifier.status(w, Some(&sender_certificate), session.peer())?;
             store_message(w, status, session.peer(), &plaintext)
         }
     }

@@ -179,6 +179,10 @@ pub enum UnverifiedReason {
     Expired,
     /// The school revoked it.
     Revoked,
+    /// The certificate is genuine, but the school's directory lists another account
+    /// under the same grant: someone bound a copied invite code to their own account.
+    /// Core cannot see this; an app that keeps the directory reports it.
+    HeldByAnother,
 }
 
 impl std::fmt::Display for UnverifiedReason {
@@ -194,6 +198,9 @@ impl std::fmt::Display for UnverifiedReason {
             UnverifiedReason::NotYetValid => "school certificate not valid yet",
             UnverifiedReason::Expired => "school certificate expired",
             UnverifiedReason::Revoked => "the school has revoked this sender",
+            UnverifiedReason::HeldByAnother => {
+                "the school gave this certificate to someone else: do not trust this sender"
+            }
         })
     }
 }

@@ -77,6 +77,9 @@ pub(crate) fn convert(tx: &Connection, cipher: &StoreCipher) -> Result<(), Store
                 bundle: r.get(7)?,
                 bundle_id: id16(r.get(8)?),
                 updated_at: u64_of(r.get(9)?),
+                // Filled by the next directory refresh.
+                grant_id: [0; 16],
+                account_key: [0; 32],
             })
         })?
         .collect::<Row<_>>()?;

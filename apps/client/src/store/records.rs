@@ -63,6 +63,10 @@ pub struct ContactRecord {
     pub bundle_id: [u8; 16],
     /// When they last updated the entry (Unix seconds).
     pub updated_at: u64,
+    /// The grant their certificate carries (all zero in a record from before 0.2).
+    pub grant_id: [u8; 16],
+    /// Their account key (all zero in a record from before 0.2).
+    pub account_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ContactRecord {
@@ -191,6 +195,10 @@ struct StoredContact {
     bundle_id: Vec<u8>,
     #[prost(uint64, tag = "10")]
     updated_at: u64,
+    #[prost(bytes = "vec", tag = "11")]
+    grant_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "12")]
+    account_key: Vec<u8>,
 }
 
 /// A session row's secret part: the session state, and the school certificate the peer
@@ -252,6 +260,8 @@ impl ContactRecord {
             bundle: self.bundle.clone(),
             bundle_id: self.bundle_id.to_vec(),
             updated_at: self.updated_at,
+            grant_id: self.grant_id.to_vec(),
+            account_key: self.account_key.to_vec(),
         }
         .encode_to_vec()
     }
@@ -269,6 +279,8 @@ impl ContactRecord {
             bundle: c.bundle,
             bundle_id: id16(c.bundle_id, "contact bundle id")?,
             updated_at: c.updated_at,
+            grant_id: c.grant_id.try_into().unwrap_or([0; 16]),
+            account_key: c.account_key.try_into().unwrap_or([0; 32]),
         })
     }
 }

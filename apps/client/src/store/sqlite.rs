@@ -152,6 +152,59 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// Every row of a table of sealed records (`SELECT <index>, record`), opened with
+    /// the context `table || index` and decoded.
+    fn sealed_records<T>(
+        &self,
+        sql: &str,
+        table: &[u8],
+        decode: impl Fn(&[u8]) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        rows.map(|row| {
+            let (index, sealed) = row?;
+            let plain = self.cipher.open(&ctx(&[table, &index]), &sealed)?;
+            decode(&plain)
+        })
+        .collect()
+    }
+
+    /// The local copy of the school directory, by name.
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails or a row is damaged.
+    fn contacts(&self) -> Result<Vec<ContactRecord>, StoreError> {
+        let mut contacts = self.sealed_records(
+            "SELECT entry, record FROM contacts",
+            b"contacts",
+            ContactRecord::decode,
+        )?;
+        contacts.sort_by(|a, b| {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then(a.account_id.cmp(&b.account_id))
+        });
+        Ok(contacts)
+    }
+
+    /// Every invite this admin device issued, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn issued(&self) -> Result<Vec<IssuedInvite>, StoreError> {
+        let mut issued = self.sealed_records(
+            "SELECT grant, record FROM issued",
+            b"issued",
+            IssuedInvite::decode,
+        )?;
+        issued.sort_by_key(|i| (i.issued_at, i.grant_id));
+        Ok(issued)
+    }
+
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let sealed: Option<Vec<u8>> = self
             .conn
@@ -434,43 +487,12 @@ impl SqliteStore {
         self.reader().sessions("", [])
     }
 
-    /// Every row of a table of sealed records (`SELECT <index>, record`), opened with
-    /// the context `table || index` and decoded.
-    fn sealed_records<T>(
-        &self,
-        sql: &str,
-        table: &[u8],
-        decode: impl Fn(&[u8]) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError> {
-        let mut statement = self.conn.prepare_cached(sql)?;
-        let rows = statement.query_map([], |row| {
-            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
-        })?;
-        rows.map(|row| {
-            let (index, sealed) = row?;
-            let plain = self.cipher.open(&ctx(&[table, &index]), &sealed)?;
-            decode(&plain)
-        })
-        .collect()
-    }
-
     /// The local copy of the school directory, by name.
     ///
     /// # Errors
     /// [`StoreError`] if SQLite fails or a row is damaged.
     pub fn contacts(&self) -> Result<Vec<ContactRecord>, StoreError> {
-        let mut contacts = self.sealed_records(
-            "SELECT entry, record FROM contacts",
-            b"contacts",
-            ContactRecord::decode,
-        )?;
-        contacts.sort_by(|a, b| {
-            a.name
-                .to_lowercase()
-                .cmp(&b.name.to_lowercase())
-                .then(a.account_id.cmp(&b.account_id))
-        });
-        Ok(contacts)
+        self.reader().contacts()
     }
 
     /// Every invite this admin device issued, oldest first.
@@ -478,13 +500,7 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError`].
     pub fn issued(&self) -> Result<Vec<IssuedInvite>, StoreError> {
-        let mut issued = self.sealed_records(
-            "SELECT grant, record FROM issued",
-            b"issued",
-            IssuedInvite::decode,
-        )?;
-        issued.sort_by_key(|i| (i.issued_at, i.grant_id));
-        Ok(issued)
+        self.reader().issued()
     }
 
     /// The conversation `conversation`, oldest first.
@@ -839,6 +855,14 @@ impl<'a> Writer<'a> {
             params![sealed, to_i64(created_at)],
         )?;
         Ok(self.tx.last_insert_rowid())
+    }
+
+    /// The local copy of the school directory (as [`SqliteStore::contacts`]).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn contacts(&self) -> Result<Vec<ContactRecord>, StoreError> {
+        self.reader().contacts()
     }
 
     /// Records an invite this admin device issued.
