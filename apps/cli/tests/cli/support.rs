@@ -61,6 +61,14 @@ impl Relay {
     }
 }
 
+impl Drop for Relay {
+    /// A test that ends, or fails, never leaves its relay running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub struct Person {
     pub home: PathBuf,
 }
