@@ -210,16 +210,8 @@ pub fn store_value(data: &[u8]) {
     );
 }
 
-/// One seed input for one target.
-#[derive(Debug, Clone)]
-pub struct Seed {
-    /// The target (a function of this module, a directory of `fuzz/seeds/`).
-    pub target: &'static str,
-    /// The file name.
-    pub name: &'static str,
-    /// The input.
-    pub bytes: Vec<u8>,
-}
+/// One seed input for one target (the same shape as core's seeds).
+pub use satchel_core::internal::fuzz::Seed;
 
 /// The seed corpus: real key files and sealed values under the fixed keys, and
 /// truncated, bit-flipped and misdirected variants. Not deterministic (salts and nonces
