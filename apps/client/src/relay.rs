@@ -397,6 +397,24 @@ fn check_relay_url(base_url: &str) -> Result<(), RelayError> {
     Ok(())
 }
 
+/// How many times a request the relay rate-limited is sent again.
+const RATE_LIMIT_RETRIES: u32 = 3;
+/// The longest `Retry-After` (seconds) the client waits for by itself; a longer one is
+/// returned as an error.
+const MAX_RETRY_WAIT_SECONDS: u64 = 5;
+/// How long an idle connection is kept for reuse: below the relay's header timeout
+/// (30 s by default), so the relay never closes a connection the client is about to
+/// reuse.
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// One attempt's outcome when it failed.
+enum Retry {
+    /// Rate-limited: try again after this long.
+    After(std::time::Duration),
+    /// Any other failure.
+    No(RelayError),
+}
+
 /// Who signs a request.
 enum Signer<'a> {
     None,
@@ -494,6 +512,7 @@ impl RelayClient {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(30))
+            .pool_idle_timeout(POOL_IDLE)
             // Requests carry signatures over the path: never follow a redirect.
             .redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = &config.extra_ca_pem {
@@ -526,6 +545,9 @@ impl RelayClient {
         })
     }
 
+    /// Sends a request; when the relay says "too many requests" with a short
+    /// `Retry-After`, waits and sends it again (freshly signed), up to
+    /// [`RATE_LIMIT_RETRIES`] times.
     async fn call(
         &self,
         method: Method,
@@ -534,6 +556,38 @@ impl RelayClient {
         json_body: bool,
         signer: Signer<'_>,
     ) -> Result<(StatusCode, Vec<u8>), RelayError> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .call_once(method.clone(), path, body.clone(), json_body, &signer)
+                .await
+            {
+                Err(Retry::After(wait)) if attempt < RATE_LIMIT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                Err(Retry::After(_)) => {
+                    return Err(RelayError::Rejected {
+                        status: StatusCode::TOO_MANY_REQUESTS.as_u16(),
+                        code: ErrorCode::RateLimited,
+                        message: "the relay is busy: too many requests; try again in a minute"
+                            .into(),
+                    });
+                }
+                Err(Retry::No(error)) => return Err(error),
+                Ok(answer) => return Ok(answer),
+            }
+        }
+    }
+
+    async fn call_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        json_body: bool,
+        signer: &Signer<'_>,
+    ) -> Result<(StatusCode, Vec<u8>), Retry> {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base));
@@ -554,7 +608,7 @@ impl RelayClient {
             };
             request = request.header(AUTH_HEADER, value.to_header());
         }
-        if let Signer::Key(key) = signer {
+        if let Signer::Key(key) = *signer {
             // Tells the relay which member key signed (directory writes).
             request = request.header(KEY_HEADER, b64(&key.public()));
         }
@@ -567,14 +621,30 @@ impl RelayClient {
             .header("Content-Type", content_type)
             .body(body)
             .send()
-            .await?;
+            .await
+            .map_err(|e| Retry::No(e.into()))?;
         let status = response.status();
-        let bytes = response.bytes().await?.to_vec();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let wait = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .filter(|seconds| *seconds <= MAX_RETRY_WAIT_SECONDS);
+            if let Some(seconds) = wait {
+                return Err(Retry::After(std::time::Duration::from_secs(seconds.max(1))));
+            }
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Retry::No(e.into()))?
+            .to_vec();
         if status.is_success() {
             return Ok((status, bytes));
         }
         let parsed: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
-        Err(match parsed {
+        Err(Retry::No(match parsed {
             Some(body) => RelayError::Rejected {
                 status: status.as_u16(),
                 code: body.error,
@@ -585,7 +655,7 @@ impl RelayClient {
                 code: ErrorCode::Other,
                 message: status.canonical_reason().unwrap_or("error").into(),
             },
-        })
+        }))
     }
 
     /// Sends a JSON request and reads the answer as `T`; an answer that does

@@ -5,6 +5,13 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+/// The default request rate per client network.
+pub const DEFAULT_RATE_LIMIT: u32 = 200;
+/// The default limit on connections held at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 8_192;
+/// The default limit on connections from one client network.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
+
 /// Satchel relay: stores and forwards end-to-end encrypted mail for a school.
 ///
 /// The relay only ever sees ciphertext and public keys. It keeps its data in one SQLite
@@ -43,11 +50,40 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub max_age_days: u32,
 
-    /// Requests per second allowed on one connection (bursts of twice this are allowed).
-    /// Clients that exceed it get HTTP 429 and retry.
-    #[arg(long, value_name = "PER_SECOND", default_value_t = 200,
+    /// Requests per second allowed from one client network (an IPv4 address or an IPv6
+    /// /64), across all its connections; bursts of twice this are allowed. Clients that
+    /// exceed it get HTTP 429 and retry. Behind a reverse proxy every client has the
+    /// proxy's address: raise this and let the proxy limit each client.
+    #[arg(long, value_name = "PER_SECOND", default_value_t = DEFAULT_RATE_LIMIT,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit: u32,
+
+    /// The most connections the relay holds at once. Further connections are closed
+    /// as soon as they are accepted. Keep the open-file limit (`ulimit -n`,
+    /// systemd's `LimitNOFILE=`) above this.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
+
+    /// The most connections one client network (an IPv4 address or an IPv6 /64) holds
+    /// at once; an app holds one or two. Behind a reverse proxy every client has the
+    /// proxy's address: raise this to --max-connections there.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections_per_address: usize,
+
+    /// Seconds a client may take to send a request's headers; a connection that sits
+    /// idle this long between requests is closed too (slow-header attacks).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+
+    /// Seconds a connection may go without a byte moving either way before it is
+    /// closed (a client that stops reading, a stalled upload). WebSocket push stays
+    /// open: the relay pings it every 30 seconds, so keep this above 30.
+    #[arg(long, value_name = "SECONDS", default_value_t = 75,
+          value_parser = clap::value_parser!(u64).range(31..=3600))]
+    pub idle_timeout: u64,
 
     /// Signed requests remembered to refuse replays (each for the 10 minutes its
     /// timestamp stays valid; about 90 bytes each). When full, signed requests get 503
@@ -73,7 +109,11 @@ impl Config {
             queue_max_messages: 10_000,
             queue_max_bytes: 64 * 1024 * 1024,
             max_age_days: 30,
-            rate_limit: 200,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            header_timeout: 30,
+            idle_timeout: 75,
             replay_cache_entries: crate::replay::DEFAULT_CAPACITY,
             log: "info".to_owned(),
         }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod replay;
+pub mod server;
 pub mod store;
 pub mod tls;
 
@@ -42,7 +43,8 @@ pub use error::Error;
 pub use http::AppState;
 pub use tls::{TlsArgs, TlsConfig, TlsError};
 
-use limits::{ConnectionBudget, NoDelayListener, RateLimit};
+use limits::RateLimit;
+use server::{Admission, ConnectionLimits, Server, Timeouts};
 use store::writer::{Writer, WriterThread};
 use store::{QueueQuota, RelayStore, StoreError, WriteOp, WriteOutcome};
 
@@ -56,10 +58,10 @@ const PURGE_CHUNK: u32 = 10_000;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Builds the router with every layer: JSON errors, request logs, timeouts, body limits
-/// and the per-connection rate limit. Serve it with
-/// `into_make_service_with_connect_info::<limits::ConnectionBudget>()` to enable the rate
-/// limit; without connection info (e.g. `oneshot` tests) requests are not limited.
-pub fn app(state: AppState, rate_limit: RateLimit) -> Router {
+/// and the rate limit. The rate limit applies to requests that carry a
+/// [`server::ClientSlot`] (the connection layer attaches one to every request); without
+/// one (e.g. `oneshot` tests) requests are not limited.
+pub fn app(state: AppState) -> Router {
     let replay = Arc::clone(&state.replay);
     http::router()
         .fallback(|| async { Error::NotFound })
@@ -73,10 +75,7 @@ pub fn app(state: AppState, rate_limit: RateLimit) -> Router {
                     limits::REQUEST_TIMEOUT,
                 ))
                 .layer(DefaultBodyLimit::max(limits::JSON_BODY_LIMIT))
-                .layer(axum::middleware::from_fn_with_state(
-                    rate_limit,
-                    limits::rate_limit,
-                )),
+                .layer(axum::middleware::from_fn(limits::rate_limit)),
         )
         .with_state(state)
 }
@@ -113,7 +112,8 @@ pub struct Relay {
     addr: SocketAddr,
     tls: bool,
     shutdown: watch::Sender<bool>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
+    admission: Arc<Admission>,
     retention: JoinHandle<()>,
     writer_thread: WriterThread,
 }
@@ -131,6 +131,12 @@ impl Relay {
         self.tls
     }
 
+    /// The connections held now.
+    #[must_use]
+    pub fn connections(&self) -> usize {
+        self.admission.connections()
+    }
+
     /// `https` or `http`: the scheme clients use to reach [`Relay::local_addr`].
     #[must_use]
     pub fn scheme(&self) -> &'static str {
@@ -142,8 +148,7 @@ impl Relay {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         match tokio::time::timeout(SHUTDOWN_GRACE, self.server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => tracing::error!(%error, "the server stopped with an error"),
+            Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "the server task failed"),
             Err(_) => tracing::warn!("requests were still running after the grace period"),
         }
@@ -213,40 +218,39 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         shutdown: shutdown_rx.clone(),
         replay: Arc::new(replay::ReplayCache::new(config.replay_cache_entries)),
     };
-    let router = app(state, RateLimit::new(config.rate_limit));
-    let listener = NoDelayListener(listener);
-    let mut stop = shutdown_rx.clone();
-    let stopped = async move {
-        let _ = stop.wait_for(|stopped| *stopped).await;
-    };
+    let router = app(state);
+    let admission = Admission::new(
+        ConnectionLimits {
+            total: config.max_connections,
+            per_address: config.max_connections_per_address,
+        },
+        RateLimit::new(config.rate_limit),
+    );
     let is_tls = tls.is_some();
-    let server = match tls {
-        None => tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<ConnectionBudget>(),
-            )
-            .with_graceful_shutdown(stopped)
-            .await
-        }),
-        Some(tls) => {
-            let listener = tls::TlsListener::spawn(listener, &tls, shutdown_rx.clone())?;
-            tokio::spawn(async move {
-                axum::serve(
-                    listener,
-                    router.into_make_service_with_connect_info::<ConnectionBudget>(),
-                )
-                .with_graceful_shutdown(stopped)
-                .await
-            })
+    let server = tokio::spawn(
+        Server {
+            listener,
+            router,
+            admission: Arc::clone(&admission),
+            timeouts: Timeouts {
+                header: Duration::from_secs(config.header_timeout),
+                idle: Duration::from_secs(config.idle_timeout),
+            },
+            tls,
+            stop: shutdown_rx,
         }
-    };
+        .run(),
+    );
     let retention = tokio::spawn(retention(writer, config.max_age_days));
     tracing::info!(
         queue_max_messages = config.queue_max_messages,
         queue_max_bytes = config.queue_max_bytes,
         max_age_days = config.max_age_days,
         rate_limit = config.rate_limit,
+        max_connections = config.max_connections,
+        max_connections_per_address = config.max_connections_per_address,
+        header_timeout_s = config.header_timeout,
+        idle_timeout_s = config.idle_timeout,
         replay_cache_entries = config.replay_cache_entries,
         tls = is_tls,
         "relay started"
@@ -256,6 +260,7 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         tls: is_tls,
         shutdown,
         server,
+        admission,
         retention,
         writer_thread,
     })

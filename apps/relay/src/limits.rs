@@ -1,85 +1,24 @@
-//! Limits as layers: a token bucket per connection, body-size limits, timeouts, and a
-//! fallback that turns every bare error status into the JSON error shape.
+//! Limits as layers: the request rate of each client network, body-size limits,
+//! timeouts, and a fallback that turns every bare error status into the JSON error shape.
 //!
-//! The rate limit is per TCP connection: each accepted connection gets its own bucket,
-//! created in [`ConnectionBudget::connect_info`] and dropped with the connection. The
-//! relay never stores or even keys anything by the peer's address.
+//! The rate limit's token buckets live in the connection layer's admission table
+//! ([`crate::server::admission`]), one per client network, in memory only.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{Request, State, connect_info::Connected};
+use axum::extract::Request;
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::serve::{IncomingStream, Listener};
 
 use crate::error::{Error, response_for_status};
+use crate::server::ClientSlot;
 
 /// How long a request may take before the relay answers 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest body of any JSON endpoint (the largest field is a 64 KiB revocation list
 /// in base64).
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
-
-/// The token bucket of one connection.
-#[derive(Clone, Debug, Default)]
-pub struct ConnectionBudget(Arc<Mutex<Option<Bucket>>>);
-
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-impl Connected<IncomingStream<'_, NoDelayListener>> for ConnectionBudget {
-    fn connect_info(_stream: IncomingStream<'_, NoDelayListener>) -> Self {
-        Self::default()
-    }
-}
-
-/// A TCP listener that sets `TCP_NODELAY` on every accepted connection.
-#[derive(Debug)]
-pub struct NoDelayListener(pub tokio::net::TcpListener);
-
-impl Listener for NoDelayListener {
-    type Io = tokio::net::TcpStream;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, addr) = Listener::accept(&mut self.0).await;
-        // Small responses should not wait for Nagle's algorithm.
-        let _ = stream.set_nodelay(true);
-        (stream, addr)
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
-
-impl ConnectionBudget {
-    /// Takes one token; `false` if the connection is over its rate.
-    fn take(&self, rate: f64, burst: f64) -> bool {
-        let Ok(mut bucket) = self.0.lock() else {
-            return true;
-        };
-        let now = Instant::now();
-        let bucket = bucket.get_or_insert(Bucket {
-            tokens: burst,
-            last: now,
-        });
-        let elapsed = now.duration_since(bucket.last).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
 
 /// Rate-limit settings.
 #[derive(Clone, Copy, Debug)]
@@ -101,13 +40,14 @@ impl RateLimit {
     }
 }
 
-/// Middleware: answers 429 `rate_limited` when the connection's bucket is empty.
-/// Requests without connection info (in-process `oneshot` tests) are not limited.
-pub async fn rate_limit(State(limit): State<RateLimit>, request: Request, next: Next) -> Response {
+/// Middleware: answers 429 `rate_limited` when the bucket of the client's network is
+/// empty ([`ClientSlot`]). Requests without a slot (in-process `oneshot` tests) are not
+/// limited.
+pub async fn rate_limit(request: Request, next: Next) -> Response {
     let allowed = request
         .extensions()
-        .get::<axum::extract::ConnectInfo<ConnectionBudget>>()
-        .is_none_or(|info| info.0.take(limit.per_second, limit.burst));
+        .get::<ClientSlot>()
+        .is_none_or(ClientSlot::take);
     if allowed {
         next.run(request).await
     } else {

@@ -2,39 +2,21 @@
 //!
 //! Without them the relay speaks plain HTTP, which is only meant for a relay behind a
 //! TLS reverse proxy or for tests on 127.0.0.1 (clients refuse `http://` to any other
-//! host). With them, [`TlsListener`] accepts TCP connections, runs the TLS handshakes
-//! concurrently (each bounded by [`HANDSHAKE_TIMEOUT`], at most
-//! [`MAX_PENDING_HANDSHAKES`] at a time) and hands finished TLS streams to the same
-//! axum server, so graceful shutdown, the per-connection rate limit and WebSocket push
+//! host). With them, the connection layer ([`crate::server`]) runs each admitted
+//! connection's TLS handshake (bounded in time and in how many run at once) and serves
+//! the same router over the TLS stream, so limits, graceful shutdown and WebSocket push
 //! work exactly as over plain HTTP.
 //!
 //! The crypto provider is rustls' `ring` provider, the same one the client uses.
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
 use rustls::ServerConfig;
 use rustls::pki_types::pem::{self, PemObject as _};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, mpsc, watch};
-use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
-
-use crate::limits::{ConnectionBudget, NoDelayListener};
-
-/// How long a client may take to complete the TLS handshake before it is disconnected.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most TLS handshakes in progress at once; further connections wait in the
-/// listen backlog.
-pub const MAX_PENDING_HANDSHAKES: usize = 256;
 
 /// The TLS command-line options: both or neither.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -203,6 +185,12 @@ impl TlsConfig {
     pub fn from_server_config(config: Arc<ServerConfig>) -> Self {
         Self(config)
     }
+
+    /// The rustls configuration.
+    #[must_use]
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.0)
+    }
 }
 
 fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
@@ -242,94 +230,4 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
         },
         other => pem_error("key", path, &other),
     })
-}
-
-/// A listener that accepts TCP connections (with `TCP_NODELAY`), completes their TLS
-/// handshakes in the background and yields the TLS streams. Handshakes that fail or
-/// time out are logged at debug level and dropped; they never reach the router.
-#[derive(Debug)]
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local_addr: SocketAddr,
-}
-
-impl TlsListener {
-    /// Starts accepting on `listener`; stops when `stop` turns `true` or the returned
-    /// listener is dropped.
-    ///
-    /// # Errors
-    /// If the listener's local address cannot be read.
-    pub fn spawn(
-        listener: NoDelayListener,
-        config: &TlsConfig,
-        stop: watch::Receiver<bool>,
-    ) -> io::Result<Self> {
-        let local_addr = listener.0.local_addr()?;
-        let (ready_tx, ready) = mpsc::channel(MAX_PENDING_HANDSHAKES);
-        let acceptor = TlsAcceptor::from(Arc::clone(&config.0));
-        tokio::spawn(accept_loop(listener, acceptor, ready_tx, stop));
-        Ok(Self { ready, local_addr })
-    }
-}
-
-async fn accept_loop(
-    mut listener: NoDelayListener,
-    acceptor: TlsAcceptor,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let permits = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
-    let mut handshakes = JoinSet::new();
-    loop {
-        // Reap finished handshake tasks so the set does not grow.
-        while handshakes.try_join_next().is_some() {}
-        let accepted = tokio::select! {
-            _ = stop.wait_for(|stopped| *stopped) => break,
-            () = ready.closed() => break,
-            accepted = async {
-                let permit = Arc::clone(&permits).acquire_owned().await;
-                (permit, Listener::accept(&mut listener).await)
-            } => accepted,
-        };
-        let (Ok(permit), (tcp, addr)) = accepted else {
-            break;
-        };
-        let acceptor = acceptor.clone();
-        let ready = ready.clone();
-        handshakes.spawn(async move {
-            let _permit = permit;
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => {
-                    let _ = ready.send((stream, addr)).await;
-                }
-                Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
-                Err(_) => tracing::debug!("TLS handshake timed out"),
-            }
-        });
-    }
-    // Dropping the set aborts handshakes still in progress.
-    drop(handshakes);
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(connection) => connection,
-            // The accept loop stopped (shutdown): no more connections.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_addr)
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for ConnectionBudget {
-    fn connect_info(_stream: IncomingStream<'_, TlsListener>) -> Self {
-        Self::default()
-    }
 }

@@ -17,6 +17,7 @@ mod directory;
 mod envelopes;
 mod errors;
 mod invites;
+mod limits;
 mod prekeys;
 mod privacy;
 mod process;

@@ -162,6 +162,22 @@ impl TestRelay {
         self.dir
     }
 
+    /// The relay's address (in-process relays only).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.relay
+            .as_ref()
+            .expect("an in-process relay")
+            .local_addr()
+    }
+
+    /// Connections the relay holds now (in-process relays only).
+    pub fn connections(&self) -> usize {
+        self.relay
+            .as_ref()
+            .expect("an in-process relay")
+            .connections()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -1,0 +1,287 @@
+//! Who may hold a connection, and how fast each client address may send requests.
+//!
+//! One table in memory, keyed by the client's network (an IPv4 address, or the /64 of an
+//! IPv6 address, which is what one household or phone is usually given). Each entry
+//! counts the connections that network holds and carries one token bucket shared by
+//! all of them, so opening more connections buys no more requests. Entries vanish once
+//! their network holds no connection and its bucket has refilled; nothing is written to
+//! disk and addresses are never logged.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use crate::limits::RateLimit;
+
+/// The connection limits: in total and per client network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// The most connections the relay holds at once.
+    pub total: usize,
+    /// The most connections one client network holds at once.
+    pub per_address: usize,
+}
+
+/// The key of a client network: an IPv4 address, or the first 64 bits of an IPv6 one
+/// (IPv4-mapped IPv6 addresses count as IPv4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Network {
+    V4(u32),
+    V6(u64),
+}
+
+impl Network {
+    fn of(address: IpAddr) -> Self {
+        match address {
+            IpAddr::V4(v4) => Self::V4(u32::from(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self::V4(u32::from(v4)),
+                None => Self::V6(prefix_64(v6)),
+            },
+        }
+    }
+}
+
+fn prefix_64(address: Ipv6Addr) -> u64 {
+    // The upper 64 bits of the 128-bit address.
+    u64::try_from(u128::from(address) >> 64).unwrap_or(u64::MAX)
+}
+
+#[derive(Debug)]
+struct Entry {
+    connections: usize,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Entry {
+    /// Refills the bucket for the time since it was last touched.
+    fn refill(&mut self, now: Instant, rate: RateLimit) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate.per_second).min(rate.burst);
+        self.last = now;
+    }
+}
+
+#[derive(Debug)]
+struct Table {
+    entries: HashMap<Network, Entry>,
+    total: usize,
+    /// Admissions since the last sweep of idle entries.
+    since_sweep: usize,
+}
+
+/// Why a connection was not admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The relay holds its maximum number of connections.
+    Total,
+    /// This client network holds its maximum number of connections.
+    PerAddress,
+}
+
+/// The admission table shared by the accept loop and the rate-limit middleware.
+#[derive(Debug)]
+pub struct Admission {
+    limits: ConnectionLimits,
+    rate: RateLimit,
+    table: Mutex<Table>,
+}
+
+/// Sweep idle entries after this many admissions (and only then), so the table stays
+/// about as large as the set of networks holding connections.
+const SWEEP_EVERY: usize = 1024;
+
+impl Admission {
+    /// A table enforcing `limits`, with request buckets of `rate`.
+    #[must_use]
+    pub fn new(limits: ConnectionLimits, rate: RateLimit) -> Arc<Self> {
+        Arc::new(Self {
+            limits,
+            rate,
+            table: Mutex::new(Table {
+                entries: HashMap::new(),
+                total: 0,
+                since_sweep: 0,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        // The table holds only counters: one left by a panicking thread is still usable.
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Admits a connection from `address`, or says which limit refuses it. The returned
+    /// slot gives the connection back when dropped.
+    ///
+    /// # Errors
+    /// [`Refused`] when a limit is reached.
+    pub fn admit(self: &Arc<Self>, address: IpAddr) -> Result<ClientSlot, Refused> {
+        let network = Network::of(address);
+        let now = Instant::now();
+        let mut table = self.lock();
+        if table.total >= self.limits.total {
+            return Err(Refused::Total);
+        }
+        let rate = self.rate;
+        let entry = table.entries.entry(network).or_insert(Entry {
+            connections: 0,
+            tokens: rate.burst,
+            last: now,
+        });
+        if entry.connections >= self.limits.per_address {
+            return Err(Refused::PerAddress);
+        }
+        entry.connections += 1;
+        table.total += 1;
+        table.since_sweep += 1;
+        if table.since_sweep >= SWEEP_EVERY {
+            table.since_sweep = 0;
+            table.entries.retain(|_, entry| {
+                entry.refill(now, rate);
+                entry.connections > 0 || entry.tokens < rate.burst
+            });
+        }
+        Ok(ClientSlot(Arc::new(Slot {
+            admission: Arc::clone(self),
+            network,
+        })))
+    }
+
+    /// Connections held now (in total).
+    #[must_use]
+    pub fn connections(&self) -> usize {
+        self.lock().total
+    }
+
+    fn release(&self, network: Network) {
+        let mut table = self.lock();
+        table.total = table.total.saturating_sub(1);
+        let remove = match table.entries.get_mut(&network) {
+            Some(entry) => {
+                entry.connections = entry.connections.saturating_sub(1);
+                // Keep a network whose bucket is not full: closing every connection and
+                // reconnecting must not refill it early.
+                entry.refill(Instant::now(), self.rate);
+                entry.connections == 0 && entry.tokens >= self.rate.burst
+            }
+            None => false,
+        };
+        if remove {
+            table.entries.remove(&network);
+        }
+    }
+
+    fn take(&self, network: Network) -> bool {
+        let mut table = self.lock();
+        let Some(entry) = table.entries.get_mut(&network) else {
+            return true;
+        };
+        entry.refill(Instant::now(), self.rate);
+        if entry.tokens >= 1.0 {
+            entry.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    admission: Arc<Admission>,
+    network: Network,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.admission.release(self.network);
+    }
+}
+
+/// One admitted connection's place in the table, attached to each of its requests (the
+/// rate-limit middleware reads it). The place is given back when the connection and
+/// every request of it are gone.
+#[derive(Clone, Debug)]
+pub struct ClientSlot(Arc<Slot>);
+
+impl ClientSlot {
+    /// Takes one request token from this client network's bucket; `false` when it is
+    /// over its rate.
+    #[must_use]
+    pub fn take(&self) -> bool {
+        self.0.admission.take(self.0.network)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admission(total: usize, per_address: usize, per_second: u32) -> Arc<Admission> {
+        Admission::new(
+            ConnectionLimits { total, per_address },
+            RateLimit::new(per_second),
+        )
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+
+    #[test]
+    fn per_address_and_total_limits_hold_and_free_on_drop() {
+        let table = admission(3, 2, 10);
+        let a1 = table.admit(ip("10.0.0.1"));
+        let a2 = table.admit(ip("10.0.0.1"));
+        assert!(a1.is_ok() && a2.is_ok());
+        assert_eq!(table.admit(ip("10.0.0.1")).err(), Some(Refused::PerAddress));
+        let b1 = table.admit(ip("10.0.0.2"));
+        assert!(b1.is_ok());
+        assert_eq!(table.admit(ip("10.0.0.3")).err(), Some(Refused::Total));
+        assert_eq!(table.connections(), 3);
+        drop(a1);
+        assert_eq!(table.connections(), 2);
+        assert!(table.admit(ip("10.0.0.1")).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_network_and_mapped_ipv4_is_ipv4() {
+        let table = admission(10, 1, 10);
+        let _one = table.admit(ip("2001:db8:1:2::1"));
+        assert_eq!(
+            table.admit(ip("2001:db8:1:2:ffff::9")).err(),
+            Some(Refused::PerAddress)
+        );
+        assert!(table.admit(ip("2001:db8:1:3::1")).is_ok());
+        let _v4 = table.admit(ip("192.0.2.7"));
+        assert_eq!(
+            table.admit(ip("::ffff:192.0.2.7")).err(),
+            Some(Refused::PerAddress)
+        );
+    }
+
+    #[test]
+    fn connections_of_one_network_share_one_bucket() {
+        // 1 per second, burst 2: two connections together get two requests, not four.
+        let table = admission(10, 10, 1);
+        let first = table.admit(ip("10.0.0.1"));
+        let second = table.admit(ip("10.0.0.1"));
+        let (Ok(first), Ok(second)) = (first, second) else {
+            panic!("admitted");
+        };
+        assert!(first.take());
+        assert!(second.take());
+        assert!(!first.take());
+        assert!(!second.take());
+        // Closing both and reconnecting does not refill the bucket.
+        drop((first, second));
+        let Ok(again) = table.admit(ip("10.0.0.1")) else {
+            panic!("admitted");
+        };
+        assert!(!again.take());
+    }
+}

@@ -1,0 +1,238 @@
+//! Connection limits, the per-network rate limit and the connection timeouts, tried with
+//! raw sockets from several loopback addresses (127.0.0.2 and 127.0.0.3 stand for other
+//! client networks; Linux routes all of 127.0.0.0/8 to the loopback interface).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::support::TestRelay;
+
+/// A TCP connection to `relay` from the loopback address `from`.
+async fn connect_from(from: &str, relay: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(relay).await.unwrap()
+}
+
+/// A reqwest client whose connections come from `from`.
+fn client_from(from: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(Some(from.parse().unwrap()))
+        .build()
+        .unwrap()
+}
+
+/// Sends one health request on `stream` and reads the status code; `None` if the relay
+/// closed the connection instead of answering.
+async fn health(stream: &mut TcpStream) -> Option<u16> {
+    let request = b"GET /v1/health HTTP/1.1\r\nHost: relay\r\n\r\n";
+    stream.write_all(request).await.ok()?;
+    let mut buffer = [0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+        .await
+        .ok()?
+        .ok()?;
+    let head = std::str::from_utf8(buffer.get(..n)?).ok()?;
+    head.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+/// Waits until the relay closes `stream` (read gives EOF or an error); the time it took,
+/// or `None` if it is still open after `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buffer = [0u8; 256];
+    loop {
+        match tokio::time::timeout_at(
+            tokio::time::Instant::from_std(start + within),
+            stream.read(&mut buffer),
+        )
+        .await
+        {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Waits until the relay holds `n` connections (it counts a connection once accepted).
+async fn wait_for_connections(relay: &TestRelay, n: usize) {
+    for _ in 0..200 {
+        if relay.connections() == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the relay holds {} connections, expected {n}",
+        relay.connections()
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limit_is_per_client_network_not_per_connection() {
+    let relay = TestRelay::start_with(|c| c.rate_limit = 1).await;
+    // One connection (the client keeps it alive): a burst of 2, then 429.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(
+            relay
+                .json("GET", "/v1/health", json!(null), None)
+                .await
+                .status,
+        );
+    }
+    assert_eq!(&statuses[..2], &[200, 200]);
+    assert!(statuses[2..].contains(&429), "{statuses:?}");
+    let r = relay.json("GET", "/v1/health", json!(null), None).await;
+    if r.status == 429 {
+        assert_eq!(r.error(), "rate_limited");
+    }
+    // A new connection from the same address shares the exhausted budget (before, every
+    // connection had its own, so opening more connections bought more requests)...
+    let mut same = connect_from("127.0.0.1", relay.addr()).await;
+    assert_eq!(health(&mut same).await, Some(429));
+    // ...while another client network has its own.
+    let other = client_from("127.0.0.2");
+    let status = other
+        .get(relay.url("/v1/health"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_per_address_limit_are_closed_and_others_still_served() {
+    let relay = TestRelay::start_with(|c| {
+        c.max_connections_per_address = 3;
+        c.max_connections = 100;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = connect_from("127.0.0.2", relay.addr()).await;
+        assert_eq!(health(&mut stream).await, Some(200));
+        held.push(stream);
+    }
+    // The fourth from that address is closed unread.
+    let mut fourth = connect_from("127.0.0.2", relay.addr()).await;
+    assert_eq!(health(&mut fourth).await, None);
+    assert!(
+        closed_within(&mut fourth, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+    // Another address is served meanwhile.
+    let mut honest = connect_from("127.0.0.3", relay.addr()).await;
+    assert_eq!(health(&mut honest).await, Some(200));
+    // Closing one frees its place.
+    drop(held.pop());
+    wait_for_connections(&relay, 3).await;
+    let mut again = connect_from("127.0.0.2", relay.addr()).await;
+    assert_eq!(health(&mut again).await, Some(200));
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_total_limit_are_closed() {
+    let relay = TestRelay::start_with(|c| {
+        c.max_connections_per_address = 10;
+        c.max_connections = 4;
+    })
+    .await;
+    let mut held = Vec::new();
+    for from in ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"] {
+        let mut stream = connect_from(from, relay.addr()).await;
+        assert_eq!(health(&mut stream).await, Some(200));
+        held.push(stream);
+    }
+    let mut fifth = connect_from("127.0.0.6", relay.addr()).await;
+    assert_eq!(health(&mut fifth).await, None);
+    drop(held);
+    wait_for_connections(&relay, 0).await;
+    let mut later = connect_from("127.0.0.6", relay.addr()).await;
+    assert_eq!(health(&mut later).await, Some(200));
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn slow_headers_and_idle_keep_alive_connections_are_closed_after_the_header_timeout() {
+    let relay = TestRelay::start_with(|c| c.header_timeout = 1).await;
+    // Slowloris: a request line and one header, then nothing.
+    let mut slow = connect_from("127.0.0.2", relay.addr()).await;
+    slow.write_all(b"GET /v1/health HTTP/1.1\r\nHost: relay\r\n")
+        .await
+        .unwrap();
+    let took = closed_within(&mut slow, Duration::from_secs(10)).await;
+    let took = took.expect("the relay closes a connection that never finishes its headers");
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    // Trickling one byte at a time does not reset the clock.
+    let mut trickle = connect_from("127.0.0.2", relay.addr()).await;
+    let start = Instant::now();
+    let mut cut = false;
+    for byte in b"GET /v1/health HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if trickle.write_all(&[*byte]).await.is_err() {
+            cut = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        cut || closed_within(&mut trickle, Duration::from_secs(1))
+            .await
+            .is_some(),
+        "a trickled header outlived the header timeout"
+    );
+    assert!(start.elapsed() < Duration::from_secs(8));
+    // A kept-alive connection is closed after sitting idle for the timeout.
+    let mut idle = connect_from("127.0.0.3", relay.addr()).await;
+    assert_eq!(health(&mut idle).await, Some(200));
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(10))
+            .await
+            .is_some()
+    );
+    // Honest requests are unaffected.
+    assert_eq!(
+        relay
+            .json("GET", "/v1/health", json!(null), None)
+            .await
+            .status,
+        200
+    );
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_stalled_request_body_is_cut_after_the_idle_timeout() {
+    let relay = TestRelay::start_with(|c| c.idle_timeout = 2).await;
+    let mut stalled = connect_from("127.0.0.2", relay.addr()).await;
+    // The headers promise 1,000 bytes of body; 10 arrive, then nothing.
+    stalled
+        .write_all(
+            b"POST /v1/schools HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{\"aaaaaaa",
+        )
+        .await
+        .unwrap();
+    let took = closed_within(&mut stalled, Duration::from_secs(20)).await;
+    let took = took.expect("the relay closes a connection whose body stalls");
+    // Before the 30 s request timeout: the idle timeout (2 s) cut it.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    wait_for_connections(&relay, 0).await;
+    assert_eq!(
+        relay
+            .json("GET", "/v1/health", json!(null), None)
+            .await
+            .status,
+        200
+    );
+    relay.stop().await;
+}
