@@ -15,6 +15,7 @@ mod fuzz_corpus;
 mod join_resume;
 mod large_mail;
 mod properties;
+mod relay_abuse;
 mod relay_flow;
 mod school;
 mod sessions;

@@ -41,8 +41,9 @@ impl RateLimit {
 }
 
 /// Middleware: answers 429 `rate_limited` when the bucket of the client's network is
-/// empty ([`ClientSlot`]). Requests without a slot (in-process `oneshot` tests) are not
-/// limited.
+/// empty ([`ClientSlot`]), and closes the connection after that answer (the network
+/// must reconnect once it is back under its rate). Requests without a slot (in-process
+/// `oneshot` tests) are not limited.
 pub async fn rate_limit(request: Request, next: Next) -> Response {
     let allowed = request
         .extensions()
@@ -51,7 +52,12 @@ pub async fn rate_limit(request: Request, next: Next) -> Response {
     if allowed {
         next.run(request).await
     } else {
-        Error::RateLimited.into_response()
+        let mut response = Error::RateLimited.into_response();
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        response
     }
 }
 

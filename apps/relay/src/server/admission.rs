@@ -6,6 +6,12 @@
 //! all of them, so opening more connections buys no more requests. Entries vanish once
 //! their network holds no connection and its bucket has refilled; nothing is written to
 //! disk and addresses are never logged.
+//!
+//! A network that keeps sending over its rate goes into debt: each refused request
+//! costs a token too (down to minus one burst), its connection is closed after the 429,
+//! and new connections from it are refused at accept — cheaply, before any byte is read
+//! — until the debt is paid back at the normal rate. A flood then costs the relay an
+//! accept and a close per attempt instead of a parsed request and an answer.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -79,6 +85,8 @@ pub enum Refused {
     Total,
     /// This client network holds its maximum number of connections.
     PerAddress,
+    /// This client network is in debt for sending over its rate.
+    OverRate,
 }
 
 /// The admission table shared by the accept loop and the rate-limit middleware.
@@ -134,6 +142,10 @@ impl Admission {
         if entry.connections >= self.limits.per_address {
             return Err(Refused::PerAddress);
         }
+        entry.refill(now, rate);
+        if entry.tokens < 0.0 {
+            return Err(Refused::OverRate);
+        }
         entry.connections += 1;
         table.total += 1;
         table.since_sweep += 1;
@@ -184,6 +196,8 @@ impl Admission {
             entry.tokens -= 1.0;
             true
         } else {
+            // Refused requests cost too, down to one burst of debt.
+            entry.tokens = (entry.tokens - 1.0).max(-self.rate.burst);
             false
         }
     }
@@ -209,7 +223,7 @@ pub struct ClientSlot(Arc<Slot>);
 
 impl ClientSlot {
     /// Takes one request token from this client network's bucket; `false` when it is
-    /// over its rate.
+    /// over its rate (then the refusal itself costs a token, see the module docs).
     #[must_use]
     pub fn take(&self) -> bool {
         self.0.admission.take(self.0.network)
@@ -275,13 +289,28 @@ mod tests {
         };
         assert!(first.take());
         assert!(second.take());
-        assert!(!first.take());
-        assert!(!second.take());
         // Closing both and reconnecting does not refill the bucket.
         drop((first, second));
         let Ok(again) = table.admit(ip("10.0.0.1")) else {
             panic!("admitted");
         };
         assert!(!again.take());
+    }
+
+    #[test]
+    fn a_network_in_debt_is_refused_at_accept_until_it_has_paid() {
+        // 1,000 per second, burst 2,000: a flood of 3,000 drives the bucket to -2,000.
+        let table = admission(10, 10, 1_000);
+        let Ok(flood) = table.admit(ip("10.0.0.1")) else {
+            panic!("admitted");
+        };
+        let refused = (0..3_000).filter(|_| !flood.take()).count();
+        assert!(refused >= 999, "{refused}");
+        assert_eq!(table.admit(ip("10.0.0.1")).err(), Some(Refused::OverRate));
+        // Another network is not affected.
+        assert!(table.admit(ip("10.0.0.2")).is_ok());
+        // About two seconds repay a debt of 2,000 at 1,000/s.
+        std::thread::sleep(std::time::Duration::from_millis(2_100));
+        assert!(table.admit(ip("10.0.0.1")).is_ok());
     }
 }

@@ -8,8 +8,9 @@
 //! * a connection on which no byte moves for the idle timeout is closed ([`idle`]): a
 //!   client that stops reading, a stalled body, a silent WebSocket;
 //! * a request is answered within 30 s (the router's timeout layer);
-//! * connections beyond the total or per-address limit are closed as soon as they are
-//!   accepted, before any byte is read.
+//! * connections beyond the total or per-address limit, and from a network that sent
+//!   over its request rate, are closed as soon as they are accepted, before any byte is
+//!   read.
 //!
 //! Every request carries its connection's [`ClientSlot`], whose token bucket is shared by
 //! all connections from the same client network.
@@ -80,8 +81,7 @@ impl Server {
         let handshakes = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
         let acceptor = tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.server_config()));
         let mut connections = JoinSet::new();
-        let mut refused_total = 0u64;
-        let mut refused_address = 0u64;
+        let mut refused = [0u64; 3];
         loop {
             while connections.try_join_next().is_some() {}
             let (tcp, peer) = tokio::select! {
@@ -98,18 +98,22 @@ impl Server {
             };
             let slot = match admission.admit(peer.ip()) {
                 Ok(slot) => slot,
-                Err(refused) => {
+                Err(reason) => {
                     // Closed unread. Counted and logged in summary, never with the address.
-                    let count = match refused {
-                        Refused::Total => &mut refused_total,
-                        Refused::PerAddress => &mut refused_address,
+                    let [total, per_address, over_rate] = &mut refused;
+                    let count = match reason {
+                        Refused::Total => total,
+                        Refused::PerAddress => per_address,
+                        Refused::OverRate => over_rate,
                     };
                     *count += 1;
                     if count.is_power_of_two() {
+                        let [total, per_address, over_rate] = refused;
                         tracing::warn!(
-                            refused_at_total_limit = refused_total,
-                            refused_at_per_address_limit = refused_address,
-                            "refusing connections over the connection limits"
+                            at_total_limit = total,
+                            at_per_address_limit = per_address,
+                            over_request_rate = over_rate,
+                            "refusing connections over the limits (counts since start)"
                         );
                     }
                     drop(tcp);

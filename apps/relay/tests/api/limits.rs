@@ -74,30 +74,30 @@ async fn wait_for_connections(relay: &TestRelay, n: usize) {
 }
 
 #[tokio::test]
-async fn the_rate_limit_is_per_client_network_not_per_connection() {
+async fn the_rate_limit_is_per_client_network_and_a_flooding_network_is_shut_out() {
     let relay = TestRelay::start_with(|c| c.rate_limit = 1).await;
-    // One connection (the client keeps it alive): a burst of 2, then 429.
-    let mut statuses = Vec::new();
-    for _ in 0..4 {
-        statuses.push(
-            relay
-                .json("GET", "/v1/health", json!(null), None)
-                .await
-                .status,
-        );
-    }
-    assert_eq!(&statuses[..2], &[200, 200]);
-    assert!(statuses[2..].contains(&429), "{statuses:?}");
-    let r = relay.json("GET", "/v1/health", json!(null), None).await;
-    if r.status == 429 {
-        assert_eq!(r.error(), "rate_limited");
-    }
-    // A new connection from the same address shares the exhausted budget (before, every
-    // connection had its own, so opening more connections bought more requests)...
-    let mut same = connect_from("127.0.0.1", relay.addr()).await;
-    assert_eq!(health(&mut same).await, Some(429));
-    // ...while another client network has its own.
-    let other = client_from("127.0.0.2");
+    // One connection: a burst of 2, then 429 with `Connection: close`.
+    let mut first = connect_from("127.0.0.2", relay.addr()).await;
+    assert_eq!(health(&mut first).await, Some(200));
+    assert_eq!(health(&mut first).await, Some(200));
+    first
+        .write_all(b"GET /v1/health HTTP/1.1\r\nHost: relay\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    first.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(answer.contains("rate_limited"), "{answer}");
+    // The network is in debt: a new connection from it is closed unread (before, every
+    // connection had its own budget, so opening more connections bought more requests)...
+    let mut same = connect_from("127.0.0.2", relay.addr()).await;
+    assert_eq!(health(&mut same).await, None);
+    // ...while another client network has its own budget.
+    let other = client_from("127.0.0.3");
     let status = other
         .get(relay.url("/v1/health"))
         .send()
@@ -105,6 +105,10 @@ async fn the_rate_limit_is_per_client_network_not_per_connection() {
         .unwrap()
         .status();
     assert_eq!(status, 200);
+    // Once the debt is paid (1 token per second), the network is served again.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let mut later = connect_from("127.0.0.2", relay.addr()).await;
+    assert_eq!(health(&mut later).await, Some(200));
     relay.stop().await;
 }
 

@@ -14,11 +14,18 @@
 //! 3. **fetch**: `--fetchers` connections drain every queue with signed fetches
 //!    (`limit=100`) and acknowledgements, measuring each request's latency.
 //!
+//! With `--abuse`, an abuser runs during the open loop (see `abuse.rs`): one client
+//! network floods requests over as many connections as it can hold, another holds
+//! slowloris sockets; `--client-networks` spreads the honest clients over that many
+//! loopback addresses (127.0.1.x), as real clients come from many networks.
+//!
 //! Each phase prints one human line and one JSON line (`{"label": …, "phase": …}`).
 //! The generator shares the machine with the server: on 2 cores the numbers are a lower
 //! bound for the server alone.
 
-use std::net::SocketAddr;
+mod abuse;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -78,6 +85,25 @@ struct Args {
     /// an external generator can deposit to the queues first (they are drained too).
     #[arg(long)]
     wait_stdin: bool,
+    /// Spread the open-loop clients over this many source addresses 127.0.1.1,
+    /// 127.0.1.2, … (0: the default source address for all).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8))]
+    client_networks: u8,
+    /// Run the abuser during the open loop.
+    #[arg(long)]
+    abuse: bool,
+    /// Connections the flooding abuser tries to hold.
+    #[arg(long, default_value_t = 1000)]
+    abuse_connections: usize,
+    /// Slowloris sockets.
+    #[arg(long, default_value_t = 200)]
+    abuse_slowloris: usize,
+    /// The flooding abuser's source address.
+    #[arg(long, default_value = "127.0.0.2")]
+    abuse_from: IpAddr,
+    /// The slowloris abuser's source address.
+    #[arg(long, default_value = "127.0.0.3")]
+    slowloris_from: IpAddr,
 }
 
 /// One request's outcome, as a task records it.
@@ -103,8 +129,24 @@ struct Conn {
 
 impl Conn {
     async fn open(addr: SocketAddr) -> Result<Self, Error> {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
+        Self::open_from(addr, None).await
+    }
+
+    /// A connection from the source address `from` (any when `None`).
+    async fn open_from(addr: SocketAddr, from: Option<IpAddr>) -> Result<Self, Error> {
+        let stream = match from {
+            None => tokio::net::TcpStream::connect(addr).await?,
+            Some(from) => {
+                let socket = tokio::net::TcpSocket::new_v4()?;
+                socket.bind(SocketAddr::new(from, 0))?;
+                socket.connect(addr).await?
+            }
+        };
         stream.set_nodelay(true)?;
+        Self::from_stream(stream, addr).await
+    }
+
+    async fn from_stream(stream: tokio::net::TcpStream, addr: SocketAddr) -> Result<Self, Error> {
         let (sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
@@ -241,8 +283,12 @@ async fn setup(args: &Args) -> Result<Vec<QueueKeys>, Error> {
 
 async fn open_loop(args: &Args, envelopes: Arc<Vec<Bytes>>) -> Result<(Samples, f64), Error> {
     let mut conns = Vec::with_capacity(args.clients);
-    for _ in 0..args.clients {
-        conns.push(Conn::open(args.addr).await?);
+    for index in 0..args.clients {
+        let from = (args.client_networks > 0).then(|| {
+            let host = u8::try_from(index % usize::from(args.client_networks)).unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::new(127, 0, 1, host.saturating_add(1)))
+        });
+        conns.push(Conn::open_from(args.addr, from).await?);
     }
     #[allow(clippy::cast_precision_loss)]
     let interval = Duration::from_secs_f64(args.clients as f64 / args.rate);
@@ -396,6 +442,26 @@ fn report(label: &str, phase: &str, mut samples: Samples, seconds: f64, extra: &
     );
 }
 
+fn report_abuse(label: &str, tally: &abuse::Tally) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (admitted, refused) = (tally.admitted.load(Relaxed), tally.refused.load(Relaxed));
+    let (ok, limited) = (
+        tally.answered_ok.load(Relaxed),
+        tally.rate_limited.load(Relaxed),
+    );
+    let cut = tally.slowloris_cut.load(Relaxed);
+    println!(
+        "{label:>6} abuse    connections admitted {admitted}, refused {refused}; flood answered 2xx {ok}, 429 {limited}; slowloris sockets cut {cut}"
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "label": label, "phase": "abuse", "admitted": admitted, "refused": refused,
+            "answered_ok": ok, "rate_limited": limited, "slowloris_cut": cut,
+        })
+    );
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let args = Args::parse();
@@ -420,9 +486,28 @@ async fn main() -> Result<(), Error> {
     }
 
     if args.clients > 0 && args.rate > 0.0 {
+        let abuser = args.abuse.then(|| {
+            // The abuse starts 2 s before the honest clients connect and ends with them.
+            let plan = abuse::Plan {
+                relay: args.addr,
+                flood_from: args.abuse_from,
+                connections: args.abuse_connections,
+                slowloris_from: args.slowloris_from,
+                slowloris: args.abuse_slowloris,
+                until: tokio::time::Instant::now() + Duration::from_secs_f64(args.seconds + 3.0),
+            };
+            tokio::spawn(abuse::run(plan))
+        });
+        if abuser.is_some() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
         let (samples, seconds) = open_loop(&args, Arc::clone(&envelopes)).await?;
         let extra = format!("  ({} clients, offered {:.0}/s)", args.clients, args.rate);
         report(&args.label, "open", samples, seconds, &extra);
+        if let Some(abuser) = abuser {
+            let tally = abuser.await?;
+            report_abuse(&args.label, &tally);
+        }
     }
     if args.fetchers > 0 && !queues.is_empty() {
         let (fetch, ack, seconds) = fetch_all(&args, Arc::new(queues)).await?;
