@@ -56,10 +56,15 @@ async fn start_relay(data: &Path) -> (Relay, String) {
     start_relay_at(data, "127.0.0.1:0").await
 }
 
+/// The registration token of the benchmark's relay.
+const REGISTRATION_TOKEN: &str = "bench-registration-token";
+
 async fn start_relay_at(data: &Path, address: &str) -> (Relay, String) {
     let mut config = Config::new(address.parse().unwrap(), data.to_path_buf());
     // Setting up 2,000 conversations from one connection is faster than a person.
     config.rate_limit = 1_000_000;
+    config.registration_token =
+        Some(satchel_relay::registration::RegistrationToken::new(REGISTRATION_TOKEN).unwrap());
     let relay = serve(config).await.unwrap();
     let url = format!("http://{}", relay.local_addr());
     (relay, url)
@@ -76,7 +81,10 @@ async fn school(dir: &Path, url: &str, unencrypted: bool) -> (Client, Client, Cl
         }
     };
     let mut admin = open("admin", 1);
-    admin.create_school("Oak Primary", url).await.unwrap();
+    admin
+        .create_school("Oak Primary", url, Some(REGISTRATION_TOKEN))
+        .await
+        .unwrap();
     let teacher_code = admin
         .invite(Role::Teacher, "Ms Rivera", &["5B".into()])
         .await

@@ -333,22 +333,26 @@ impl SatchelClient {
 
     /// School admin: creates the school (root key, relay registration) and enrols this
     /// device as its admin. Returns the admin identity; `school_id` is the fingerprint to
-    /// publish to parents.
+    /// publish to parents. A relay registers new schools only with its operator's
+    /// registration token: pass it as `registration_token`.
     ///
     /// # Errors
     /// `AlreadyEnrolled`, `InvalidInput` (a relay address that is not http(s)),
-    /// `Network`, `RelayRefused`.
+    /// `RegistrationRefused` (the relay registers no new schools, or the token is
+    /// missing or wrong), `Network`, `RelayRefused`.
+    #[uniffi::method(default(registration_token = None))]
     pub async fn create_school(
         &self,
         name: String,
         relay_url: String,
+        registration_token: Option<String>,
     ) -> Result<Identity, SatchelError> {
         let client = self.shared();
         run(async move {
             Ok(client
                 .lock()
                 .await
-                .create_school(&name, &relay_url)
+                .create_school(&name, &relay_url, registration_token.as_deref())
                 .await?
                 .into())
         })

@@ -23,6 +23,7 @@ use satchel_core::{
 /// | `SessionExhausted` | start a new session with the peer |
 /// | `Network` | retry later; nothing was lost |
 /// | `RelayRefused` | show the message; the relay said no (full queue, bad request…) |
+/// | `RegistrationRefused` | creating a school needs the relay operator's registration token: ask for it |
 /// | `InviteUsed` / `InvalidInvite` | ask the school for a new invite code |
 /// | `NotEnrolled` / `AlreadyEnrolled` / `NotAdmin` | guide the person to join, or use another folder |
 /// | `UnknownContact` / `AmbiguousContact` | let the person pick from `contacts()` |
@@ -70,6 +71,10 @@ pub enum SatchelError {
     /// The relay refused the request.
     #[error("{0}")]
     RelayRefused(String),
+    /// The relay registers no new school without its operator's registration token (none
+    /// given, a wrong one, or the relay registers no new schools at all).
+    #[error("{0}")]
+    RegistrationRefused(String),
     /// The invite code was already used.
     #[error("{0}")]
     InviteUsed(String),
@@ -227,6 +232,9 @@ impl From<ClientError> for SatchelError {
             ClientError::Relay(e) => e.into(),
             ClientError::Invite(e) => e.into(),
             ClientError::InviteUsed => Self::InviteUsed(error.to_string()),
+            ClientError::RegistrationClosed | ClientError::RegistrationRefused => {
+                Self::RegistrationRefused(error.to_string())
+            }
             ClientError::MembershipEnded { .. } => Self::MembershipEnded(error.to_string()),
             ClientError::RecipientNotVerified { .. } => {
                 Self::RecipientNotVerified(error.to_string())

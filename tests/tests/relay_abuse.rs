@@ -48,6 +48,7 @@ async fn one_address_flooding_connections_and_slowloris_sockets_does_not_stop_a_
     let mut config =
         satchel_relay::Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("relay"));
     config.header_timeout = 2;
+    config.registration_token = Some(crate::support::registration_token());
     let relay = satchel_relay::serve(config).await.unwrap();
     let addr = relay.local_addr();
     let url = format!("http://{addr}");

@@ -93,12 +93,9 @@ async fn join(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(Config::new(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.path().join("data"),
-    ))
-    .await
-    .unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
+    config.registration_token = Some(crate::support::registration_token());
+    let server = serve(config).await.unwrap();
     let url = format!("http://{}", server.local_addr());
     let relay = RelayClient::new(&url).unwrap();
     let mut rng = os_rng();
@@ -106,7 +103,10 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
     // The admin sets up the school and invites a teacher and a parent.
     let root = SchoolRoot::generate(&mut rng);
     let directory_key = DirectoryKey::generate(&mut rng);
-    relay.register_school(&root).await.unwrap();
+    relay
+        .register_school(&root, Some(crate::support::REGISTRATION_TOKEN))
+        .await
+        .unwrap();
     let invite = |name: &str, role, class: &str, rng: &mut _| {
         let request = GrantRequest {
             display_name: name.into(),

@@ -58,6 +58,14 @@ pub fn client(home: &std::path::Path, seed: u8) -> satchel_client::Client {
     .unwrap()
 }
 
+/// The registration token of the test relays.
+pub const REGISTRATION_TOKEN: &str = "test-registration-token";
+
+/// [`REGISTRATION_TOKEN`] as the relay holds it.
+pub fn registration_token() -> satchel_relay::registration::RegistrationToken {
+    satchel_relay::registration::RegistrationToken::new(REGISTRATION_TOKEN).unwrap()
+}
+
 /// A relay on `address` (port 0: any free port) over `data`, with `rate_limit` requests
 /// per second per connection; returns it and its URL.
 pub async fn relay(
@@ -67,6 +75,7 @@ pub async fn relay(
 ) -> (satchel_relay::Relay, String) {
     let mut config = satchel_relay::Config::new(address.parse().unwrap(), data.to_path_buf());
     config.rate_limit = rate_limit;
+    config.registration_token = Some(registration_token());
     let relay = satchel_relay::serve(config).await.unwrap();
     let url = format!("http://{}", relay.local_addr());
     (relay, url)
@@ -75,6 +84,9 @@ pub async fn relay(
 /// Oak Primary's admin (folder `admin` in `dir`, seed 1), its school created on `url`.
 pub async fn oak_admin(dir: &std::path::Path, url: &str) -> satchel_client::Client {
     let mut admin = client(&dir.join("admin"), 1);
-    admin.create_school("Oak Primary", url).await.unwrap();
+    admin
+        .create_school("Oak Primary", url, Some(REGISTRATION_TOKEN))
+        .await
+        .unwrap();
     admin
 }

@@ -88,6 +88,16 @@ enum SchoolCommand {
         /// relay on this machine).
         #[arg(long, value_name = "URL")]
         relay: String,
+        /// The relay operator's registration token (a relay registers new schools only
+        /// with it). Prefer the environment variable: command lines are visible to other
+        /// users of this machine.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "SATCHEL_REGISTRATION_TOKEN",
+            hide_env_values = true
+        )]
+        registration_token: Option<String>,
     },
     /// Create a one-time invite code for a teacher, staff member or parent.
     Invite {
@@ -176,8 +186,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let mut client = open(&cli)?;
     let out = output::Output::new(cli.json);
     match cli.command {
-        Command::School(SchoolCommand::Create { name, relay }) => {
-            let me = client.create_school(&name, &relay).await?;
+        Command::School(SchoolCommand::Create {
+            name,
+            relay,
+            registration_token,
+        }) => {
+            let me = client
+                .create_school(&name, &relay, registration_token.as_deref())
+                .await?;
             out.school_created(&name, &relay, &me);
         }
         Command::School(SchoolCommand::Invite {

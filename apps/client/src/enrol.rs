@@ -57,12 +57,19 @@ impl Client {
     /// this device enrolled as the school's admin. The root key is kept in its own
     /// wrapped file. Returns who this device now is.
     ///
+    /// A relay registers new schools only for the holder of its operator's
+    /// registration token: pass it as `registration_token`.
+    ///
     /// # Errors
-    /// [`ClientError::AlreadyEnrolled`] if this folder has a profile; relay errors.
+    /// [`ClientError::AlreadyEnrolled`] if this folder has a profile;
+    /// [`ClientError::RegistrationClosed`] if the relay registers no new schools,
+    /// [`ClientError::RegistrationRefused`] if the token is missing or wrong; relay
+    /// errors.
     pub async fn create_school(
         &mut self,
         name: &str,
         relay_url: &str,
+        registration_token: Option<&str>,
     ) -> Result<Identity, ClientError> {
         self.refuse_if_enrolled()?;
         let name = name.trim();
@@ -73,7 +80,14 @@ impl Client {
         let root = SchoolRoot::generate(&mut rng);
         let directory_key = DirectoryKey::generate(&mut rng);
         let relay = self.relay_for(relay_url)?;
-        relay.register_school(&root).await?;
+        relay
+            .register_school(&root, registration_token)
+            .await
+            .map_err(|error| match error.code() {
+                Some(ErrorCode::RegistrationClosed) => ClientError::RegistrationClosed,
+                Some(ErrorCode::BadRegistrationToken) => ClientError::RegistrationRefused,
+                _ => ClientError::from(error),
+            })?;
         let now = now_secs();
         let request = GrantRequest {
             display_name: format!("{name} office"),

@@ -107,6 +107,18 @@ pub enum ClientError {
     /// An invite for nobody.
     #[error("the name is empty: give the name others will see")]
     EmptyName,
+    /// The relay registers no new schools.
+    #[error(
+        "this relay does not accept new schools: ask its operator to start it with a \
+         registration token (satchel-relay --registration-token) and to give you that token"
+    )]
+    RegistrationClosed,
+    /// The relay refused the registration token (missing or wrong).
+    #[error(
+        "the relay needs its operator's registration token to create a school, and the one \
+         given is missing or wrong: ask the relay's operator for it"
+    )]
+    RegistrationRefused,
     /// Starting a session failed.
     #[error(transparent)]
     Handshake(#[from] HandshakeError),

@@ -13,8 +13,8 @@ use satchel_relay_api::{
     AUTH_HEADER, AckRequest, AuthValue, CreateQueueRequest, CreatedQueue, Deposited,
     DirectoryEntryPut, DirectoryList, ErrorBody, FetchResponse, InviteResponse, KEY_HEADER,
     MAX_PENDING_IDS, PendingResponse, PrekeyUpload, PutDirectoryEntryRequest, PutInviteRequest,
-    PutRevocationsRequest, RedeemInviteRequest, RedeemInviteResponse, RegisterSchoolRequest,
-    RegisterSchoolResponse, Revocations, TakenPrekey, UploadedPrekey, paths,
+    PutRevocationsRequest, REGISTRATION_HEADER, RedeemInviteRequest, RedeemInviteResponse,
+    RegisterSchoolRequest, RegisterSchoolResponse, Revocations, TakenPrekey, UploadedPrekey, paths,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -419,6 +419,8 @@ enum Retry {
 enum Signer<'a> {
     None,
     Root(&'a SchoolRoot),
+    /// The root, registering its school with the operator's token (if any).
+    Registration(&'a SchoolRoot, Option<&'a str>),
     Join(&'a JoinKeys),
     Key(&'a RequestKey),
     Queue(&'a QueueKeys),
@@ -595,7 +597,7 @@ impl RelayClient {
         let signed = RelayRequest::new(method.as_str(), path, now(), &body, &mut os_rng());
         let signature = match &signer {
             Signer::None => None,
-            Signer::Root(root) => Some(root.sign_request(&signed)),
+            Signer::Root(root) | Signer::Registration(root, _) => Some(root.sign_request(&signed)),
             Signer::Join(keys) => Some(keys.sign_request(&signed)),
             Signer::Key(key) => Some(key.sign_request(&signed)),
             Signer::Queue(queue) => Some(queue.prove(&signed.message())),
@@ -611,6 +613,9 @@ impl RelayClient {
         if let Signer::Key(key) = *signer {
             // Tells the relay which member key signed (directory writes).
             request = request.header(KEY_HEADER, b64(&key.public()));
+        }
+        if let Signer::Registration(_, Some(token)) = *signer {
+            request = request.header(REGISTRATION_HEADER, token);
         }
         let content_type = if json_body {
             "application/json"
@@ -697,16 +702,23 @@ impl RelayClient {
         Ok(())
     }
 
-    /// Registers the school (idempotent).
+    /// Registers the school (idempotent), with the relay operator's registration token
+    /// (a relay registers new schools only with it; see `docs/RELAY_API.md`).
     ///
     /// # Errors
-    /// [`RelayError`].
-    pub async fn register_school(&self, root: &SchoolRoot) -> Result<(), RelayError> {
+    /// [`RelayError`]; [`ErrorCode::RegistrationClosed`] or
+    /// [`ErrorCode::BadRegistrationToken`] when the relay refuses to register it.
+    pub async fn register_school(
+        &self,
+        root: &SchoolRoot,
+        registration_token: Option<&str>,
+    ) -> Result<(), RelayError> {
         let body = RegisterSchoolRequest {
             root_key: b64(root.public().as_bytes()),
         };
+        let signer = Signer::Registration(root, registration_token);
         let _: RegisterSchoolResponse = self
-            .call_json(Method::POST, paths::SCHOOLS, &body, Signer::Root(root))
+            .call_json(Method::POST, paths::SCHOOLS, &body, signer)
             .await?;
         Ok(())
     }

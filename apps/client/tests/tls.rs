@@ -62,6 +62,10 @@ struct Relay {
     _dir: tempfile::TempDir,
 }
 
+/// The registration token the test relays are started with (through the environment,
+/// as an operator should pass it).
+const REGISTRATION_TOKEN: &str = "tls-test-registration-token";
+
 impl Relay {
     fn start(tls: Option<(&Path, &Path)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -70,7 +74,8 @@ impl Relay {
             .args(["--listen", "127.0.0.1:0", "--log", "warn", "--data"])
             .arg(dir.path().join("data"))
             .env_remove("SATCHEL_RELAY_TLS_CERT")
-            .env_remove("SATCHEL_RELAY_TLS_KEY");
+            .env_remove("SATCHEL_RELAY_TLS_KEY")
+            .env("SATCHEL_RELAY_REGISTRATION_TOKEN", REGISTRATION_TOKEN);
         if let Some((cert, key)) = tls {
             command
                 .arg("--tls-cert")
@@ -167,7 +172,10 @@ async fn a_client_trusting_the_school_ca_reaches_the_https_relay() {
     )
     .unwrap();
     let root = school();
-    client.register_school(&root).await.unwrap();
+    client
+        .register_school(&root, Some(REGISTRATION_TOKEN))
+        .await
+        .unwrap();
     assert_eq!(
         client.get_revocations(&root.school_id()).await.unwrap(),
         None
@@ -177,7 +185,10 @@ async fn a_client_trusting_the_school_ca_reaches_the_https_relay() {
     let client =
         RelayClient::with_config(&url, &TransportConfig::with_ca_file(&pki.ca_file).unwrap())
             .unwrap();
-    client.register_school(&school()).await.unwrap();
+    client
+        .register_school(&school(), Some(REGISTRATION_TOKEN))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -198,7 +209,10 @@ async fn another_issuer_or_host_name_is_a_certificate_error() {
         TransportConfig::default(),
     ] {
         let client = RelayClient::with_config(&url, &config).unwrap();
-        let error = client.register_school(&root).await.unwrap_err();
+        let error = client
+            .register_school(&root, Some(REGISTRATION_TOKEN))
+            .await
+            .unwrap_err();
         assert!(
             matches!(
                 error,
@@ -302,7 +316,10 @@ async fn http_to_a_loopback_relay_still_works() {
     let relay = Relay::start(None);
     let client = RelayClient::new(&format!("http://{}", relay.addr)).unwrap();
     let root = school();
-    client.register_school(&root).await.unwrap();
+    client
+        .register_school(&root, Some(REGISTRATION_TOKEN))
+        .await
+        .unwrap();
     assert_eq!(
         client.get_revocations(&root.school_id()).await.unwrap(),
         None

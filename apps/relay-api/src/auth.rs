@@ -11,6 +11,10 @@ pub const AUTH_HEADER: &str = "satchel-auth";
 /// The header naming the member key that signed a directory write.
 pub const KEY_HEADER: &str = "satchel-key";
 
+/// The header carrying the operator's registration token when a school is registered
+/// (`POST /v1/schools`).
+pub const REGISTRATION_HEADER: &str = "satchel-registration";
+
 /// A parsed `Satchel-Auth` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthValue {

@@ -47,7 +47,7 @@ use serde::{Deserialize, Serialize};
 
 mod auth;
 
-pub use auth::{AUTH_HEADER, AuthParseError, AuthValue, KEY_HEADER};
+pub use auth::{AUTH_HEADER, AuthParseError, AuthValue, KEY_HEADER, REGISTRATION_HEADER};
 
 /// The most receive ids in one pending-mail query.
 pub const MAX_PENDING_IDS: usize = 10_000;
@@ -83,6 +83,11 @@ pub enum ErrorCode {
     Replayed,
     /// The signer may not do this.
     Forbidden,
+    /// The relay does not register new schools (its operator gave no registration
+    /// token).
+    RegistrationClosed,
+    /// The registration token is missing or wrong.
+    BadRegistrationToken,
     /// No such school.
     UnknownSchool,
     /// No such invite (expired, or a mistyped code).
@@ -109,7 +114,7 @@ pub enum ErrorCode {
     TooManyPrekeys,
     /// The queue is full.
     QueueFull,
-    /// Too many requests on this connection: retry later.
+    /// Too many requests from this client network: retry later.
     RateLimited,
     /// The relay cannot serve now: retry later.
     Unavailable,
@@ -146,6 +151,8 @@ impl ErrorCode {
             Self::BadSignature => "bad_signature",
             Self::Replayed => "replayed",
             Self::Forbidden => "forbidden",
+            Self::RegistrationClosed => "registration_closed",
+            Self::BadRegistrationToken => "bad_registration_token",
             Self::UnknownSchool => "unknown_school",
             Self::UnknownInvite => "unknown_invite",
             Self::NoRevocationList => "no_revocation_list",

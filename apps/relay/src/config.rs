@@ -92,6 +92,14 @@ pub struct Config {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..))]
     pub replay_cache_entries: usize,
 
+    /// The token a school's administrator must present to register a new school on
+    /// this relay (at least 16 printable characters, e.g. from `openssl rand -hex 16`).
+    /// Without it the relay registers no new schools; schools it has keep working.
+    /// Prefer the environment variable: command lines are visible to other users.
+    #[arg(long, value_name = "TOKEN", env = "SATCHEL_RELAY_REGISTRATION_TOKEN",
+          hide_env_values = true, value_parser = crate::registration::parse)]
+    pub registration_token: Option<crate::registration::RegistrationToken>,
+
     /// What to log, e.g. `info`, `warn`, or `debug` to log every request (method, route,
     /// status, duration). Uses tracing's filter syntax.
     #[arg(long, value_name = "FILTER", default_value = "info")]
@@ -115,6 +123,7 @@ impl Config {
             header_timeout: 30,
             idle_timeout: 75,
             replay_cache_entries: crate::replay::DEFAULT_CAPACITY,
+            registration_token: None,
             log: "info".to_owned(),
         }
     }

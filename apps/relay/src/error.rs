@@ -64,6 +64,19 @@ pub enum Error {
     /// The signer may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The relay registers no new schools.
+    #[error(
+        "this relay does not register new schools: its operator must start it with a \
+         registration token (--registration-token) and give that token to the school's \
+         administrator"
+    )]
+    RegistrationClosed,
+    /// The registration token is missing or wrong.
+    #[error(
+        "registering a school on this relay needs the operator's registration token, and \
+         the one given is missing or wrong: ask the relay's operator for it"
+    )]
+    BadRegistrationToken,
     /// The school is not registered.
     #[error("no school is registered with this id")]
     UnknownSchool,
@@ -104,7 +117,7 @@ pub enum Error {
     #[error("the recipient's queue is full; try again later")]
     QueueFull,
     /// Too many requests on this connection.
-    #[error("too many requests on this connection; slow down and retry after a second")]
+    #[error("too many requests from your network; slow down and retry after a second")]
     RateLimited,
     /// The relay is shutting down.
     #[error("the relay is shutting down; retry shortly")]
@@ -132,7 +145,9 @@ impl Error {
             Self::AuthRequired | Self::ClockSkew | Self::BadSignature | Self::Replayed => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::RegistrationClosed | Self::BadRegistrationToken => {
+                StatusCode::FORBIDDEN
+            }
             Self::UnknownSchool
             | Self::UnknownInvite
             | Self::NoRevocationList
@@ -166,6 +181,8 @@ impl Error {
             Self::BadSignature => ErrorCode::BadSignature,
             Self::Replayed => ErrorCode::Replayed,
             Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::RegistrationClosed => ErrorCode::RegistrationClosed,
+            Self::BadRegistrationToken => ErrorCode::BadRegistrationToken,
             Self::UnknownSchool => ErrorCode::UnknownSchool,
             Self::UnknownInvite => ErrorCode::UnknownInvite,
             Self::NoRevocationList => ErrorCode::NoRevocationList,

@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod registration;
 pub mod replay;
 pub mod server;
 pub mod store;
@@ -217,6 +218,7 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         },
         shutdown: shutdown_rx.clone(),
         replay: Arc::new(replay::ReplayCache::new(config.replay_cache_entries)),
+        registration: config.registration_token.clone().map(Arc::new),
     };
     let router = app(state);
     let admission = Admission::new(
@@ -252,6 +254,7 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         header_timeout_s = config.header_timeout,
         idle_timeout_s = config.idle_timeout,
         replay_cache_entries = config.replay_cache_entries,
+        registration_open = config.registration_token.is_some(),
         tls = is_tls,
         "relay started"
     );

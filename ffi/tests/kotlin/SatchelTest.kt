@@ -105,10 +105,14 @@ fun persistence() {
     expectThrows<SatchelException.CorruptedState> { Account.fromBytes(ByteArray(0)) }
 }
 
+/** The registration token the test relays are started with. */
+const val REGISTRATION_TOKEN = "kotlin-test-registration-token"
+
 fun startRelay(dataDir: File): kotlin.Pair<Process, String> {
-    val process = ProcessBuilder(System.getProperty("satchel.relay"), "--listen", "127.0.0.1:0", "--data", dataDir.path)
+    val builder = ProcessBuilder(System.getProperty("satchel.relay"), "--listen", "127.0.0.1:0", "--data", dataDir.path)
         .redirectError(ProcessBuilder.Redirect.DISCARD)
-        .start()
+    builder.environment()["SATCHEL_RELAY_REGISTRATION_TOKEN"] = REGISTRATION_TOKEN
+    val process = builder.start()
     val line = process.inputStream.bufferedReader().readLine() ?: ""
     check(line.startsWith("listening on ")) { "relay did not start: $line" }
     return kotlin.Pair(process, "http://" + line.removePrefix("listening on "))
@@ -124,7 +128,8 @@ fun clientAgainstRelay() {
     try {
         runBlocking {
             val admin = SatchelClient(File(tmp, "admin").path, storeKey("admin"), null)
-            val school = admin.createSchool("Hillside Primary", url)
+            expectThrows<SatchelException.RegistrationRefused> { runBlocking { admin.createSchool("Hillside Primary", url) } }
+            val school = admin.createSchool("Hillside Primary", url, REGISTRATION_TOKEN)
             check(school.admin && school.role == Role.ADMIN) { "admin" }
             val teacherCode = admin.invite(Role.TEACHER, "Ms Rivera", listOf("5B"))
             val parentCode = admin.invite(Role.PARENT, "Sam Parent", listOf("5B"))

@@ -14,12 +14,17 @@ import pytest
 sys.path.insert(0, os.environ["SATCHEL_BINDINGS_DIR"])
 
 
+# The registration token the test relays are started with.
+REGISTRATION_TOKEN = "python-test-registration-token"
+
+
 @pytest.fixture
 def relay_url():
     """Starts `satchel-relay --listen 127.0.0.1:0` with a fresh data folder."""
     with tempfile.TemporaryDirectory() as data:
         process = subprocess.Popen(
             [os.environ["SATCHEL_RELAY_BIN"], "--listen", "127.0.0.1:0", "--data", data],
+            env={**os.environ, "SATCHEL_RELAY_REGISTRATION_TOKEN": REGISTRATION_TOKEN},
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -5,6 +5,7 @@ import hashlib
 import threading
 
 import pytest
+from conftest import REGISTRATION_TOKEN
 from satchel import Role, SatchelClient, SatchelError
 
 
@@ -23,7 +24,7 @@ def client(home, name):
 
 def test_school_teacher_and_parent_talk(relay_url, home):
     admin = client(home, "admin")
-    school = run(admin.create_school("Hillside Primary", relay_url))
+    school = run(admin.create_school("Hillside Primary", relay_url, REGISTRATION_TOKEN))
     assert school.admin and school.role == Role.ADMIN
 
     teacher_code = run(admin.invite(Role.TEACHER, "Ms Rivera", ["5B"]))
@@ -68,7 +69,7 @@ def test_school_teacher_and_parent_talk(relay_url, home):
 
 def test_concurrent_calls_on_one_client(relay_url, home):
     admin = client(home, "admin")
-    run(admin.create_school("Hillside Primary", relay_url))
+    run(admin.create_school("Hillside Primary", relay_url, REGISTRATION_TOKEN))
     parent = client(home, "parent")
     run(parent.join(run(admin.invite(Role.PARENT, "Sam Parent", ["5B"]))))
 
@@ -100,7 +101,13 @@ def test_bad_arguments_are_invalid_input(relay_url, home):
     assert "http" in str(error.value)
     with pytest.raises(SatchelError.NotEnrolled):
         run(fresh.whoami())  # the failed call left the folder unenrolled
-    run(fresh.create_school("Hillside Primary", relay_url))
+    # Without the relay operator's registration token (the default), or with a wrong one.
+    with pytest.raises(SatchelError.RegistrationRefused) as error:
+        run(fresh.create_school("Hillside Primary", relay_url))
+    assert "registration token" in str(error.value)
+    with pytest.raises(SatchelError.RegistrationRefused):
+        run(fresh.create_school("Hillside Primary", relay_url, "not-the-relay-token"))
+    run(fresh.create_school("Hillside Primary", relay_url, REGISTRATION_TOKEN))
     with pytest.raises(SatchelError.InvalidInput):
         run(fresh.invite(Role.PARENT, "x" * 10_000, ["5B"]))
     code = run(fresh.invite(Role.PARENT, "Sam Parent", ["5B"]))
@@ -109,7 +116,7 @@ def test_bad_arguments_are_invalid_input(relay_url, home):
 
 def test_the_store_key_is_checked(relay_url, home):
     admin = client(home, "admin")
-    run(admin.create_school("Hillside Primary", relay_url))
+    run(admin.create_school("Hillside Primary", relay_url, REGISTRATION_TOKEN))
     with pytest.raises(SatchelError.WrongStoreKey):
         SatchelClient(home("admin"), key("someone else"), None)
     with pytest.raises(SatchelError.InvalidInput):
@@ -119,7 +126,7 @@ def test_the_store_key_is_checked(relay_url, home):
 
 def test_threads_and_two_clients_on_one_folder_lose_nothing(relay_url, home):
     admin = client(home, "admin")
-    run(admin.create_school("Hillside Primary", relay_url))
+    run(admin.create_school("Hillside Primary", relay_url, REGISTRATION_TOKEN))
     parent = client(home, "parent")
     run(parent.join(run(admin.invite(Role.PARENT, "Sam Parent", ["5B"]))))
     # Two client objects on the admin's folder (as an app and its notification

@@ -93,3 +93,37 @@ fn a_code_can_be_short_lived_and_shown_as_a_qr_code() {
         .unwrap_err();
     assert!(error.contains("91"), "{error}");
 }
+
+#[test]
+fn creating_a_school_needs_the_relay_operators_token_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = crate::support::Relay::start(&dir.path().join("relay"), "127.0.0.1:0");
+    let url = format!("http://{}", relay.addr);
+    let admin = crate::support::Person {
+        home: dir.path().join("admin"),
+    };
+    let create = [
+        "school",
+        "create",
+        "--name",
+        "Oak Primary",
+        "--relay",
+        url.as_str(),
+    ];
+    // No token: refused, with what to do.
+    let error = admin
+        .run_with(&create, &[("SATCHEL_REGISTRATION_TOKEN", None)])
+        .unwrap_err();
+    assert!(error.contains("registration token"), "{error}");
+    assert!(error.contains("operator"), "{error}");
+    // A wrong token on the command line: refused too, and nothing is left half made.
+    let mut wrong = create.to_vec();
+    wrong.extend(["--registration-token", "not-the-operators-token"]);
+    let error = admin
+        .run_with(&wrong, &[("SATCHEL_REGISTRATION_TOKEN", None)])
+        .unwrap_err();
+    assert!(error.contains("missing or wrong"), "{error}");
+    // The operator's token, from the environment: created.
+    let out = admin.ok(&create);
+    assert!(out.contains("Oak Primary"), "{out}");
+}

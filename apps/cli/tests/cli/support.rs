@@ -28,6 +28,9 @@ pub fn relay_bin() -> PathBuf {
     path
 }
 
+/// The registration token the test relays are started with.
+pub const REGISTRATION_TOKEN: &str = "cli-test-registration-token";
+
 pub struct Relay {
     pub child: Child,
     pub addr: String,
@@ -38,6 +41,7 @@ impl Relay {
         let mut child = Command::new(relay_bin())
             .args(["--listen", listen, "--data"])
             .arg(data)
+            .env("SATCHEL_RELAY_REGISTRATION_TOKEN", REGISTRATION_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -74,8 +78,25 @@ pub struct Person {
 }
 
 impl Person {
+    /// Runs `satchel` as this person (with the relay's registration token in the
+    /// environment, as an admin would have it).
     pub fn run(&self, args: &[&str]) -> Result<String, String> {
-        let output = Command::new(satchel_bin())
+        self.run_with(
+            args,
+            &[("SATCHEL_REGISTRATION_TOKEN", Some(REGISTRATION_TOKEN))],
+        )
+    }
+
+    /// Runs `satchel` with environment variables set (`Some`) or removed (`None`).
+    pub fn run_with(&self, args: &[&str], env: &[(&str, Option<&str>)]) -> Result<String, String> {
+        let mut command = Command::new(satchel_bin());
+        for (name, value) in env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let output = command
             .env("SATCHEL_PASSPHRASE", PASSPHRASE)
             .arg("--home")
             .arg(&self.home)

@@ -42,6 +42,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Signed requests accepted recently (refuses replays).
     pub replay: Arc<crate::replay::ReplayCache>,
+    /// The operator's registration token; `None`: no new schools.
+    pub registration: Option<Arc<crate::registration::RegistrationToken>>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use satchel_relay_api::{RegisterSchoolRequest, RegisterSchoolResponse};
+use satchel_relay_api::{REGISTRATION_HEADER, RegisterSchoolRequest, RegisterSchoolResponse};
 use sha2::{Digest, Sha256};
 
 use super::{AppState, KEY_32, decode_fixed, parse_json};
@@ -41,6 +41,24 @@ async fn register(
     let root_key = decode_fixed::<32>("root_key", KEY_32, &request.root_key)?;
     signed.verify(&root_key)?;
     let school_id = school_id(&root_key);
+    let known = state
+        .read(move |store| store.school_root(&school_id))
+        .await?
+        .is_some();
+    // A school the relay has may register again (a retry) without the token.
+    if !known {
+        let token = state
+            .registration
+            .as_ref()
+            .ok_or(Error::RegistrationClosed)?;
+        let presented = signed
+            .headers
+            .get(REGISTRATION_HEADER)
+            .ok_or(Error::BadRegistrationToken)?;
+        if !token.matches(presented.as_bytes()) {
+            return Err(Error::BadRegistrationToken);
+        }
+    }
     let status = match state
         .writer
         .submit_one(WriteOp::RegisterSchool {

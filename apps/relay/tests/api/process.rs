@@ -13,6 +13,10 @@ fn start(data: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_satchel-relay"))
         .args(["--listen", "127.0.0.1:0", "--log", "warn", "--data"])
         .arg(data)
+        .env(
+            "SATCHEL_RELAY_REGISTRATION_TOKEN",
+            crate::support::REGISTRATION_TOKEN,
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -105,6 +109,11 @@ fn help_explains_every_flag() {
         "--max-age-days",
         "--rate-limit",
         "--replay-cache-entries",
+        "--max-connections",
+        "--max-connections-per-address",
+        "--header-timeout",
+        "--idle-timeout",
+        "--registration-token",
         "--log",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");

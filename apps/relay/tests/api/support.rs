@@ -115,6 +115,23 @@ impl Response {
     }
 }
 
+/// The registration token of the test relays; every request of [`TestRelay`]'s client
+/// carries it (only school registrations read it).
+pub const REGISTRATION_TOKEN: &str = "api-test-registration-token";
+
+/// An HTTP client that presents [`REGISTRATION_TOKEN`].
+pub fn registering_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "satchel-registration",
+        reqwest::header::HeaderValue::from_static(REGISTRATION_TOKEN),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 pub struct TestRelay {
     relay: Option<Relay>,
     pub base: String,
@@ -134,6 +151,8 @@ impl TestRelay {
     /// A relay over the data a stopped one left in `dir` (or a fresh `dir`).
     pub async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
+        config.registration_token =
+            Some(satchel_relay::registration::RegistrationToken::new(REGISTRATION_TOKEN).unwrap());
         configure(&mut config);
         let relay = serve(config).await.unwrap();
         let base = format!("http://{}", relay.local_addr());
@@ -141,7 +160,7 @@ impl TestRelay {
             relay: Some(relay),
             base,
             dir,
-            client: reqwest::Client::new(),
+            client: registering_client(),
         }
     }
 
@@ -151,7 +170,7 @@ impl TestRelay {
             relay: None,
             base,
             dir,
-            client: reqwest::Client::new(),
+            client: registering_client(),
         }
     }
 
