@@ -1002,10 +1002,13 @@ impl RelayClient {
             .messages
             .iter()
             .map(|m| {
-                Ok(Fetched {
-                    id: m.id,
-                    envelope: unb64(&m.envelope, "envelope")?,
-                })
+                let mut envelope = unb64(&m.envelope, "envelope")?;
+                // The relay stores envelopes without their send id (zeroed); this is
+                // the queue's own, so put it back (also overriding whatever a relay sent).
+                if let Some(send_id) = envelope.get_mut(1..17) {
+                    send_id.copy_from_slice(queue.send_id().as_bytes());
+                }
+                Ok(Fetched { id: m.id, envelope })
             })
             .collect::<Result<Vec<_>, RelayError>>()?;
         // An older relay does not say; a full page may then be followed by more.

@@ -80,7 +80,11 @@ fn relay_command(data: &Path) -> Command {
         .args(["--listen", "127.0.0.1:0", "--log", "warn", "--data"])
         .arg(data)
         .env_remove("SATCHEL_RELAY_TLS_CERT")
-        .env_remove("SATCHEL_RELAY_TLS_KEY");
+        .env_remove("SATCHEL_RELAY_TLS_KEY")
+        .env(
+            "SATCHEL_RELAY_REGISTRATION_TOKEN",
+            support::REGISTRATION_TOKEN,
+        );
     command
 }
 
@@ -114,7 +118,13 @@ fn start_tls(data: &Path, pki: &Pki) -> (Child, String) {
 }
 
 fn https_client(ca_pem: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "satchel-registration",
+        reqwest::header::HeaderValue::from_static(support::REGISTRATION_TOKEN),
+    );
     reqwest::Client::builder()
+        .default_headers(headers)
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
         .build()

@@ -22,7 +22,7 @@ use super::{
 pub const DATABASE_FILE: &str = "relay.sqlite3";
 
 /// The schema version this relay writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// A nullable BLOB column.
 type OptionalBlob = Option<Vec<u8>>;
@@ -119,6 +119,134 @@ const SCHEMA_V4: &str = "
 ALTER TABLE invites ADD COLUMN redeemed_by BLOB;
 UPDATE invites SET record = X'' WHERE redeemed = 1;
 ";
+
+/// Version 6: what a stolen database yields. Queues keep a hash of their send id, not
+/// the id (a send id lets anyone deposit); stored envelopes have their send id bytes
+/// zeroed; queue and message row ids are random, and a message's public id is its
+/// sequence number within its queue, so no id reveals the global order of deposits.
+/// Filled by [`migrate_v6`].
+const SCHEMA_V6: &str = "
+CREATE TABLE queues_v6 (
+    queue         INTEGER PRIMARY KEY,
+    send_hash     BLOB NOT NULL UNIQUE,
+    receive_id    BLOB NOT NULL UNIQUE,
+    auth_key      BLOB NOT NULL,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    byte_count    INTEGER NOT NULL DEFAULT 0,
+    last_seq      INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE messages_v6 (
+    id          INTEGER PRIMARY KEY,
+    queue       INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    envelope    BLOB NOT NULL
+);
+";
+
+/// Indexes of version 6, created after the rows are copied.
+const SCHEMA_V6_FINISH: &str = "
+DROP TABLE messages;
+DROP TABLE queues;
+ALTER TABLE queues_v6 RENAME TO queues;
+ALTER TABLE messages_v6 RENAME TO messages;
+CREATE UNIQUE INDEX messages_queue_seq ON messages (queue, seq);
+";
+
+/// The label of the stored send id hash.
+const SEND_HASH_LABEL: &[u8] = b"Satchel relay send id v1";
+
+/// `SHA-256("Satchel relay send id v1" || send_id)`: how the relay stores a send id.
+fn send_hash(send_id: &Id16) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    Sha256::new()
+        .chain_update(SEND_HASH_LABEL)
+        .chain_update(send_id)
+        .finalize()
+        .into()
+}
+
+/// An envelope as stored: its send id bytes (1..17) zeroed. The owner, fetching, knows
+/// its queue's send id.
+fn without_send_id(envelope: &[u8]) -> Vec<u8> {
+    let mut stored = envelope.to_vec();
+    if let Some(send_id) = stored.get_mut(1..17) {
+        send_id.fill(0);
+    }
+    stored
+}
+
+/// A random row id (SQLite accepts any 64-bit integer).
+fn random_row_id() -> i64 {
+    use rand_core::Rng as _;
+    let mut bytes = [0u8; 8];
+    satchel_core::os_rng().fill_bytes(&mut bytes);
+    i64::from_le_bytes(bytes)
+}
+
+/// A schema 5 queue row: old row id, send id, receive id, auth key, message and byte
+/// counts.
+type QueueRowV5 = (i64, Vec<u8>, Vec<u8>, Vec<u8>, i64, i64);
+
+/// Copies queues and messages into the version 6 tables (see [`SCHEMA_V6`]).
+fn migrate_v6(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(SCHEMA_V6)?;
+    let queues: Vec<QueueRowV5> = tx
+        .prepare(
+            "SELECT queue, send_id, receive_id, auth_key, message_count, byte_count \
+             FROM queues",
+        )?
+        .query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut insert_queue = tx.prepare(
+        "INSERT INTO queues_v6 (queue, send_hash, receive_id, auth_key, message_count, \
+         byte_count, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut messages =
+        tx.prepare("SELECT created_at, envelope FROM messages WHERE queue = ?1 ORDER BY id")?;
+    let mut insert_message = tx.prepare(
+        "INSERT INTO messages_v6 (id, queue, seq, created_at, envelope) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (old, send_id, receive_id, auth_key, count, bytes) in queues {
+        let queue = random_row_id();
+        let mut seq = 0i64;
+        let mut rows = messages.query([old])?;
+        while let Some(row) = rows.next()? {
+            seq += 1;
+            let created_at: i64 = row.get(0)?;
+            let envelope: Vec<u8> = row.get(1)?;
+            insert_message.execute(params![
+                random_row_id(),
+                queue,
+                seq,
+                created_at,
+                without_send_id(&envelope)
+            ])?;
+        }
+        insert_queue.execute(params![
+            queue,
+            send_hash(&id16(&send_id)?).as_slice(),
+            receive_id,
+            auth_key,
+            count,
+            bytes,
+            seq
+        ])?;
+    }
+    drop((insert_queue, messages, insert_message));
+    tx.execute_batch(SCHEMA_V6_FINISH)?;
+    Ok(())
+}
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -242,6 +370,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA_V4)?;
         tx.pragma_update(None, "user_version", 4)?;
+        tx.commit()?;
+    }
+    if version < 6 {
+        let tx = conn.transaction()?;
+        migrate_v6(&tx)?;
+        tx.pragma_update(None, "user_version", 6)?;
         tx.commit()?;
     }
     Ok(())
@@ -595,9 +729,10 @@ fn apply(
         }
         WriteOp::CreateQueue { send_id, auth_key } => {
             let receive_id = ReceiveId::for_key(auth_key);
+            let send_hash = send_hash(send_id);
             let by_send: Option<Vec<u8>> = tx
-                .prepare_cached("SELECT auth_key FROM queues WHERE send_id = ?1")?
-                .query_row([send_id.as_slice()], |row| row.get(0))
+                .prepare_cached("SELECT auth_key FROM queues WHERE send_hash = ?1")?
+                .query_row([send_hash.as_slice()], |row| row.get(0))
                 .optional()?;
             match by_send {
                 Some(key) if key.as_slice() == auth_key.as_slice() => Ok(WriteOutcome::Queue {
@@ -614,10 +749,12 @@ fn apply(
                         return Ok(WriteOutcome::Conflict);
                     }
                     tx.prepare_cached(
-                        "INSERT INTO queues (send_id, receive_id, auth_key) VALUES (?1, ?2, ?3)",
+                        "INSERT INTO queues (queue, send_hash, receive_id, auth_key) \
+                         VALUES (?1, ?2, ?3, ?4)",
                     )?
-                    .execute([
-                        send_id.as_slice(),
+                    .execute(params![
+                        random_row_id(),
+                        send_hash.as_slice(),
                         receive_id.as_bytes().as_slice(),
                         auth_key.as_slice(),
                     ])?;
@@ -646,31 +783,44 @@ fn apply(
             quota,
             now,
         } => {
-            let row: Option<(i64, Vec<u8>, i64, i64)> = tx
+            let row: Option<(i64, Vec<u8>, i64, i64, i64)> = tx
                 .prepare_cached(
-                    "SELECT queue, receive_id, message_count, byte_count FROM queues \
-                     WHERE send_id = ?1",
+                    "SELECT queue, receive_id, message_count, byte_count, last_seq \
+                     FROM queues WHERE send_hash = ?1",
                 )?
-                .query_row([send_id.as_slice()], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                .query_row([send_hash(send_id).as_slice()], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
                 })
                 .optional()?;
-            let Some((queue, receive_id, count, bytes)) = row else {
+            let Some((queue, receive_id, count, bytes, last_seq)) = row else {
                 return Ok(WriteOutcome::NotFound);
             };
             if to_u64(count) >= quota.max_messages || to_u64(bytes) >= quota.max_bytes {
                 return Ok(WriteOutcome::Full);
             }
+            let id = last_seq + 1;
             tx.prepare_cached(
-                "INSERT INTO messages (queue, created_at, envelope) VALUES (?1, ?2, ?3)",
+                "INSERT INTO messages (id, queue, seq, created_at, envelope) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![queue, now, envelope])?;
-            let id = tx.last_insert_rowid();
+            .execute(params![
+                random_row_id(),
+                queue,
+                id,
+                now,
+                without_send_id(envelope)
+            ])?;
             tx.prepare_cached(
                 "UPDATE queues SET message_count = message_count + 1, \
-                 byte_count = byte_count + ?2 WHERE queue = ?1",
+                 byte_count = byte_count + ?2, last_seq = ?3 WHERE queue = ?1",
             )?
-            .execute(params![queue, to_i64(envelope.len() as u64)])?;
+            .execute(params![queue, to_i64(envelope.len() as u64), id])?;
             let receive_id = ReceiveId::from_bytes(id16(&receive_id)?);
             mail.push(MailChange::Filled(receive_id));
             Ok(WriteOutcome::Deposited {
@@ -686,7 +836,7 @@ fn apply(
             let mut bytes = 0i64;
             {
                 let mut delete = tx.prepare_cached(
-                    "DELETE FROM messages WHERE id = ?1 AND queue = ?2 RETURNING length(envelope)",
+                    "DELETE FROM messages WHERE seq = ?1 AND queue = ?2 RETURNING length(envelope)",
                 )?;
                 for id in ids {
                     let size: Option<i64> = delete
@@ -716,7 +866,7 @@ fn apply(
             let old: Vec<(i64, i64, i64)> = tx
                 .prepare_cached(
                     "SELECT id, queue, length(envelope) FROM messages \
-                     WHERE created_at < ?1 ORDER BY id LIMIT ?2",
+                     WHERE created_at < ?1 LIMIT ?2",
                 )?
                 .query_map(params![before, limit], |row| {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -944,9 +1094,9 @@ impl RelayStore for SqliteStore {
         self.read(|conn| {
             // One row past the limit tells whether more follow.
             let mut statement = conn.prepare_cached(
-                "SELECT m.id, m.envelope FROM messages m \
+                "SELECT m.seq, m.envelope FROM messages m \
                  JOIN queues q ON q.queue = m.queue \
-                 WHERE q.receive_id = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3",
+                 WHERE q.receive_id = ?1 AND m.seq > ?2 ORDER BY m.seq LIMIT ?3",
             )?;
             let mut rows = statement.query(params![
                 receive_id.as_bytes().as_slice(),
@@ -1125,5 +1275,101 @@ mod invite_tests {
                 .record
                 .is_empty()
         );
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::store::QueueQuota;
+
+    /// A relay database of schema 4 (send ids in clear, one global message counter) is
+    /// converted in place: send ids hashed, envelopes' send ids zeroed, per-queue
+    /// sequence numbers in deposit order; mail keeps flowing afterwards.
+    #[test]
+    fn a_schema_4_database_is_converted_and_keeps_its_mail() {
+        let dir = tempfile::tempdir().unwrap();
+        let (send_a, send_b) = ([0xa1; 16], [0xb2; 16]);
+        let (key_a, key_b) = ([0x11; 32], [0x22; 32]);
+        let envelope = |send_id: [u8; 16], body: u8| {
+            let mut e = vec![1u8];
+            e.extend_from_slice(&send_id);
+            e.extend_from_slice(&[body; 30]);
+            e
+        };
+        {
+            create_private_dir(dir.path()).unwrap();
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute_batch(SCHEMA_V2).unwrap();
+            conn.execute_batch(SCHEMA_V3).unwrap();
+            conn.execute_batch(SCHEMA_V4).unwrap();
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            for (queue, send_id, key) in [(1, send_a, key_a), (2, send_b, key_b)] {
+                conn.execute(
+                    "INSERT INTO queues (queue, send_id, receive_id, auth_key, message_count, \
+                     byte_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        queue,
+                        send_id.as_slice(),
+                        ReceiveId::for_key(&key).as_bytes().as_slice(),
+                        key.as_slice(),
+                        if queue == 1 { 2 } else { 1 },
+                        if queue == 1 { 94 } else { 47 }
+                    ],
+                )
+                .unwrap();
+            }
+            // Global ids 1 (A), 2 (B), 3 (A): the order a thief could read before.
+            for (queue, send_id, body) in [(1, send_a, 1u8), (2, send_b, 2), (1, send_a, 3)] {
+                conn.execute(
+                    "INSERT INTO messages (queue, created_at, envelope) VALUES (?1, 0, ?2)",
+                    params![queue, envelope(send_id, body)],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let page = |key: &[u8; 32]| {
+            store
+                .fetch(&ReceiveId::for_key(key), 0, 100, 1 << 20)
+                .unwrap()
+                .messages
+                .into_iter()
+                .map(|m| (m.id, m.envelope))
+                .collect::<Vec<_>>()
+        };
+        let zeroed = |body: u8| envelope([0; 16], body);
+        assert_eq!(page(&key_a), [(1, zeroed(1)), (2, zeroed(3))]);
+        assert_eq!(page(&key_b), [(1, zeroed(2))]);
+        // Deposits find their queue by the hashed send id and continue its sequence.
+        let outcome = store
+            .write_batch(&[WriteOp::Deposit {
+                send_id: send_a,
+                envelope: envelope(send_a, 4),
+                quota: QueueQuota {
+                    max_messages: 10,
+                    max_bytes: 1 << 20,
+                },
+                now: 0,
+            }])
+            .unwrap();
+        assert!(matches!(outcome[0], WriteOutcome::Deposited { id: 3, .. }));
+        assert_eq!(page(&key_a).len(), 3);
+        let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let clear: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM queues WHERE send_hash IN (?1, ?2)",
+                params![send_a.as_slice(), send_b.as_slice()],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(clear, 0, "a send id is stored in clear");
     }
 }

@@ -1,4 +1,4 @@
-use crate::support::{TestRelay, envelope, queue_keys, random, unb64};
+use crate::support::{TestRelay, envelope, queue_keys, random, stored, unb64};
 
 fn frame(items: &[Vec<u8>]) -> Vec<u8> {
     let mut body = Vec::new();
@@ -83,7 +83,7 @@ async fn batch_deposit_in_order() {
         .iter()
         .map(|m| unb64(m["envelope"].as_str().unwrap()))
         .collect();
-    assert_eq!(got, vec![items[0].clone(), items[4].clone()]);
+    assert_eq!(got, vec![stored(&items[0]), stored(&items[4])]);
 
     // Broken framing, too many items.
     let mut broken = frame(&items[..1]);

@@ -81,3 +81,46 @@ async fn database_holds_no_names_classes_or_addresses() {
     }
     assert!(files >= 1);
 }
+
+/// What a stolen relay database yields about queues: no send id (a send id lets anyone
+/// deposit), and no id that orders deposits across queues.
+#[tokio::test]
+async fn a_stolen_database_holds_no_send_ids_and_no_global_order() {
+    use crate::support::{envelope, queue_keys};
+    let relay = TestRelay::start().await;
+    let queues: Vec<_> = (0..3).map(|_| queue_keys()).collect();
+    for keys in &queues {
+        relay.create_queue(keys).await;
+    }
+    // Deposits interleaved across the three queues: each queue's ids count 1, 2, 3 on
+    // their own (before, one global counter said which deposit came right after which).
+    for round in 1..=3u64 {
+        for keys in &queues {
+            let r = relay.deposit(envelope(keys.send_id().as_bytes(), 50)).await;
+            assert_eq!((r.status, r.json["id"].as_u64()), (202, Some(round)));
+        }
+    }
+    for keys in &queues {
+        let r = relay.fetch(keys, "").await;
+        let ids: Vec<u64> = r.json["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ids, [1, 2, 3]);
+    }
+    let dir = relay.stop().await;
+    for file in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        for keys in &queues {
+            let send_id = *keys.send_id().as_bytes();
+            assert!(
+                !bytes.windows(16).any(|w| w == send_id.as_slice()),
+                "the relay's data contains a send id"
+            );
+            // The receive id is kept (fetches name it), but it grants nothing without
+            // the queue's key.
+        }
+    }
+}

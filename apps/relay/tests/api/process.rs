@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::json;
 
-use crate::support::{TestRelay, envelope, queue_keys, unb64};
+use crate::support::{TestRelay, envelope, queue_keys, stored, unb64};
 
 /// Starts the binary on a free port; returns the child and its base URL.
 fn start(data: &Path) -> (Child, String) {
@@ -62,6 +62,7 @@ async fn survives_kill_9_between_deposit_and_fetch() {
         .iter()
         .map(|m| unb64(m["envelope"].as_str().unwrap()))
         .collect();
+    let sent: Vec<Vec<u8>> = sent.iter().map(|e| stored(e)).collect();
     assert_eq!(got, sent, "every acknowledged deposit survives kill -9");
 
     // Ack three, kill again: they stay gone, the rest stays.

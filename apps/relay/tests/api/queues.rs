@@ -1,7 +1,9 @@
 use satchel_core::QueueKeys;
 use serde_json::json;
 
-use crate::support::{Key, TestRelay, b64, envelope, queue_auth, queue_keys, random, rid, unb64};
+use crate::support::{
+    Key, TestRelay, b64, envelope, queue_auth, queue_keys, random, restored, rid, stored, unb64,
+};
 
 #[tokio::test]
 async fn create_is_idempotent_and_conflicts() {
@@ -46,7 +48,7 @@ async fn deposit_fetch_ack_delete() {
         let r = relay.deposit(e.clone()).await;
         assert_eq!(r.status, 202, "{}", r.json);
         ids.push(r.json["id"].as_u64().unwrap());
-        sent.push(e);
+        sent.push(stored(&e));
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 
@@ -166,8 +168,10 @@ async fn real_session_through_the_relay() {
         .unwrap();
     assert_eq!(relay.deposit(first.into_bytes()).await.status, 202);
 
+    // The relay hands envelopes back without their send id; the owner restores it.
     let r = relay.fetch(parent.mailbox(), "").await;
     let bytes = unb64(r.json["messages"][0]["envelope"].as_str().unwrap());
+    let bytes = restored(&bytes, parent.mailbox().send_id().as_bytes());
     let contact = parent
         .open_first_contact(&Envelope::from_bytes(&bytes).unwrap())
         .unwrap();
@@ -177,6 +181,7 @@ async fn real_session_through_the_relay() {
     assert_eq!(relay.deposit(reply.into_bytes()).await.status, 202);
     let r = relay.fetch(to_parent.inbound_queue(), "").await;
     let bytes = unb64(r.json["messages"][0]["envelope"].as_str().unwrap());
+    let bytes = restored(&bytes, to_parent.inbound_queue().send_id().as_bytes());
     assert_eq!(
         to_parent
             .decrypt(&Envelope::from_bytes(&bytes).unwrap())

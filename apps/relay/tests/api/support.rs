@@ -104,6 +104,21 @@ pub fn envelope(send_id: &[u8; 16], body_len: usize) -> Vec<u8> {
     e
 }
 
+/// An envelope as the relay hands it back: its send id bytes zeroed (the relay stores
+/// no send id; the queue's owner knows its own).
+pub fn stored(envelope: &[u8]) -> Vec<u8> {
+    let mut stored = envelope.to_vec();
+    stored[1..17].fill(0);
+    stored
+}
+
+/// A fetched envelope with its queue's send id put back, as the client does.
+pub fn restored(fetched: &[u8], send_id: &[u8; 16]) -> Vec<u8> {
+    let mut envelope = fetched.to_vec();
+    envelope[1..17].copy_from_slice(send_id);
+    envelope
+}
+
 pub struct Response {
     pub status: u16,
     pub json: Value,
