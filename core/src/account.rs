@@ -15,8 +15,9 @@ use crate::handshake::{handshake_id, pqxdh};
 use crate::identity::certificate::DeviceCertificate;
 use crate::identity::fingerprint::{Fingerprint, SafetyNumber};
 use crate::identity::ids::{AccountId, DeviceId};
+use crate::prekeys::one_time::one_time_prekey_bytes;
 use crate::prekeys::store::{PrekeyStore, SeenHandshake};
-use crate::prekeys::{PrekeyBundle, PrekeyId};
+use crate::prekeys::{BundleId, PrekeyBundle, PrekeyId, SignedOneTimePrekey};
 use crate::session::{Session, SessionId};
 
 /// The version of the persisted account format.
@@ -241,7 +242,8 @@ impl Account {
     }
 
     /// A bundle with a fresh one-time prekey, marked as published. For handing a bundle
-    /// over directly; relays get theirs through [`Account::prekey_upload`].
+    /// over directly (its one-time prekey is not signed); relays get theirs through
+    /// [`Account::unpublished_one_time_prekeys`].
     pub fn prekey_bundle_with_one_time_prekey<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -266,25 +268,101 @@ impl Account {
     }
 
     /// What to upload to the relay: the bundle plus every one-time prekey not yet
-    /// published, which are marked published. Persist the account afterwards.
-    pub fn prekey_upload(&mut self) -> pb::PrekeyUpload {
-        let one_time_prekeys = self
-            .prekeys
-            .one_time
-            .iter_mut()
-            .filter(|k| !k.published)
-            .map(|k| {
-                k.published = true;
-                pb::OneTimePrekey {
-                    id: k.id,
-                    public_key: k.pair.public().to_vec(),
-                }
-            })
-            .collect();
+    /// published, each signed for `bundle_id`, which are marked published. Persist the
+    /// account afterwards.
+    pub fn prekey_upload(&mut self, bundle_id: &BundleId) -> pb::PrekeyUpload {
+        let signed = self.unpublished_one_time_prekeys(bundle_id);
+        let ids: Vec<PrekeyId> = signed.iter().map(|k| k.id).collect();
+        let one_time_prekeys = signed.iter().map(SignedOneTimePrekey::to_proto).collect();
+        self.mark_one_time_prekeys_published(&ids);
         pb::PrekeyUpload {
             bundle: Some(self.prekey_bundle().to_proto()),
             one_time_prekeys,
         }
+    }
+
+    /// Every one-time prekey not yet published, signed for `bundle_id` (the relay bundle
+    /// they are uploaded to; `docs/PROTOCOL.md` §3.3). Changes nothing: after the
+    /// relay accepted them, call [`Account::mark_one_time_prekeys_published`] and
+    /// persist the account. The signatures are deterministic, so an upload that was
+    /// cut off can be repeated with the same bytes.
+    #[must_use]
+    pub fn unpublished_one_time_prekeys(&self, bundle_id: &BundleId) -> Vec<SignedOneTimePrekey> {
+        self.prekeys
+            .one_time
+            .iter()
+            .filter(|k| !k.published)
+            .map(|k| {
+                let public_key = *k.pair.public();
+                SignedOneTimePrekey {
+                    id: k.id,
+                    public_key,
+                    signature: self.device_signing.sign(&one_time_prekey_bytes(
+                        bundle_id,
+                        k.id,
+                        &public_key,
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    /// Marks the one-time prekeys `ids` as published (after the relay accepted them).
+    pub fn mark_one_time_prekeys_published(&mut self, ids: &[PrekeyId]) {
+        for key in &mut self.prekeys.one_time {
+            if ids.contains(&key.id) {
+                key.published = true;
+            }
+        }
+    }
+
+    /// How many one-time prekeys this device holds: `(published, not yet published)`.
+    #[must_use]
+    pub fn one_time_prekey_counts(&self) -> (usize, usize) {
+        let unpublished = self
+            .prekeys
+            .one_time
+            .iter()
+            .filter(|k| !k.published)
+            .count();
+        (self.prekeys.one_time.len() - unpublished, unpublished)
+    }
+
+    /// Tops up the one-time prekeys, given that the relay still holds `on_relay` of
+    /// them: generates (unpublished) as many as needed for `target` to be on the relay
+    /// or waiting for upload, and returns how many were made. Upload them with
+    /// [`Account::unpublished_one_time_prekeys`].
+    ///
+    /// The device keeps at most [`crate::MAX_ONE_TIME_PREKEYS`]. Published keys the
+    /// relay no longer holds were handed out to someone; a first contact may still use
+    /// them, so they are kept until room is needed, then the oldest are forgotten first
+    /// (the relay hands out the oldest first, so the newest `on_relay` published keys
+    /// are the ones it still holds, and those are never forgotten).
+    pub fn replenish_one_time_prekeys<R: CryptoRng + ?Sized>(
+        &mut self,
+        on_relay: usize,
+        target: usize,
+        rng: &mut R,
+    ) -> usize {
+        let (published, unpublished) = self.one_time_prekey_counts();
+        let wanted = target.saturating_sub(on_relay.saturating_add(unpublished));
+        if wanted == 0 {
+            return 0;
+        }
+        let excess = (self.prekeys.one_time.len() + wanted)
+            .saturating_sub(crate::prekeys::store::MAX_ONE_TIME_PREKEYS);
+        let handed_out = published.saturating_sub(on_relay);
+        self.prekeys.forget_oldest_published(excess.min(handed_out));
+        self.prekeys.generate_one_time(wanted, rng).len()
+    }
+
+    /// Replaces both the signed prekey and the ML-KEM prekey (a scheduled rotation); the
+    /// previous ones stay usable for a grace period
+    /// ([`crate::RETAINED_ROTATED_PREKEYS`] of each are kept, the current one included).
+    /// Publish the new bundle afterwards.
+    pub fn rotate_prekeys<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) {
+        self.prekeys.rotate_signed(rng);
+        self.prekeys.rotate_kem(rng);
     }
 
     /// Replaces the signed prekey; the previous ones stay usable for a grace period

@@ -56,6 +56,19 @@ pub struct Config {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..))]
     pub replay_cache_entries: usize,
 
+    /// One-time prekeys one member may take per hour (each starts a conversation with
+    /// forward secrecy for its first message). Over it: HTTP 429, and the member's app
+    /// starts the conversation without a one-time prekey.
+    #[arg(long, value_name = "N", default_value_t = crate::http::take_limit::DEFAULT_TAKES_PER_HOUR,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub prekey_takes_per_hour: u32,
+
+    /// One-time prekeys one member may take at once before --prekey-takes-per-hour
+    /// applies.
+    #[arg(long, value_name = "N", default_value_t = crate::http::take_limit::DEFAULT_TAKE_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub prekey_take_burst: u32,
+
     /// What to log, e.g. `info`, `warn`, or `debug` to log every request (method, route,
     /// status, duration). Uses tracing's filter syntax.
     #[arg(long, value_name = "FILTER", default_value = "info")]
@@ -75,6 +88,8 @@ impl Config {
             max_age_days: 30,
             rate_limit: 200,
             replay_cache_entries: crate::replay::DEFAULT_CAPACITY,
+            prekey_takes_per_hour: crate::http::take_limit::DEFAULT_TAKES_PER_HOUR,
+            prekey_take_burst: crate::http::take_limit::DEFAULT_TAKE_BURST,
             log: "info".to_owned(),
         }
     }

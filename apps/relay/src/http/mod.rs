@@ -9,6 +9,7 @@ pub mod push;
 pub mod queues;
 pub mod revocations;
 pub mod schools;
+pub mod take_limit;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Signed requests accepted recently (refuses replays).
     pub replay: Arc<crate::replay::ReplayCache>,
+    /// One-time prekey takes per member key.
+    pub prekey_takes: Arc<take_limit::TakeLimiter>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -15,14 +15,14 @@ use satchel_core::ReceiveId;
 use super::mail_index::{MailChange, MailIndex};
 use super::{
     DirectoryEntry, DirectoryWriter, FetchPage, Id16, Invite, PublicKey, RelayStore, StoreError,
-    StoredMessage, WriteOp, WriteOutcome,
+    StoredMessage, UploadedPrekey, WriteOp, WriteOutcome,
 };
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "relay.sqlite3";
 
 /// The schema version this relay writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// A nullable BLOB column.
 type OptionalBlob = Option<Vec<u8>>;
@@ -118,6 +118,12 @@ DROP INDEX IF EXISTS queues_mail;
 const SCHEMA_V4: &str = "
 ALTER TABLE invites ADD COLUMN redeemed_by BLOB;
 UPDATE invites SET record = X'' WHERE redeemed = 1;
+";
+
+/// Version 5: one-time prekeys keep the device's signature that binds each to its
+/// bundle id (empty for keys uploaded before; initiators refuse those).
+const SCHEMA_V5: &str = "
+ALTER TABLE prekeys ADD COLUMN signature BLOB NOT NULL DEFAULT X'';
 ";
 
 /// The SQLite store.
@@ -242,6 +248,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA_V4)?;
         tx.pragma_update(None, "user_version", 4)?;
+        tx.commit()?;
+    }
+    if version < 5 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V5)?;
+        tx.pragma_update(None, "user_version", 5)?;
         tx.commit()?;
     }
     Ok(())
@@ -560,10 +572,16 @@ fn apply(
             let savepoint = tx.savepoint()?;
             {
                 let mut insert = savepoint.prepare_cached(
-                    "INSERT OR REPLACE INTO prekeys (bundle_id, key_id, key) VALUES (?1, ?2, ?3)",
+                    "INSERT OR REPLACE INTO prekeys (bundle_id, key_id, key, signature) \
+                     VALUES (?1, ?2, ?3, ?4)",
                 )?;
-                for (id, key) in keys {
-                    insert.execute(params![bundle_id.as_slice(), id, key.as_slice()])?;
+                for key in keys {
+                    insert.execute(params![
+                        bundle_id.as_slice(),
+                        key.id,
+                        key.key.as_slice(),
+                        key.signature.as_slice()
+                    ])?;
                 }
             }
             let count: i64 = savepoint
@@ -577,19 +595,22 @@ fn apply(
             Ok(WriteOutcome::Done)
         }
         WriteOp::TakePrekey { bundle_id } => {
-            let taken: Option<(u32, Vec<u8>)> = tx
+            let taken: Option<(u32, Vec<u8>, Vec<u8>)> = tx
                 .prepare_cached(
                     "DELETE FROM prekeys WHERE bundle_id = ?1 AND key_id = \
                      (SELECT key_id FROM prekeys WHERE bundle_id = ?1 ORDER BY key_id LIMIT 1) \
-                     RETURNING key_id, key",
+                     RETURNING key_id, key, signature",
                 )?
-                .query_row([bundle_id.as_slice()], |row| Ok((row.get(0)?, row.get(1)?)))
+                .query_row([bundle_id.as_slice()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
                 .optional()?;
             match taken {
-                Some((id, key)) => Ok(WriteOutcome::Prekey {
+                Some((id, key, signature)) => Ok(WriteOutcome::Prekey(UploadedPrekey {
                     id,
                     key: key32(&key)?,
-                }),
+                    signature,
+                })),
                 None => Ok(WriteOutcome::NotFound),
             }
         }
@@ -913,6 +934,24 @@ impl RelayStore for SqliteStore {
             conn.prepare_cached("SELECT count(*) FROM prekeys WHERE bundle_id = ?1")?
                 .query_row([bundle_id.as_slice()], |row| row.get::<_, i64>(0))
                 .map(to_u64)
+        })
+    }
+
+    fn may_take_prekeys(
+        &self,
+        bundle_id: &Id16,
+        member_key: &PublicKey,
+    ) -> Result<bool, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM prekey_bundles b \
+                 JOIN members o ON o.member_key = b.owner_key \
+                 JOIN members t ON t.school_id = o.school_id AND t.member_key = ?2 \
+                 WHERE b.bundle_id = ?1)",
+            )?
+            .query_row([bundle_id.as_slice(), member_key.as_slice()], |row| {
+                row.get(0)
+            })
         })
     }
 

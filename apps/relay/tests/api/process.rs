@@ -105,6 +105,8 @@ fn help_explains_every_flag() {
         "--max-age-days",
         "--rate-limit",
         "--replay-cache-entries",
+        "--prekey-takes-per-hour",
+        "--prekey-take-burst",
         "--log",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
