@@ -165,17 +165,8 @@ async fn strangers_and_other_schools_cannot_take_one_time_prekeys() {
 
     // None of them got anything: the teacher's first contact still uses a one-time
     // prekey, and mum reads it.
-    let report = s
-        .teacher
-        .0
-        .send("Sam's mum", "Trip on Friday")
-        .await
-        .unwrap();
     assert_eq!(
-        (
-            report.without_one_time_prekey,
-            report.refused_one_time_prekeys
-        ),
+        sent(&mut s.teacher.0, "Sam's mum", "Trip on Friday").await,
         (0, 0)
     );
     let synced = s.mum.0.sync().await.unwrap();
@@ -220,23 +211,16 @@ async fn a_member_draining_one_time_prekeys_is_rate_limited_and_first_contacts_s
     let mut aunt = s.enrol("aunt", 5, Role::Parent, "Sam's aunt").await;
     let mut uncle = s.enrol("uncle", 6, Role::Parent, "Sam's uncle").await;
     for name in ["Sam's mum", "Sam's gran", "Sam's aunt"] {
-        let report = s.teacher.0.send(name, "Trip on Friday").await.unwrap();
-        assert_eq!(report.without_one_time_prekey, 0, "{name}");
+        assert_eq!(
+            sent(&mut s.teacher.0, name, "Trip on Friday").await,
+            (0, 0),
+            "{name}"
+        );
     }
-    let report = s
-        .teacher
-        .0
-        .send("Sam's uncle", "Trip on Friday")
-        .await
-        .unwrap();
     assert_eq!(
-        (
-            report.without_one_time_prekey,
-            report.refused_one_time_prekeys
-        ),
+        sent(&mut s.teacher.0, "Sam's uncle", "Trip on Friday").await,
         (1, 0)
     );
-    assert!(report.delivered_to_relay);
     for member in [&mut s.mum, &mut gran, &mut aunt, &mut uncle] {
         let synced = member.0.sync().await.unwrap();
         assert_eq!(synced.messages.len(), 1, "{:?}", synced.dropped);
@@ -244,6 +228,17 @@ async fn a_member_draining_one_time_prekeys_is_rate_limited_and_first_contacts_s
         assert!(synced.messages[0].verified);
     }
     s.stop().await;
+}
+
+/// Sends `text` to `to`; returns how many new conversations started without a one-time
+/// prekey and how many handed-out keys were refused.
+async fn sent(from: &mut Client, to: &str, text: &str) -> (usize, usize) {
+    let report = from.send(to, text).await.unwrap();
+    assert!(report.delivered_to_relay);
+    (
+        report.without_one_time_prekey,
+        report.refused_one_time_prekeys,
+    )
 }
 
 /// Random bytes.
@@ -317,17 +312,8 @@ async fn a_duplicated_directory_entry_with_fake_one_time_prekeys_does_not_break_
     // and the first contact goes out without one. Mum reads it, verified.
     s.teacher.0.contacts().await.unwrap();
     keep_only(&s.teacher.1, 2, "Sam's mum", &fake_bundle);
-    let report = s
-        .teacher
-        .0
-        .send("Sam's mum", "Trip on Friday")
-        .await
-        .unwrap();
     assert_eq!(
-        (
-            report.without_one_time_prekey,
-            report.refused_one_time_prekeys
-        ),
+        sent(&mut s.teacher.0, "Sam's mum", "Trip on Friday").await,
         (1, 1)
     );
 
@@ -356,16 +342,8 @@ async fn a_duplicated_directory_entry_with_fake_one_time_prekeys_does_not_break_
         .unwrap();
     gran.0.contacts().await.unwrap();
     keep_only(&gran.1, 4, "Sam's mum", &fake_bundle);
-    let report = gran
-        .0
-        .send("Sam's mum", "See you at the gate")
-        .await
-        .unwrap();
     assert_eq!(
-        (
-            report.without_one_time_prekey,
-            report.refused_one_time_prekeys
-        ),
+        sent(&mut gran.0, "Sam's mum", "See you at the gate").await,
         (1, 1)
     );
 
