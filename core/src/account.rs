@@ -608,3 +608,111 @@ fn unreachable_bundle(error: &crate::error::BundleError) -> ! {
     // Invariant: an account's own prekeys always encode to a valid bundle.
     panic!("local prekey bundle failed to build: {error}")
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::Account;
+    use crate::error::{BundleError, FirstContactError};
+    use crate::prekeys::{BundleId, PrekeyBundle};
+    use crate::session::Session;
+
+    #[test]
+    fn replenishing_generates_unpublished_keys_signed_for_the_bundle() {
+        let mut rng = crate::os_rng();
+        let mut account = Account::new(&mut rng);
+        let bundle_id = BundleId::random(&mut rng);
+        account.generate_one_time_prekeys(50, &mut rng);
+        let upload = account.prekey_upload(&bundle_id);
+        assert_eq!(upload.one_time_prekeys.len(), 50);
+        assert_eq!(account.one_time_prekey_counts(), (50, 0));
+
+        // 10 left on the relay: 90 new ones make 100; nothing is published yet.
+        assert_eq!(account.replenish_one_time_prekeys(10, 100, &mut rng), 90);
+        assert_eq!(account.one_time_prekey_counts(), (50, 90));
+        // Asking again before the upload makes no more.
+        assert_eq!(account.replenish_one_time_prekeys(10, 100, &mut rng), 0);
+        let keys = account.unpublished_one_time_prekeys(&bundle_id);
+        assert_eq!(keys, account.unpublished_one_time_prekeys(&bundle_id));
+        let bundle = PrekeyBundle::from_bytes(&account.prekey_bundle().to_bytes()).unwrap();
+        for key in &keys {
+            assert!(bundle.clone().with_one_time_prekey(&bundle_id, key).is_ok());
+            assert_eq!(
+                bundle
+                    .clone()
+                    .with_one_time_prekey(&BundleId::random(&mut rng), key)
+                    .err(),
+                Some(BundleError::BadOneTimePrekeySignature)
+            );
+        }
+        let ids: Vec<u32> = keys.iter().map(|k| k.id).collect();
+        account.mark_one_time_prekeys_published(&ids[..40]);
+        assert_eq!(account.one_time_prekey_counts(), (90, 50));
+    }
+
+    #[test]
+    fn at_the_cap_the_oldest_handed_out_keys_make_room_and_the_ones_on_the_relay_stay() {
+        let mut rng = crate::os_rng();
+        let mut account = Account::new(&mut rng);
+        let bundle_id = BundleId::random(&mut rng);
+        account.generate_one_time_prekeys(crate::MAX_ONE_TIME_PREKEYS, &mut rng);
+        let all = account.unpublished_one_time_prekeys(&bundle_id);
+        let ids: Vec<u32> = all.iter().map(|k| k.id).collect();
+        account.mark_one_time_prekeys_published(&ids);
+        // The relay still holds the newest 5.
+        assert_eq!(account.replenish_one_time_prekeys(5, 100, &mut rng), 95);
+        assert_eq!(account.one_time_prekey_counts(), (905, 95));
+        // A first contact with one of the keys still on the relay is accepted.
+        let on_relay = all.last().unwrap();
+        let bundle = PrekeyBundle::from_bytes(&account.prekey_bundle().to_bytes())
+            .unwrap()
+            .with_one_time_prekey(&bundle_id, on_relay)
+            .unwrap();
+        let sender = Account::new(&mut rng);
+        let mut session = Session::initiate(&sender, &bundle, &mut rng).unwrap();
+        let first = session.encrypt(b"hello", &mut rng).unwrap();
+        let contact = account.open_first_contact(&first).unwrap();
+        assert_eq!(
+            account.accept(&contact, &mut rng).unwrap().plaintext,
+            b"hello"
+        );
+        // One of the oldest (handed out, never used) was forgotten.
+        let oldest = all.first().unwrap();
+        let bundle = PrekeyBundle::from_bytes(&account.prekey_bundle().to_bytes())
+            .unwrap()
+            .with_one_time_prekey(&bundle_id, oldest)
+            .unwrap();
+        let mut session = Session::initiate(&sender, &bundle, &mut rng).unwrap();
+        let first = session.encrypt(b"late", &mut rng).unwrap();
+        let contact = account.open_first_contact(&first).unwrap();
+        assert_eq!(
+            account.accept(&contact, &mut rng).err(),
+            Some(FirstContactError::UnknownPrekey)
+        );
+    }
+
+    #[test]
+    fn a_bundle_two_rotations_old_still_works_and_three_is_refused() {
+        let mut rng = crate::os_rng();
+        let mut account = Account::new(&mut rng);
+        let sender = Account::new(&mut rng);
+        let old = PrekeyBundle::from_bytes(&account.prekey_bundle().to_bytes()).unwrap();
+        let first_with = |account: &mut Account, rng: &mut _| {
+            let mut session = Session::initiate(&sender, &old, rng).unwrap();
+            let first = session.encrypt(b"hi", rng).unwrap();
+            let contact = account.open_first_contact(&first).unwrap();
+            account
+                .accept(&contact, rng)
+                .map(|inbound| inbound.plaintext)
+        };
+        account.rotate_prekeys(&mut rng);
+        account.rotate_prekeys(&mut rng);
+        assert_eq!(first_with(&mut account, &mut rng).unwrap(), b"hi");
+        account.rotate_prekeys(&mut rng);
+        assert_eq!(
+            first_with(&mut account, &mut rng).err(),
+            Some(FirstContactError::UnknownPrekey)
+        );
+    }
+}
