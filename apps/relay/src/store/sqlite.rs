@@ -1025,6 +1025,55 @@ mod tests {
         max_bytes: 1 << 20,
     };
 
+    /// A version 4 database with one prekey (no signature column yet) is upgraded in
+    /// place: the key is still handed out, with an empty signature (clients refuse it),
+    /// and new uploads keep theirs.
+    #[test]
+    fn a_version_4_database_gains_prekey_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute_batch(SCHEMA_V2).unwrap();
+            conn.execute_batch(SCHEMA_V3).unwrap();
+            conn.execute_batch(SCHEMA_V4).unwrap();
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute(
+                "INSERT INTO prekeys (bundle_id, key_id, key) VALUES (?1, 1, ?2)",
+                params![[9u8; 16].as_slice(), [7u8; 32].as_slice()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let take = WriteOp::TakePrekey { bundle_id: [9; 16] };
+        let old = UploadedPrekey {
+            id: 1,
+            key: [7; 32],
+            signature: Vec::new(),
+        };
+        assert_eq!(
+            store.write_batch(std::slice::from_ref(&take)).unwrap(),
+            [WriteOutcome::Prekey(old)]
+        );
+        let new = UploadedPrekey {
+            id: 2,
+            key: [8; 32],
+            signature: vec![6; 64],
+        };
+        store
+            .write_batch(&[WriteOp::PutPrekeys {
+                bundle_id: [9; 16],
+                owner_key: [5; 32],
+                keys: vec![new.clone()],
+                max_stored: 10,
+            }])
+            .unwrap();
+        assert_eq!(
+            store.write_batch(&[take]).unwrap(),
+            [WriteOutcome::Prekey(new)]
+        );
+    }
+
     fn queue(store: &SqliteStore, n: u8) -> ReceiveId {
         let auth_key = [n; 32];
         store
