@@ -5,7 +5,9 @@
 use std::time::Instant;
 
 use satchel_core::storage::export::{ExportKey, export_session, import_session};
-use satchel_core::{Account, Envelope, PrekeyBundle, Session, os_rng};
+use satchel_core::{
+    Account, BundleId, Envelope, PrekeyBundle, Session, SignedOneTimePrekey, os_rng,
+};
 
 fn relay_view(envelope: &Envelope) -> String {
     format!(
@@ -26,16 +28,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("parent  account {}", parent.account_id());
 
     // The parent's device publishes a bundle; the teacher fetches and verifies it.
-    let upload = parent.prekey_upload();
+    // Its one-time prekeys are signed for the relay bundle they are handed out from.
+    let bundle_id = BundleId::random(&mut rng);
+    let upload = parent.prekey_upload(&bundle_id);
     println!(
-        "parent uploads a bundle and {} one-time prekeys",
+        "parent uploads a bundle and {} signed one-time prekeys",
         upload.one_time_prekeys.len()
     );
-    let bundle = PrekeyBundle::from_bytes(
-        &parent
-            .prekey_bundle_with_one_time_prekey(&mut rng)
-            .to_bytes(),
-    )?;
+    // The relay hands out one of them; the teacher checks its signature before use.
+    let taken = upload
+        .one_time_prekeys
+        .first()
+        .ok_or("no one-time prekey")?;
+    let bundle = PrekeyBundle::from_bytes(&parent.prekey_bundle().to_bytes())?
+        .with_one_time_prekey(&bundle_id, &SignedOneTimePrekey::from_proto(taken)?)?;
 
     // First contact: sealed to the parent's mailbox.
     let mut to_parent = Session::initiate(&teacher, &bundle, &mut rng)?;

@@ -15,8 +15,9 @@ use crate::handshake::{handshake_id, pqxdh};
 use crate::identity::certificate::DeviceCertificate;
 use crate::identity::fingerprint::{Fingerprint, SafetyNumber};
 use crate::identity::ids::{AccountId, DeviceId};
+use crate::prekeys::one_time::one_time_prekey_bytes;
 use crate::prekeys::store::{PrekeyStore, SeenHandshake};
-use crate::prekeys::{PrekeyBundle, PrekeyId};
+use crate::prekeys::{BundleId, PrekeyBundle, PrekeyId, SignedOneTimePrekey};
 use crate::session::{Session, SessionId};
 
 /// The version of the persisted account format.
@@ -241,7 +242,8 @@ impl Account {
     }
 
     /// A bundle with a fresh one-time prekey, marked as published. For handing a bundle
-    /// over directly; relays get theirs through [`Account::prekey_upload`].
+    /// over directly (its one-time prekey is not signed); relays get theirs through
+    /// [`Account::unpublished_one_time_prekeys`].
     pub fn prekey_bundle_with_one_time_prekey<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -266,25 +268,101 @@ impl Account {
     }
 
     /// What to upload to the relay: the bundle plus every one-time prekey not yet
-    /// published, which are marked published. Persist the account afterwards.
-    pub fn prekey_upload(&mut self) -> pb::PrekeyUpload {
-        let one_time_prekeys = self
-            .prekeys
-            .one_time
-            .iter_mut()
-            .filter(|k| !k.published)
-            .map(|k| {
-                k.published = true;
-                pb::OneTimePrekey {
-                    id: k.id,
-                    public_key: k.pair.public().to_vec(),
-                }
-            })
-            .collect();
+    /// published, each signed for `bundle_id`, which are marked published. Persist the
+    /// account afterwards.
+    pub fn prekey_upload(&mut self, bundle_id: &BundleId) -> pb::PrekeyUpload {
+        let signed = self.unpublished_one_time_prekeys(bundle_id);
+        let ids: Vec<PrekeyId> = signed.iter().map(|k| k.id).collect();
+        let one_time_prekeys = signed.iter().map(SignedOneTimePrekey::to_proto).collect();
+        self.mark_one_time_prekeys_published(&ids);
         pb::PrekeyUpload {
             bundle: Some(self.prekey_bundle().to_proto()),
             one_time_prekeys,
         }
+    }
+
+    /// Every one-time prekey not yet published, signed for `bundle_id` (the relay bundle
+    /// they are uploaded to; `docs/PROTOCOL.md` §3.3). Changes nothing: after the
+    /// relay accepted them, call [`Account::mark_one_time_prekeys_published`] and
+    /// persist the account. The signatures are deterministic, so an upload that was
+    /// cut off can be repeated with the same bytes.
+    #[must_use]
+    pub fn unpublished_one_time_prekeys(&self, bundle_id: &BundleId) -> Vec<SignedOneTimePrekey> {
+        self.prekeys
+            .one_time
+            .iter()
+            .filter(|k| !k.published)
+            .map(|k| {
+                let public_key = *k.pair.public();
+                SignedOneTimePrekey {
+                    id: k.id,
+                    public_key,
+                    signature: self.device_signing.sign(&one_time_prekey_bytes(
+                        bundle_id,
+                        k.id,
+                        &public_key,
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    /// Marks the one-time prekeys `ids` as published (after the relay accepted them).
+    pub fn mark_one_time_prekeys_published(&mut self, ids: &[PrekeyId]) {
+        for key in &mut self.prekeys.one_time {
+            if ids.contains(&key.id) {
+                key.published = true;
+            }
+        }
+    }
+
+    /// How many one-time prekeys this device holds: `(published, not yet published)`.
+    #[must_use]
+    pub fn one_time_prekey_counts(&self) -> (usize, usize) {
+        let unpublished = self
+            .prekeys
+            .one_time
+            .iter()
+            .filter(|k| !k.published)
+            .count();
+        (self.prekeys.one_time.len() - unpublished, unpublished)
+    }
+
+    /// Tops up the one-time prekeys, given that the relay still holds `on_relay` of
+    /// them: generates (unpublished) as many as needed for `target` to be on the relay
+    /// or waiting for upload, and returns how many were made. Upload them with
+    /// [`Account::unpublished_one_time_prekeys`].
+    ///
+    /// The device keeps at most [`crate::MAX_ONE_TIME_PREKEYS`]. Published keys the
+    /// relay no longer holds were handed out to someone; a first contact may still use
+    /// them, so they are kept until room is needed, then the oldest are forgotten first
+    /// (the relay hands out the oldest first, so the newest `on_relay` published keys
+    /// are the ones it still holds, and those are never forgotten).
+    pub fn replenish_one_time_prekeys<R: CryptoRng + ?Sized>(
+        &mut self,
+        on_relay: usize,
+        target: usize,
+        rng: &mut R,
+    ) -> usize {
+        let (published, unpublished) = self.one_time_prekey_counts();
+        let wanted = target.saturating_sub(on_relay.saturating_add(unpublished));
+        if wanted == 0 {
+            return 0;
+        }
+        let excess = (self.prekeys.one_time.len() + wanted)
+            .saturating_sub(crate::prekeys::store::MAX_ONE_TIME_PREKEYS);
+        let handed_out = published.saturating_sub(on_relay);
+        self.prekeys.forget_oldest_published(excess.min(handed_out));
+        self.prekeys.generate_one_time(wanted, rng).len()
+    }
+
+    /// Replaces both the signed prekey and the ML-KEM prekey (a scheduled rotation); the
+    /// previous ones stay usable for a grace period
+    /// ([`crate::RETAINED_ROTATED_PREKEYS`] of each are kept, the current one included).
+    /// Publish the new bundle afterwards.
+    pub fn rotate_prekeys<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) {
+        self.prekeys.rotate_signed(rng);
+        self.prekeys.rotate_kem(rng);
     }
 
     /// Replaces the signed prekey; the previous ones stay usable for a grace period
@@ -529,4 +607,112 @@ impl std::fmt::Debug for Account {
 fn unreachable_bundle(error: &crate::error::BundleError) -> ! {
     // Invariant: an account's own prekeys always encode to a valid bundle.
     panic!("local prekey bundle failed to build: {error}")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::Account;
+    use crate::error::{BundleError, FirstContactError};
+    use crate::prekeys::{BundleId, PrekeyBundle};
+    use crate::session::Session;
+
+    #[test]
+    fn replenishing_generates_unpublished_keys_signed_for_the_bundle() {
+        let mut rng = crate::os_rng();
+        let mut account = Account::new(&mut rng);
+        let bundle_id = BundleId::random(&mut rng);
+        account.generate_one_time_prekeys(50, &mut rng);
+        let upload = account.prekey_upload(&bundle_id);
+        assert_eq!(upload.one_time_prekeys.len(), 50);
+        assert_eq!(account.one_time_prekey_counts(), (50, 0));
+
+        // 10 left on the relay: 90 new ones make 100; nothing is published yet.
+        assert_eq!(account.replenish_one_time_prekeys(10, 100, &mut rng), 90);
+        assert_eq!(account.one_time_prekey_counts(), (50, 90));
+        // Asking again before the upload makes no more.
+        assert_eq!(account.replenish_one_time_prekeys(10, 100, &mut rng), 0);
+        let keys = account.unpublished_one_time_prekeys(&bundle_id);
+        assert_eq!(keys, account.unpublished_one_time_prekeys(&bundle_id));
+        let bundle = PrekeyBundle::from_bytes(&account.prekey_bundle().to_bytes()).unwrap();
+        for key in &keys {
+            assert!(bundle.clone().with_one_time_prekey(&bundle_id, key).is_ok());
+            assert_eq!(
+                bundle
+                    .clone()
+                    .with_one_time_prekey(&BundleId::random(&mut rng), key)
+                    .err(),
+                Some(BundleError::BadOneTimePrekeySignature)
+            );
+        }
+        let ids: Vec<u32> = keys.iter().map(|k| k.id).collect();
+        account.mark_one_time_prekeys_published(&ids[..40]);
+        assert_eq!(account.one_time_prekey_counts(), (90, 50));
+    }
+
+    #[test]
+    fn at_the_cap_the_oldest_handed_out_keys_make_room_and_the_ones_on_the_relay_stay() {
+        let mut rng = crate::os_rng();
+        let mut account = Account::new(&mut rng);
+        let bundle_id = BundleId::random(&mut rng);
+        account.generate_one_time_prekeys(crate::MAX_ONE_TIME_PREKEYS, &mut rng);
+        let all = account.unpublished_one_time_prekeys(&bundle_id);
+        let ids: Vec<u32> = all.iter().map(|k| k.id).collect();
+        account.mark_one_time_prekeys_published(&ids);
+        // The relay still holds the newest 5.
+        assert_eq!(account.replenish_one_time_prekeys(5, 100, &mut rng), 95);
+        assert_eq!(account.one_time_prekey_counts(), (905, 95));
+        // A first contact with one of the keys still on the relay is accepted.
+        let on_relay = all.last().unwrap();
+        let bundle = PrekeyBundle::from_bytes(&account.prekey_bundle().to_bytes())
+            .unwrap()
+            .with_one_time_prekey(&bundle_id, on_relay)
+            .unwrap();
+        let sender = Account::new(&mut rng);
+        let mut session = Session::initiate(&sender, &bundle, &mut rng).unwrap();
+        let first = session.encrypt(b"hello", &mut rng).unwrap();
+        let contact = account.open_first_contact(&first).unwrap();
+        assert_eq!(
+            account.accept(&contact, &mut rng).unwrap().plaintext,
+            b"hello"
+        );
+        // One of the oldest (handed out, never used) was forgotten.
+        let oldest = all.first().unwrap();
+        let bundle = PrekeyBundle::from_bytes(&account.prekey_bundle().to_bytes())
+            .unwrap()
+            .with_one_time_prekey(&bundle_id, oldest)
+            .unwrap();
+        let mut session = Session::initiate(&sender, &bundle, &mut rng).unwrap();
+        let first = session.encrypt(b"late", &mut rng).unwrap();
+        let contact = account.open_first_contact(&first).unwrap();
+        assert_eq!(
+            account.accept(&contact, &mut rng).err(),
+            Some(FirstContactError::UnknownPrekey)
+        );
+    }
+
+    #[test]
+    fn a_bundle_two_rotations_old_still_works_and_three_is_refused() {
+        let mut rng = crate::os_rng();
+        let mut account = Account::new(&mut rng);
+        let sender = Account::new(&mut rng);
+        let old = PrekeyBundle::from_bytes(&account.prekey_bundle().to_bytes()).unwrap();
+        let first_with = |account: &mut Account, rng: &mut _| {
+            let mut session = Session::initiate(&sender, &old, rng).unwrap();
+            let first = session.encrypt(b"hi", rng).unwrap();
+            let contact = account.open_first_contact(&first).unwrap();
+            account
+                .accept(&contact, rng)
+                .map(|inbound| inbound.plaintext)
+        };
+        account.rotate_prekeys(&mut rng);
+        account.rotate_prekeys(&mut rng);
+        assert_eq!(first_with(&mut account, &mut rng).unwrap(), b"hi");
+        account.rotate_prekeys(&mut rng);
+        assert_eq!(
+            first_with(&mut account, &mut rng).err(),
+            Some(FirstContactError::UnknownPrekey)
+        );
+    }
 }

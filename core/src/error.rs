@@ -75,6 +75,16 @@ pub enum BundleError {
     /// The bundle belongs to a different account than the one expected.
     #[error("prekey bundle belongs to a different account than expected")]
     UnexpectedAccount,
+    /// A one-time prekey's signature does not verify for this device and bundle id: a
+    /// fake, or a key copied from another bundle. Start the session without it.
+    #[error(
+        "one-time prekey signature is invalid (a fake or a copy from another bundle): start the session without it"
+    )]
+    BadOneTimePrekeySignature,
+    /// A one-time prekey came without a signature (an older relay or publisher). Start
+    /// the session without it.
+    #[error("one-time prekey is not signed: start the session without it")]
+    MissingOneTimePrekeySignature,
 }
 
 /// Starting a session from a verified bundle failed.

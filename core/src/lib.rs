@@ -78,7 +78,9 @@ pub use identity::fingerprint::{Fingerprint, SafetyNumber};
 pub use identity::ids::{AccountId, DeviceId, ID_LEN};
 pub use prekeys::bundle::{BUNDLE_VERSION, MAX_BUNDLE_LEN};
 pub use prekeys::store::{MAX_ONE_TIME_PREKEYS, MAX_SEEN_HANDSHAKES, RETAINED_ROTATED_PREKEYS};
-pub use prekeys::{PrekeyBundle, PrekeyId};
+pub use prekeys::{
+    BundleId, ONE_TIME_PREKEY_SIGNED_LEN, PrekeyBundle, PrekeyId, SignedOneTimePrekey,
+};
 pub use ratchet::RatchetConfig;
 pub use session::{
     MAX_SENDER_CERTIFICATE_LEN, SESSION_STATE_VERSION, Session, SessionId, preferred_session,

@@ -12,7 +12,7 @@ use satchel_core::internal::fuzz;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 11] = [
+const TARGETS: [(&str, Target); 12] = [
     ("school", fuzz::school),
     ("queue_envelope", fuzz::queue_envelope),
     ("sealed_envelope", fuzz::sealed_envelope),
@@ -21,6 +21,7 @@ const TARGETS: [(&str, Target); 11] = [
     ("ratchet_message", fuzz::ratchet_message),
     ("session_frame", fuzz::session_frame),
     ("prekey_bundle", fuzz::prekey_bundle),
+    ("one_time_prekey", fuzz::one_time_prekey),
     ("persisted_state", fuzz::persisted_state),
     ("key_file", client_fuzz::key_file),
     ("store_value", client_fuzz::store_value),

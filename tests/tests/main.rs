@@ -14,6 +14,7 @@ mod debug_output;
 mod fuzz_corpus;
 mod join_resume;
 mod large_mail;
+mod prekey_attacks;
 mod properties;
 mod relay_abuse;
 mod relay_flow;

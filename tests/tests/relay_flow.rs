@@ -1,13 +1,13 @@
 //! A school, a teacher and a parent, end to end through a real relay on 127.0.0.1:0:
 //! core (protocol and school trust) + the client's relay transport + the relay.
 
-use satchel_client::relay::{RelayClient, RelayError};
+use satchel_client::relay::{PrekeyTake, RelayClient, RelayError};
 use satchel_core::relay_request::RequestKey;
 use satchel_core::school::{
     DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, RevocationList, Role,
     SchoolRoot, SenderStatus, UnverifiedReason, verify_member,
 };
-use satchel_core::{Account, Envelope, PrekeyBundle, Session, os_rng};
+use satchel_core::{Account, BundleId, Envelope, Session, os_rng};
 use satchel_relay::{Config, serve};
 use satchel_relay_api::ErrorCode;
 
@@ -22,6 +22,7 @@ struct Member {
     account: Account,
     certificate: Vec<u8>,
     grant: satchel_core::school::Grant,
+    member_key: RequestKey,
 }
 
 /// Joins with an invite code the way a client does: fetch, open, redeem, bind, publish.
@@ -52,14 +53,13 @@ async fn join(
         .unwrap();
     // One-time prekeys go to the relay; the signed bundle goes into the directory.
     let bundle_id = *EntryId::random(&mut rng).as_bytes();
-    let upload = account.prekey_upload();
-    let keys_to_upload: Vec<(u32, [u8; 32])> = upload
-        .one_time_prekeys
-        .iter()
-        .map(|k| (k.id, k.public_key.as_slice().try_into().unwrap()))
-        .collect();
+    let keys_to_upload = account.unpublished_one_time_prekeys(&BundleId::from_bytes(bundle_id));
     relay
-        .upload_prekeys(&bundle_id, &member_key, &keys_to_upload)
+        .upload_prekeys(
+            &BundleId::from_bytes(bundle_id),
+            &member_key,
+            &keys_to_upload,
+        )
         .await
         .unwrap();
     relay.create_queue(account.mailbox()).await.unwrap();
@@ -87,6 +87,7 @@ async fn join(
         account,
         certificate: certificate.to_bytes(),
         grant: contents.grant,
+        member_key,
     }
 }
 
@@ -151,17 +152,20 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
         parent_entry.member.grant().details().display_name,
         "Sam's mum"
     );
-    let one_time = relay
-        .take_prekey(&parent_entry.bundle_id)
+    // Taking a one-time prekey needs a member key of the school (the teacher's).
+    let bundle_id = BundleId::from_bytes(parent_entry.bundle_id);
+    let PrekeyTake::Taken(one_time) = relay
+        .take_prekey(&bundle_id, &teacher.member_key)
         .await
         .unwrap()
+    else {
+        panic!("no signed one-time prekey");
+    };
+    let bundle = parent_entry
+        .bundle
+        .clone()
+        .with_one_time_prekey(&bundle_id, &one_time)
         .unwrap();
-    let mut proto = parent_entry.bundle.to_proto();
-    proto.one_time_prekey = Some(satchel_proto::v1::OneTimePrekey {
-        id: one_time.0,
-        public_key: one_time.1.to_vec(),
-    });
-    let bundle = PrekeyBundle::from_proto(&proto).unwrap();
     let mut to_parent = Session::initiate(&teacher.account, &bundle, &mut rng).unwrap();
     to_parent
         .set_sender_certificate(teacher.certificate.clone())

@@ -9,8 +9,9 @@
 //! The conversation vector lists every random value the session steps draw, in draw
 //! order (`docs/PROTOCOL.md` §4.6), and the accounts' secrets, so an independent
 //! implementation can regenerate every envelope without reproducing the RNG.
-//! The queue, certificate, prekey-set, export and relay-request sets list every input
-//! (secrets, ids, challenges, nonce) as an explicit field, with the signed bytes.
+//! The queue, certificate, prekey-set, one-time-prekey, export and relay-request sets
+//! list every input (secrets, ids, challenges, nonce) as an explicit field, with the
+//! signed bytes.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -762,6 +763,80 @@ fn prekey_set_vectors() -> Value {
     })
 }
 
+/// One-time prekey signatures (`docs/PROTOCOL.md` §3.3) from the explicit secrets of the
+/// certificate vector's account and an explicit bundle id; refused keys.
+fn one_time_prekey_vectors() -> Value {
+    use satchel_core::internal::fuzz::{ed25519_sign, x25519_public};
+    use satchel_core::{BundleError, BundleId, PrekeyBundle, SignedOneTimePrekey};
+    let (account, mut state) = identity_account();
+    let signing_secret: [u8; 32] = array(&state.device_signing_secret);
+    let opk = state.one_time_prekeys[0].clone();
+    let opk_secret: [u8; 32] = array(&opk.secret);
+    let opk_pub = x25519_public(opk_secret);
+    let bundle_id: [u8; 16] = array(&filled(250)[..16]);
+    let signed = [
+        b"Satchel one-time prekey v1".as_slice(),
+        &bundle_id,
+        &opk.id.to_be_bytes(),
+        &opk_pub,
+    ]
+    .concat();
+    assert_eq!(signed.len(), satchel_core::ONE_TIME_PREKEY_SIGNED_LEN);
+    let signature = ed25519_sign(signing_secret, &signed);
+    // Core signs the same bytes (Ed25519 is deterministic) for a key not yet published.
+    state.one_time_prekeys[0].published = false;
+    let unpublished = Account::from_bytes(&state.encode_to_vec()).unwrap();
+    let by_core = unpublished.unpublished_one_time_prekeys(&BundleId::from_bytes(bundle_id));
+    assert_eq!(by_core.len(), 1);
+    assert_eq!(
+        (by_core[0].id, by_core[0].public_key, by_core[0].signature),
+        (opk.id, opk_pub, signature)
+    );
+    let bundle = PrekeyBundle::from_bytes(&account.prekey_bundle().to_bytes()).unwrap();
+    let key = SignedOneTimePrekey::from_parts(opk.id, &opk_pub, &signature).unwrap();
+    let with = bundle
+        .clone()
+        .with_one_time_prekey(&BundleId::from_bytes(bundle_id), &key)
+        .unwrap();
+    assert_eq!(with.one_time_prekey_id(), Some(opk.id));
+    let refuse = |what: &str, id: u32, signature: &[u8], bundle_id: [u8; 16]| {
+        let error = SignedOneTimePrekey::from_parts(id, &opk_pub, signature).and_then(|key| {
+            bundle
+                .clone()
+                .with_one_time_prekey(&BundleId::from_bytes(bundle_id), &key)
+        });
+        let error = error.unwrap_err();
+        assert!(matches!(
+            error,
+            BundleError::BadOneTimePrekeySignature | BundleError::MissingOneTimePrekeySignature
+        ));
+        json!({"what": what, "id": id, "signature": hex(signature), "bundle_id": hex(&bundle_id),
+               "error": format!("{error:?}")})
+    };
+    let mut flipped = signature;
+    flipped[0] ^= 0x01;
+    let mut other_bundle = bundle_id;
+    other_bundle[15] ^= 0x01;
+    json!({
+        "rng": "the certificate vector's account (ChaCha20Rng, seed [79; 32]); every value used is listed",
+        "certificate": hex(&state.certificate.as_ref().unwrap().encode_to_vec()),
+        "device_signing_secret": hex(&signing_secret),
+        "bundle_id": hex(&bundle_id),
+        "one_time_prekey_id": opk.id,
+        "one_time_prekey_secret": hex(&opk_secret),
+        "one_time_prekey": hex(&opk_pub),
+        "signed_bytes": hex(&signed),
+        "signature": hex(&signature),
+        "uploaded": hex(&key.to_proto().encode_to_vec()),
+        "refused": [
+            refuse("bit 0 of signature byte 0 flipped", opk.id, &flipped, bundle_id),
+            refuse("signed for another bundle id (last byte flipped)", opk.id, &signature, other_bundle),
+            refuse("key id changed to id + 1 (the signature covers the id)", opk.id + 1, &signature, bundle_id),
+            refuse("no signature", opk.id, &[], bundle_id),
+        ],
+    })
+}
+
 /// The encrypted export (`docs/PROTOCOL.md` §9) of the certificate vector's account
 /// under an explicit key and nonce; a wrong key is refused.
 fn export_vectors() -> Value {
@@ -904,6 +979,7 @@ fn all_vectors() -> Value {
         "queue_fetch_proof": queue_vectors(),
         "device_certificate": certificate_vectors(),
         "prekey_set": prekey_set_vectors(),
+        "one_time_prekey": one_time_prekey_vectors(),
         "encrypted_export": export_vectors(),
         "relay_request": relay_request_vectors(),
     })

@@ -318,6 +318,12 @@ impl Output {
                 report.undeliverable
             );
         }
+        if !self.json && report.refused_one_time_prekeys > 0 {
+            println!(
+                "Warning: {} one-time key(s) handed out for this conversation were not signed by the recipient's device (someone may be tampering with the school directory or the relay). The message went out without one and is still end-to-end encrypted.",
+                report.refused_one_time_prekeys
+            );
+        }
     }
 
     /// After `sync`.

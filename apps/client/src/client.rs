@@ -53,6 +53,8 @@ pub struct Client {
     pub(crate) profile: Option<Profile>,
     /// This device's mailbox keys, read once from the account (they never change).
     mailbox: Option<satchel_core::QueueKeys>,
+    /// When prekeys are checked and renewed during a sync.
+    pub(crate) prekey_policy: crate::prekeys::PrekeyPolicy,
 }
 
 impl std::fmt::Debug for Client {
@@ -150,6 +152,7 @@ impl Client {
             transport: config.transport,
             profile,
             mailbox: None,
+            prekey_policy: crate::prekeys::PrekeyPolicy::default(),
         })
     }
 

@@ -6,7 +6,7 @@ use satchel_core::school::{
     DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, JoinKeys, Role,
     SchoolId, SchoolRoot,
 };
-use satchel_core::{Account, AccountId, os_rng};
+use satchel_core::{Account, AccountId, BundleId, os_rng};
 use zeroize::Zeroizing;
 
 use crate::client::{Client, ROOT_KEY_FILE, now_secs};
@@ -20,7 +20,8 @@ use satchel_relay_api::ErrorCode;
 /// Where a join that has not finished keeps its profile (see `Client::enrol`).
 const JOINING_KEY: &str = "joining";
 
-/// One-time prekeys uploaded at enrolment.
+/// One-time prekeys uploaded at enrolment (syncs top them up to
+/// [`crate::PrekeyPolicy`]'s target).
 const ONE_TIME_PREKEYS: usize = 50;
 /// How long an invite code stays usable.
 pub(crate) const INVITE_LIFETIME_SECS: u64 = 14 * 24 * 3600;
@@ -171,6 +172,7 @@ impl Client {
         self.store.write(|w| {
             w.put_account(&account)?;
             w.set_meta(crate::profile::PROFILE_KEY, &encoded)?;
+            crate::prekeys::record_rotation(w, now_secs())?;
             w.delete_meta(JOINING_KEY)
         })?;
         self.profile = Some(profile);
@@ -266,24 +268,32 @@ async fn prepare_join(
     Ok((account, profile))
 }
 
-/// Uploads this device's one-time prekeys, creates its mailbox and writes its
-/// directory entry (the account records its prekeys as published: save it after).
-/// Each step may be repeated (a resumed join does).
+/// Uploads this device's one-time prekeys (signed for its bundle id), creates its
+/// mailbox and writes its directory entry (the account records its prekeys as
+/// published: save it after). Each step may be repeated (a resumed join does).
 async fn publish(
     relay: &RelayClient,
     account: &mut Account,
     profile: &Profile,
 ) -> Result<(), ClientError> {
-    let upload = account.prekey_upload();
-    let one_time: Vec<(u32, [u8; 32])> = upload
-        .one_time_prekeys
-        .iter()
-        .filter_map(|k| Some((k.id, k.public_key.as_slice().try_into().ok()?)))
-        .collect();
+    let bundle_id = BundleId::from_bytes(profile.bundle_id);
+    let one_time = account.unpublished_one_time_prekeys(&bundle_id);
     relay
-        .upload_prekeys(&profile.bundle_id, &profile.member_key, &one_time)
+        .upload_prekeys(&bundle_id, &profile.member_key, &one_time)
         .await?;
+    let ids: Vec<u32> = one_time.iter().map(|k| k.id).collect();
+    account.mark_one_time_prekeys_published(&ids);
     relay.create_queue(account.mailbox()).await?;
+    put_own_entry(relay, account, profile).await
+}
+
+/// Seals this device's directory entry with its current bundle and writes it (at
+/// enrolment, and after each prekey rotation).
+pub(crate) async fn put_own_entry(
+    relay: &RelayClient,
+    account: &Account,
+    profile: &Profile,
+) -> Result<(), ClientError> {
     let entry = DirectoryEntry {
         member: profile.member.clone(),
         bundle: account.prekey_bundle(),

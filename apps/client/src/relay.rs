@@ -7,14 +7,15 @@ use reqwest::{Method, StatusCode};
 use satchel_core::os_rng;
 use satchel_core::relay_request::{RelayRequest, RequestKey};
 use satchel_core::school::{EntryId, Invite, JoinKeys, RevocationList, SchoolId, SchoolRoot};
-use satchel_core::{Envelope, QueueKeys};
+use satchel_core::{BundleError, BundleId, Envelope, QueueKeys, SignedOneTimePrekey};
 pub use satchel_relay_api::ErrorCode;
 use satchel_relay_api::{
     AUTH_HEADER, AckRequest, AuthValue, CreateQueueRequest, CreatedQueue, Deposited,
     DirectoryEntryPut, DirectoryList, ErrorBody, FetchResponse, InviteResponse, KEY_HEADER,
-    MAX_PENDING_IDS, PendingResponse, PrekeyUpload, PutDirectoryEntryRequest, PutInviteRequest,
-    PutRevocationsRequest, REGISTRATION_HEADER, RedeemInviteRequest, RedeemInviteResponse,
-    RegisterSchoolRequest, RegisterSchoolResponse, Revocations, TakenPrekey, UploadedPrekey, paths,
+    MAX_PENDING_IDS, PendingResponse, PrekeyCount, PrekeyUpload, PutDirectoryEntryRequest,
+    PutInviteRequest, PutRevocationsRequest, REGISTRATION_HEADER, RedeemInviteRequest,
+    RedeemInviteResponse, RegisterSchoolRequest, RegisterSchoolResponse, Revocations, TakenPrekey,
+    UploadedPrekey, paths,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -407,6 +408,15 @@ const MAX_RETRY_WAIT_SECONDS: u64 = 5;
 /// reuse.
 const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// The error for a request the relay still rate-limits after the retries.
+fn rate_limited() -> RelayError {
+    RelayError::Rejected {
+        status: StatusCode::TOO_MANY_REQUESTS.as_u16(),
+        code: ErrorCode::RateLimited,
+        message: "the relay is busy: too many requests; try again in a minute".into(),
+    }
+}
+
 /// One attempt's outcome when it failed.
 enum Retry {
     /// Rate-limited: try again after this long.
@@ -478,6 +488,17 @@ pub struct FetchedPage {
     pub messages: Vec<Fetched>,
     /// Whether more wait after the last one (fetch again after its id).
     pub more: bool,
+}
+
+/// What taking a one-time prekey gave.
+#[derive(Debug, Clone)]
+pub enum PrekeyTake {
+    /// A key with a signature (verify it before use).
+    Taken(SignedOneTimePrekey),
+    /// A key that cannot be used: no signature, or a malformed one.
+    Invalid(BundleError),
+    /// The bundle has none left.
+    NoneLeft,
 }
 
 /// A client for one relay.
@@ -568,14 +589,7 @@ impl RelayClient {
                     attempt += 1;
                     tokio::time::sleep(wait).await;
                 }
-                Err(Retry::After(_)) => {
-                    return Err(RelayError::Rejected {
-                        status: StatusCode::TOO_MANY_REQUESTS.as_u16(),
-                        code: ErrorCode::RateLimited,
-                        message: "the relay is busy: too many requests; try again in a minute"
-                            .into(),
-                    });
-                }
+                Err(Retry::After(_)) => return Err(rate_limited()),
                 Err(Retry::No(error)) => return Err(error),
                 Ok(answer) => return Ok(answer),
             }
@@ -679,6 +693,24 @@ impl RelayClient {
     }
 
     /// Sends a request without a body and reads the answer as `T`.
+    /// Like [`Self::call_empty`], but a rate-limited answer is returned at once instead
+    /// of waited out (taking a one-time prekey: starting without one beats waiting).
+    async fn call_empty_no_retry<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        signer: Signer<'_>,
+    ) -> Result<T, RelayError> {
+        match self
+            .call_once(method, path, Vec::new(), true, &signer)
+            .await
+        {
+            Ok((_, bytes)) => parse(&bytes),
+            Err(Retry::After(_)) => Err(rate_limited()),
+            Err(Retry::No(error)) => Err(error),
+        }
+    }
+
     async fn call_empty<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -865,24 +897,25 @@ impl RelayClient {
             .collect()
     }
 
-    /// Uploads one-time prekeys for `bundle_id`, owned by `owner`.
+    /// Uploads signed one-time prekeys for `bundle_id`, owned by `owner`.
     ///
     /// # Errors
     /// [`RelayError`].
     pub async fn upload_prekeys(
         &self,
-        bundle_id: &[u8; 16],
+        bundle_id: &BundleId,
         owner: &RequestKey,
-        keys: &[(u32, [u8; 32])],
+        keys: &[SignedOneTimePrekey],
     ) -> Result<(), RelayError> {
-        let path = paths::prekeys(&hex::encode(bundle_id));
+        let path = paths::prekeys(&hex::encode(bundle_id.as_bytes()));
         let body = PrekeyUpload {
             owner_key: b64(&owner.public()),
             keys: keys
                 .iter()
-                .map(|(id, key)| UploadedPrekey {
-                    id: *id,
-                    key: b64(key),
+                .map(|key| UploadedPrekey {
+                    id: key.id,
+                    key: b64(&key.public_key),
+                    signature: b64(&key.signature),
                 })
                 .collect(),
         };
@@ -890,26 +923,57 @@ impl RelayClient {
             .await
     }
 
-    /// Takes one one-time prekey of `bundle_id`, or `None` when none are left.
+    /// How many one-time prekeys the relay still holds for `bundle_id` (asked by its
+    /// owner).
     ///
     /// # Errors
-    /// [`RelayError`].
+    /// [`RelayError`] (`unknown_bundle` if nothing was ever uploaded there).
+    pub async fn prekey_count(
+        &self,
+        bundle_id: &BundleId,
+        owner: &RequestKey,
+    ) -> Result<u64, RelayError> {
+        let path = paths::prekey_count(&hex::encode(bundle_id.as_bytes()));
+        let count: PrekeyCount = self
+            .call_empty(Method::GET, &path, Signer::Key(owner))
+            .await?;
+        Ok(count.count)
+    }
+
+    /// Takes one one-time prekey of `bundle_id`, as a member of the owner's school
+    /// (`member` signs the request). The key is not verified here: see
+    /// [`satchel_core::PrekeyBundle::with_one_time_prekey`].
+    ///
+    /// # Errors
+    /// [`RelayError`]: `forbidden` for a key that is no member of the owner's school,
+    /// `rate_limited` when this member took too many recently.
     pub async fn take_prekey(
         &self,
-        bundle_id: &[u8; 16],
-    ) -> Result<Option<(u32, [u8; 32])>, RelayError> {
-        let path = paths::prekey_take(&hex::encode(bundle_id));
+        bundle_id: &BundleId,
+        member: &RequestKey,
+    ) -> Result<PrekeyTake, RelayError> {
+        let path = paths::prekey_take(&hex::encode(bundle_id.as_bytes()));
         match self
-            .call_empty::<TakenPrekey>(Method::POST, &path, Signer::None)
+            .call_empty_no_retry::<TakenPrekey>(Method::POST, &path, Signer::Key(member))
             .await
         {
             Ok(taken) => {
-                let key: [u8; 32] = unb64(&taken.key, "key")?
-                    .try_into()
-                    .map_err(|_| RelayError::Unexpected("key"))?;
-                Ok(Some((taken.id, key)))
+                let key = unb64(&taken.key, "key")?;
+                let signature = match &taken.signature {
+                    Some(signature) => unb64(signature, "signature")?,
+                    None => Vec::new(),
+                };
+                Ok(
+                    match SignedOneTimePrekey::from_parts(taken.id, &key, &signature) {
+                        Ok(key) => PrekeyTake::Taken(key),
+                        Err(error) => PrekeyTake::Invalid(error),
+                    },
+                )
             }
-            Err(RelayError::Rejected { status: 404, .. }) => Ok(None),
+            Err(RelayError::Rejected {
+                code: ErrorCode::NoPrekeys,
+                ..
+            }) => Ok(PrekeyTake::NoneLeft),
             Err(error) => Err(error),
         }
     }

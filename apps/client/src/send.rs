@@ -9,13 +9,13 @@
 use prost::Message as _;
 use satchel_core::school::SenderStatus;
 use satchel_core::{
-    AccountId, DeviceCertificate, PrekeyBundle, Session, os_rng, preferred_session,
+    AccountId, BundleId, DeviceCertificate, PrekeyBundle, Session, os_rng, preferred_session,
 };
 use satchel_proto::v1 as pb;
 
 use crate::client::{Client, now_millis};
 use crate::error::ClientError;
-use crate::relay::{RelayClient, RelayError};
+use crate::relay::{PrekeyTake, RelayClient, RelayError};
 use crate::store::{ContactRecord, MessageRecord, StoreError, StoredSessionRow, Writer};
 use satchel_relay_api::ErrorCode;
 
@@ -57,6 +57,23 @@ pub struct SendReport {
     /// Outbox envelopes the relay refused for good (the recipient's inbox no longer
     /// exists); the messages stay in the history.
     pub undeliverable: usize,
+    /// New conversations this send started without a one-time prekey (the recipient's
+    /// device had none left, this device took too many recently, or the one handed out
+    /// was refused). They work; only the first message's forward secrecy rests on the
+    /// recipient's signed prekeys alone.
+    pub without_one_time_prekey: usize,
+    /// One-time prekeys refused because their signature did not verify for the
+    /// recipient's device and bundle (a fake, or a copy placed under another bundle id):
+    /// a sign that someone tampers with the directory or the relay. Counted in
+    /// `without_one_time_prekey` too.
+    pub refused_one_time_prekeys: usize,
+}
+
+/// How a new session got (or did not get) a one-time prekey.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct OneTimeUse {
+    without: usize,
+    refused: usize,
 }
 
 /// The outcome of depositing the outbox.
@@ -136,11 +153,13 @@ impl Client {
             .encode_to_vec(),
         );
         let me = self.profile()?.member.grant().details().clone();
+        let mut one_time = OneTimeUse::default();
         for contact in &targets {
             let bundle = PrekeyBundle::from_bytes(&contact.bundle)
                 .map_err(|e| ClientError::Directory(e.into()))?;
             let peer = bundle.device().clone();
-            self.ensure_session(&relay, contact, &peer).await?;
+            self.ensure_session(&relay, contact, &peer, &mut one_time)
+                .await?;
             let record = MessageRecord {
                 peer_account: contact.account_id,
                 outgoing: true,
@@ -159,6 +178,8 @@ impl Client {
             delivered_to_relay: flushed.pending == 0,
             pending: flushed.pending,
             undeliverable: flushed.undeliverable,
+            without_one_time_prekey: one_time.without,
+            refused_one_time_prekeys: one_time.refused,
         })
     }
 
@@ -197,6 +218,7 @@ impl Client {
         relay: &RelayClient,
         contact: &ContactRecord,
         peer: &DeviceCertificate,
+        one_time: &mut OneTimeUse,
     ) -> Result<(), ClientError> {
         let existing = self
             .store
@@ -209,24 +231,49 @@ impl Client {
             return Ok(());
         }
         let account = self.account()?;
-        let member = self.profile()?.member.to_bytes();
-        let mut proto = PrekeyBundle::from_bytes(&contact.bundle)
-            .map_err(|e| ClientError::Directory(e.into()))?
-            .to_proto();
-        if let Some((id, key)) = relay.take_prekey(&contact.bundle_id).await? {
-            proto.one_time_prekey = Some(pb::OneTimePrekey {
-                id,
-                public_key: key.to_vec(),
-            });
-        }
-        let bundle = PrekeyBundle::from_proto(&proto)
+        let profile = self.profile()?;
+        let member = profile.member.to_bytes();
+        // The directory's copy never carries a one-time prekey (core drops one there).
+        let bundle = PrekeyBundle::from_bytes(&contact.bundle)
             .and_then(|b| {
                 b.expect_account(
                     &AccountId::from_bytes(contact.account_id),
                     peer.account_key(),
                 )
             })
-            .map_err(|e| ClientError::Directory(e.into()))?;
+            .map_err(|e| ClientError::Directory(e.into()))?
+            .without_one_time_prekey();
+        let bundle_id = BundleId::from_bytes(contact.bundle_id);
+        let bundle = match relay.take_prekey(&bundle_id, &profile.member_key).await {
+            Ok(PrekeyTake::Taken(key)) => {
+                match bundle.clone().with_one_time_prekey(&bundle_id, &key) {
+                    Ok(with) => with,
+                    // A fake, or a genuine key copied under another bundle id: using it
+                    // would make the recipient refuse the first contact. Start without.
+                    Err(_) => {
+                        one_time.refused += 1;
+                        one_time.without += 1;
+                        bundle
+                    }
+                }
+            }
+            Ok(PrekeyTake::Invalid(_)) => {
+                one_time.refused += 1;
+                one_time.without += 1;
+                bundle
+            }
+            // None left, or this member took too many recently: the first contact works
+            // without one (the recipient's replay cache stands in for it).
+            Ok(PrekeyTake::NoneLeft)
+            | Err(RelayError::Rejected {
+                code: ErrorCode::RateLimited | ErrorCode::Forbidden | ErrorCode::UnknownBundle,
+                ..
+            }) => {
+                one_time.without += 1;
+                bundle
+            }
+            Err(error) => return Err(error.into()),
+        };
         let mut session = Session::initiate(&account, &bundle, &mut os_rng())?;
         session.set_sender_certificate(member)?;
         relay.create_queue(session.inbound_queue()).await?;

@@ -111,6 +111,8 @@ pub struct SyncReport {
     /// Queues of this device the relay does not know (deleted or never created); their
     /// conversations cannot receive until they are set up again.
     pub missing_queues: usize,
+    /// What prekey maintenance did (one-time prekeys topped up, a scheduled rotation).
+    pub prekeys: crate::prekeys::PrekeyReport,
 }
 
 /// What the school says about senders, for the page being committed.
@@ -226,6 +228,9 @@ impl Client {
         // Sessions this sync accepted: their inbound queues exist before any reply
         // announces them.
         self.create_pending_queues(&relay).await?;
+        // After the mail: first contacts that waited are accepted with the keys they
+        // were made for before any rotation.
+        report.prekeys = self.maintain_prekeys(&relay).await?;
         Ok(report)
     }
 

@@ -114,7 +114,8 @@ pub enum ErrorCode {
     TooManyPrekeys,
     /// The queue is full.
     QueueFull,
-    /// Too many requests from this client network: retry later.
+    /// Too many requests from this client network, or one-time prekey takes by this
+    /// member: retry after the `Retry-After` header's seconds.
     RateLimited,
     /// The relay cannot serve now: retry later.
     Unavailable,
@@ -339,16 +340,25 @@ pub struct UploadedPrekey {
     pub id: u32,
     /// The public key: 32 bytes, base64url without padding.
     pub key: String,
+    /// The device's signature binding the key to the bundle id (`docs/PROTOCOL.md`
+    /// §3.3): 64 bytes, base64url without padding. The relay stores it unverified
+    /// (it does not know the device key); initiators verify it.
+    pub signature: String,
 }
 
-/// A one-time prekey handed out (`POST /v1/prekeys/{bundle_id}/take`): removed from the
-/// bundle, never handed out again.
+/// A one-time prekey handed out (`POST /v1/prekeys/{bundle_id}/take`, signed by a
+/// member key of the bundle owner's school): removed from the bundle, never handed out
+/// again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TakenPrekey {
     /// The key's id in the bundle.
     pub id: u32,
     /// The public key: 32 bytes, base64url without padding.
     pub key: String,
+    /// The signature uploaded with it: 64 bytes, base64url without padding. Absent for
+    /// a key uploaded before relays stored signatures; such a key must not be used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// How many one-time prekeys a bundle holds (`GET /v1/prekeys/{bundle_id}/count`).
@@ -492,7 +502,8 @@ pub mod paths {
         format!("/v1/prekeys/{bundle_id_hex}")
     }
 
-    /// `POST` to take one one-time prekey of a bundle.
+    /// `POST` to take one one-time prekey of a bundle (signed by a member key named in
+    /// `Satchel-Key`).
     #[must_use]
     pub fn prekey_take(bundle_id_hex: &str) -> String {
         format!("/v1/prekeys/{bundle_id_hex}/take")
@@ -552,7 +563,7 @@ mod tests {
     fn requests_reject_unknown_fields_and_answers_ignore_them() {
         let extra = r#"{"send_id":"AA","auth_key":"AA","more":1}"#;
         assert!(serde_json::from_str::<CreateQueueRequest>(extra).is_err());
-        let nested = r#"{"owner_key":"AA","keys":[{"id":1,"key":"AA","more":1}]}"#;
+        let nested = r#"{"owner_key":"AA","keys":[{"id":1,"key":"AA","signature":"AA","more":1}]}"#;
         assert!(serde_json::from_str::<PrekeyUpload>(nested).is_err());
         let newer =
             r#"{"entries":[{"entry_id":"00","entry":"AA","updated_at":60,"more":1}],"more":1}"#;
@@ -567,11 +578,12 @@ mod tests {
             keys: vec![UploadedPrekey {
                 id: 17,
                 key: "a2V5".to_owned(),
+                signature: "c2ln".to_owned(),
             }],
         };
         assert_eq!(
             serde_json::to_string(&upload).unwrap_or_default(),
-            r#"{"owner_key":"b3du","keys":[{"id":17,"key":"a2V5"}]}"#
+            r#"{"owner_key":"b3du","keys":[{"id":17,"key":"a2V5","signature":"c2ln"}]}"#
         );
     }
 

@@ -99,6 +99,18 @@ pub struct Config {
     #[arg(long, value_name = "TOKEN", env = "SATCHEL_RELAY_REGISTRATION_TOKEN",
           hide_env_values = true, value_parser = crate::registration::parse)]
     pub registration_token: Option<crate::registration::RegistrationToken>,
+    /// One-time prekeys one member may take per hour (each starts a conversation with
+    /// forward secrecy for its first message). Over it: HTTP 429, and the member's app
+    /// starts the conversation without a one-time prekey.
+    #[arg(long, value_name = "N", default_value_t = crate::http::take_limit::DEFAULT_TAKES_PER_HOUR,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub prekey_takes_per_hour: u32,
+
+    /// One-time prekeys one member may take at once before --prekey-takes-per-hour
+    /// applies.
+    #[arg(long, value_name = "N", default_value_t = crate::http::take_limit::DEFAULT_TAKE_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub prekey_take_burst: u32,
 
     /// What to log, e.g. `info`, `warn`, or `debug` to log every request (method, route,
     /// status, duration). Uses tracing's filter syntax.
@@ -124,6 +136,8 @@ impl Config {
             idle_timeout: 75,
             replay_cache_entries: crate::replay::DEFAULT_CAPACITY,
             registration_token: None,
+            prekey_takes_per_hour: crate::http::take_limit::DEFAULT_TAKES_PER_HOUR,
+            prekey_take_burst: crate::http::take_limit::DEFAULT_TAKE_BURST,
             log: "info".to_owned(),
         }
     }

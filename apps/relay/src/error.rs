@@ -119,6 +119,15 @@ pub enum Error {
     /// Too many requests on this connection.
     #[error("too many requests from your network; slow down and retry after a second")]
     RateLimited,
+    /// This member took too many one-time prekeys recently.
+    #[error(
+        "this member took too many one-time prekeys recently; start the session without one, \
+         or retry after {retry_after_secs} seconds"
+    )]
+    TooManyTakes {
+        /// Seconds until the next take is allowed (sent as `Retry-After`).
+        retry_after_secs: u64,
+    },
     /// The relay is shutting down.
     #[error("the relay is shutting down; retry shortly")]
     Unavailable,
@@ -158,7 +167,9 @@ impl Error {
             Self::InviteUsed | Self::StaleSequence | Self::QueueConflict => StatusCode::CONFLICT,
             Self::TooLarge(_) | Self::TooManyPrekeys(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::QueueFull | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::QueueFull | Self::RateLimited | Self::TooManyTakes { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -196,7 +207,7 @@ impl Error {
             Self::TooLarge(_) => ErrorCode::TooLarge,
             Self::TooManyPrekeys(_) => ErrorCode::TooManyPrekeys,
             Self::QueueFull => ErrorCode::QueueFull,
-            Self::RateLimited => ErrorCode::RateLimited,
+            Self::RateLimited | Self::TooManyTakes { .. } => ErrorCode::RateLimited,
             Self::Unavailable | Self::Busy => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -262,7 +273,11 @@ impl IntoResponse for Error {
             }),
         )
             .into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if let Self::TooManyTakes { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        } else if status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

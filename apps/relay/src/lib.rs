@@ -219,6 +219,10 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         shutdown: shutdown_rx.clone(),
         replay: Arc::new(replay::ReplayCache::new(config.replay_cache_entries)),
         registration: config.registration_token.clone().map(Arc::new),
+        prekey_takes: Arc::new(http::take_limit::TakeLimiter::new(
+            config.prekey_takes_per_hour,
+            config.prekey_take_burst,
+        )),
     };
     let router = app(state);
     let admission = Admission::new(

@@ -22,7 +22,7 @@ use super::{decrypt_header, encrypt_header};
 use crate::crypto::kdf::sha256;
 use crate::envelope::sealed;
 use crate::envelope::{ENVELOPE_PREFIX_LEN, ENVELOPE_VERSION, Envelope, MAX_ENVELOPE_LEN};
-use crate::error::{DecryptError, FirstContactError, StateError};
+use crate::error::{BundleError, DecryptError, FirstContactError, StateError};
 use crate::handshake::initial::{InitialMessage, decode_sealed_content};
 use crate::identity::certificate::DeviceCertificate;
 use crate::ratchet::header::ENCRYPTED_HEADER_LEN;
@@ -30,7 +30,9 @@ use crate::session::frame;
 use crate::storage::export::{
     ExportKey, export_account, export_session, import_account, import_session,
 };
-use crate::{Account, MAX_PLAINTEXT_LEN, PrekeyBundle, SendId, Session};
+use crate::{
+    Account, BundleId, MAX_PLAINTEXT_LEN, PrekeyBundle, SendId, Session, SignedOneTimePrekey,
+};
 
 /// The fixed header key of the `header` target.
 const HEADER_KEY: [u8; 32] = [0x48; 32];
@@ -521,6 +523,48 @@ pub fn prekey_bundle(data: &[u8]) {
         if let Ok(first) = first {
             assert!(first.send_id() == bundle.mailbox());
         }
+    }
+}
+
+/// The relay bundle id the `one_time_prekey` target checks keys for.
+const FUZZ_BUNDLE_ID: [u8; 16] = [0x42; 16];
+
+/// `one_time_prekey`: a protobuf `OneTimePrekey` as a relay hands it out, parsed with
+/// [`SignedOneTimePrekey::from_proto`]; what parses re-encodes to the same key, and is
+/// checked against bob's bundle for a fixed bundle id. A key that verifies attaches to
+/// the bundle and does not verify for any other bundle id or key id.
+pub fn one_time_prekey(data: &[u8]) {
+    let Ok(proto) = pb::OneTimePrekey::decode(data) else {
+        return;
+    };
+    let Ok(key) = SignedOneTimePrekey::from_proto(&proto) else {
+        return;
+    };
+    assert_eq!(
+        SignedOneTimePrekey::from_proto(&key.to_proto()).as_ref(),
+        Ok(&key)
+    );
+    let Some(fixture) = fixture() else {
+        return;
+    };
+    let bundle = fixture.bob.prekey_bundle();
+    let bundle_id = BundleId::from_bytes(FUZZ_BUNDLE_ID);
+    match bundle.clone().with_one_time_prekey(&bundle_id, &key) {
+        Ok(with) => {
+            assert_eq!(with.one_time_prekey_id(), Some(key.id));
+            let mut other = FUZZ_BUNDLE_ID;
+            other[0] ^= 0x01;
+            assert!(
+                key.verify(bundle.device(), &BundleId::from_bytes(other))
+                    .is_err()
+            );
+            let moved = SignedOneTimePrekey {
+                id: key.id.wrapping_add(1),
+                ..key.clone()
+            };
+            assert!(moved.verify(bundle.device(), &bundle_id).is_err());
+        }
+        Err(error) => assert_eq!(error, BundleError::BadOneTimePrekeySignature),
     }
 }
 
@@ -1075,6 +1119,45 @@ fn seeds_of(c: &Conversation) -> Vec<Seed> {
         proto.encode_to_vec()
     });
 
+    // one_time_prekey: bob's genuine keys signed for the target's bundle id, and variants.
+    let mut bob = Account::from_bytes(&c.bob_after.to_bytes()).ok();
+    let mut rng = FuzzRng::new(b"seed one-time prekeys");
+    let mut signed_for = |bundle: [u8; 16]| match bob.as_mut() {
+        Some(bob) => {
+            bob.generate_one_time_prekeys(2, &mut rng);
+            bob.unpublished_one_time_prekeys(&BundleId::from_bytes(bundle))
+        }
+        None => Vec::new(),
+    };
+    let signed = signed_for(FUZZ_BUNDLE_ID);
+    let elsewhere = signed_for([0x43; 16]);
+    if let Some(genuine) = signed.first() {
+        let bytes = genuine.to_proto().encode_to_vec();
+        add("one_time_prekey", "genuine", bytes.clone());
+        add("one_time_prekey", "signature_flipped", flip(&bytes, -3));
+        add("one_time_prekey", "key_flipped", flip(&bytes, 5));
+        add("one_time_prekey", "truncated", prefix(&bytes, 40));
+        add("one_time_prekey", "unsigned", {
+            let mut proto = genuine.to_proto();
+            proto.signature.clear();
+            proto.encode_to_vec()
+        });
+        if let Some(other) = elsewhere.first() {
+            add(
+                "one_time_prekey",
+                "other_bundle",
+                other.to_proto().encode_to_vec(),
+            );
+        }
+    }
+    if let Some(second) = signed.get(1) {
+        add(
+            "one_time_prekey",
+            "second_genuine",
+            second.to_proto().encode_to_vec(),
+        );
+    }
+
     // persisted_state
     let key = ExportKey::from_bytes(EXPORT_KEY);
     let mut rng = FuzzRng::new(b"seed exports");
@@ -1251,7 +1334,7 @@ mod tests {
 
     type Target = fn(&[u8]);
 
-    const TARGETS: [(&str, Target); 9] = [
+    const TARGETS: [(&str, Target); 10] = [
         ("school", school),
         ("queue_envelope", queue_envelope),
         ("sealed_envelope", sealed_envelope),
@@ -1260,6 +1343,7 @@ mod tests {
         ("ratchet_message", ratchet_message),
         ("session_frame", session_frame),
         ("prekey_bundle", prekey_bundle),
+        ("one_time_prekey", one_time_prekey),
         ("persisted_state", persisted_state),
     ];
 

@@ -4,6 +4,7 @@ use prost::Message;
 use satchel_proto::v1 as pb;
 
 use super::PrekeyId;
+use super::one_time::{BundleId, SignedOneTimePrekey};
 use crate::crypto::kem::{KemPublicKey, PUBLIC_KEY_LEN};
 use crate::crypto::signing::{self, SigningKeyPair};
 use crate::envelope::queue::{QUEUE_ID_LEN, SendId};
@@ -224,6 +225,7 @@ impl PrekeyBundle {
             one_time_prekey: self.one_time_prekey.map(|(id, key)| pb::OneTimePrekey {
                 id,
                 public_key: key.to_vec(),
+                signature: Vec::new(),
             }),
         }
     }
@@ -250,6 +252,38 @@ impl PrekeyBundle {
     #[must_use]
     pub fn has_one_time_prekey(&self) -> bool {
         self.one_time_prekey.is_some()
+    }
+
+    /// The id of the one-time prekey the bundle carries, if any.
+    #[must_use]
+    pub fn one_time_prekey_id(&self) -> Option<PrekeyId> {
+        self.one_time_prekey.map(|(id, _)| id)
+    }
+
+    /// The bundle without its one-time prekey (a bundle from a directory entry or any
+    /// other copy whose one-time prekey nobody vouches for).
+    #[must_use]
+    pub fn without_one_time_prekey(mut self) -> Self {
+        self.one_time_prekey = None;
+        self
+    }
+
+    /// The bundle with `key`, a one-time prekey the relay handed out from `bundle_id`,
+    /// once its signature verifies under this bundle's device signing key for that
+    /// bundle id (`docs/PROTOCOL.md` §3.3). Replaces any one-time prekey it carried.
+    ///
+    /// # Errors
+    /// [`BundleError::BadOneTimePrekeySignature`] if the signature does not verify (a
+    /// fake key, or a genuine one copied to another bundle id); the bundle is dropped
+    /// with the error, so keep a clone to start the session without a one-time prekey.
+    pub fn with_one_time_prekey(
+        mut self,
+        bundle_id: &BundleId,
+        key: &SignedOneTimePrekey,
+    ) -> Result<Self, BundleError> {
+        key.verify(&self.device, bundle_id)?;
+        self.one_time_prekey = Some((key.id, key.public_key));
+        Ok(self)
     }
 }
 

@@ -139,6 +139,19 @@ impl PrekeyStore {
         self.one_time.iter().find(|k| k.id == id)
     }
 
+    /// Forgets up to `count` published one-time prekeys, oldest first.
+    pub(crate) fn forget_oldest_published(&mut self, count: usize) {
+        let mut left = count;
+        self.one_time.retain(|k| {
+            if left > 0 && k.published {
+                left -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+
     pub(crate) fn remove_one_time(&mut self, id: PrekeyId) {
         self.one_time.retain(|k| k.id != id);
     }

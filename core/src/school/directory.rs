@@ -193,9 +193,13 @@ impl DirectoryEntry {
                 .ok_or(DirectoryError::Malformed { field: "member" })?,
             root,
         )?;
+        // An entry's bundle never carries a one-time prekey (`seal` leaves it out): one
+        // placed there by whoever wrote the entry is vouched for by nobody, so it is
+        // dropped. One-time prekeys come only from the relay, signed for the bundle id.
         let bundle = PrekeyBundle::from_bytes(&entry.prekey_bundle)?
             .expect_account(&member.account_id(), member.account_key())
-            .map_err(|_| DirectoryError::AccountMismatch)?;
+            .map_err(|_| DirectoryError::AccountMismatch)?
+            .without_one_time_prekey();
         Ok(Self {
             member,
             bundle,

@@ -9,6 +9,7 @@ pub mod push;
 pub mod queues;
 pub mod revocations;
 pub mod schools;
+pub mod take_limit;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub replay: Arc<crate::replay::ReplayCache>,
     /// The operator's registration token; `None`: no new schools.
     pub registration: Option<Arc<crate::registration::RegistrationToken>>,
+    /// One-time prekey takes per member key.
+    pub prekey_takes: Arc<take_limit::TakeLimiter>,
 }
 
 impl std::fmt::Debug for AppState {

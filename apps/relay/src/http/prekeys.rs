@@ -1,4 +1,6 @@
-//! One-time prekeys: uploaded by a device, each handed out at most once.
+//! One-time prekeys: uploaded by a device (signed by the bundle's owner key), each handed
+//! out at most once, and only to a member of the owner's school (a request signed with
+//! a member key named in `Satchel-Key`), at most `--prekey-takes-per-hour` per member.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,9 +10,12 @@ use satchel_relay_api::{PrekeyCount, PrekeyUpload, TakenPrekey};
 
 use super::schools::unexpected;
 use super::{AppState, KEY_32, b64, decode_fixed, parse_id, parse_json};
-use crate::auth::SignedRequest;
+use crate::auth::{KEY_HEADER, SignedRequest};
 use crate::error::{Error, Result};
-use crate::store::{WriteOp, WriteOutcome};
+use crate::store::{UploadedPrekey, WriteOp, WriteOutcome};
+
+/// The expected-text for 64-byte signatures.
+const SIGNATURE_64: &str = "64 bytes in base64url without padding";
 
 /// The most one-time prekeys a bundle holds.
 pub const MAX_PREKEYS_PER_BUNDLE: u64 = 1000;
@@ -36,7 +41,14 @@ async fn upload(
     let keys = request
         .keys
         .iter()
-        .map(|k| Ok((k.id, decode_fixed::<32>("keys[].key", KEY_32, &k.key)?)))
+        .map(|k| {
+            Ok(UploadedPrekey {
+                id: k.id,
+                key: decode_fixed::<32>("keys[].key", KEY_32, &k.key)?,
+                signature: decode_fixed::<64>("keys[].signature", SIGNATURE_64, &k.signature)?
+                    .to_vec(),
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     signed.verify(&owner_key)?;
     match state
@@ -61,14 +73,40 @@ async fn upload(
 async fn take(
     State(state): State<AppState>,
     Path(bundle_id): Path<String>,
+    signed: SignedRequest,
 ) -> Result<Json<TakenPrekey>> {
     let bundle_id = parse_id("bundle id", &bundle_id)?;
+    let value = signed.headers.get(KEY_HEADER).ok_or(Error::AuthRequired)?;
+    let text = value.to_str().map_err(|_| Error::MalformedAuth)?;
+    let member = decode_fixed::<32>("Satchel-Key header", KEY_32, text)?;
+    signed.verify(&member)?;
+    // The same answer for an unknown bundle and a stranger: a key that is no member of
+    // the owner's school learns nothing about which bundles exist.
+    if !state
+        .read(move |store| store.may_take_prekeys(&bundle_id, &member))
+        .await?
+    {
+        return Err(Error::Forbidden(
+            "only a member of the bundle owner's school may take its one-time prekeys: \
+             sign with your member key and name it in Satchel-Key",
+        ));
+    }
+    state
+        .prekey_takes
+        .take(&member)
+        .map_err(|wait| Error::TooManyTakes {
+            retry_after_secs: wait.as_secs().saturating_add(1),
+        })?;
     match state
         .writer
         .submit_one(WriteOp::TakePrekey { bundle_id })
         .await?
     {
-        WriteOutcome::Prekey { id, key } => Ok(Json(TakenPrekey { id, key: b64(&key) })),
+        WriteOutcome::Prekey(taken) => Ok(Json(TakenPrekey {
+            id: taken.id,
+            key: b64(&taken.key),
+            signature: (!taken.signature.is_empty()).then(|| b64(&taken.signature)),
+        })),
         WriteOutcome::NotFound => Err(Error::NoPrekeys),
         other => Err(unexpected(&other)),
     }

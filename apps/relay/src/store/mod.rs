@@ -142,8 +142,8 @@ pub enum WriteOp {
         bundle_id: Id16,
         /// The key that signed the upload.
         owner_key: PublicKey,
-        /// `(id, key)` pairs; an existing id is replaced.
-        keys: Vec<(u32, PublicKey)>,
+        /// The keys; an existing id is replaced.
+        keys: Vec<UploadedPrekey>,
         /// The most keys a bundle may hold.
         max_stored: u64,
     },
@@ -217,12 +217,7 @@ pub enum WriteOutcome {
     /// The limit was reached (prekeys per bundle, queue quota).
     Full,
     /// A prekey was taken.
-    Prekey {
-        /// Its id.
-        id: u32,
-        /// The public key.
-        key: PublicKey,
-    },
+    Prekey(UploadedPrekey),
     /// A queue exists for this pair.
     Queue {
         /// Its receive id.
@@ -239,6 +234,18 @@ pub enum WriteOutcome {
     },
     /// Rows deleted.
     Deleted(u64),
+}
+
+/// A one-time prekey as uploaded and handed out: the relay cannot verify its signature
+/// (it does not know the device key) and stores it as given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedPrekey {
+    /// The key's id in the bundle.
+    pub id: u32,
+    /// The X25519 public key.
+    pub key: PublicKey,
+    /// The device's signature (64 bytes; empty for a key stored before schema 5).
+    pub signature: Vec<u8>,
 }
 
 /// A stored invite.
@@ -351,6 +358,17 @@ pub trait RelayStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] on a backend failure.
     fn prekey_count(&self, bundle_id: &Id16) -> Result<u64, StoreError>;
+
+    /// Whether `member_key` may take one-time prekeys of `bundle_id`: the bundle exists
+    /// and a redeemed invite of a school recorded both its owner key and `member_key`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn may_take_prekeys(
+        &self,
+        bundle_id: &Id16,
+        member_key: &PublicKey,
+    ) -> Result<bool, StoreError>;
 
     /// The authentication key of a queue.
     ///

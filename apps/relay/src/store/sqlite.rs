@@ -15,7 +15,7 @@ use satchel_core::ReceiveId;
 use super::mail_index::{MailChange, MailIndex};
 use super::{
     DirectoryEntry, DirectoryWriter, FetchPage, Id16, Invite, PublicKey, RelayStore, StoreError,
-    StoredMessage, WriteOp, WriteOutcome,
+    StoredMessage, UploadedPrekey, WriteOp, WriteOutcome,
 };
 
 /// The database file inside the data directory.
@@ -118,6 +118,12 @@ DROP INDEX IF EXISTS queues_mail;
 const SCHEMA_V4: &str = "
 ALTER TABLE invites ADD COLUMN redeemed_by BLOB;
 UPDATE invites SET record = X'' WHERE redeemed = 1;
+";
+
+/// Version 5: one-time prekeys keep the device's signature that binds each to its
+/// bundle id (empty for keys uploaded before; initiators refuse those).
+const SCHEMA_V5: &str = "
+ALTER TABLE prekeys ADD COLUMN signature BLOB NOT NULL DEFAULT X'';
 ";
 
 /// Version 6: what a stolen database yields. Queues keep a hash of their send id, not
@@ -370,6 +376,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA_V4)?;
         tx.pragma_update(None, "user_version", 4)?;
+        tx.commit()?;
+    }
+    if version < 5 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V5)?;
+        tx.pragma_update(None, "user_version", 5)?;
         tx.commit()?;
     }
     if version < 6 {
@@ -694,10 +706,16 @@ fn apply(
             let savepoint = tx.savepoint()?;
             {
                 let mut insert = savepoint.prepare_cached(
-                    "INSERT OR REPLACE INTO prekeys (bundle_id, key_id, key) VALUES (?1, ?2, ?3)",
+                    "INSERT OR REPLACE INTO prekeys (bundle_id, key_id, key, signature) \
+                     VALUES (?1, ?2, ?3, ?4)",
                 )?;
-                for (id, key) in keys {
-                    insert.execute(params![bundle_id.as_slice(), id, key.as_slice()])?;
+                for key in keys {
+                    insert.execute(params![
+                        bundle_id.as_slice(),
+                        key.id,
+                        key.key.as_slice(),
+                        key.signature.as_slice()
+                    ])?;
                 }
             }
             let count: i64 = savepoint
@@ -711,19 +729,22 @@ fn apply(
             Ok(WriteOutcome::Done)
         }
         WriteOp::TakePrekey { bundle_id } => {
-            let taken: Option<(u32, Vec<u8>)> = tx
+            let taken: Option<(u32, Vec<u8>, Vec<u8>)> = tx
                 .prepare_cached(
                     "DELETE FROM prekeys WHERE bundle_id = ?1 AND key_id = \
                      (SELECT key_id FROM prekeys WHERE bundle_id = ?1 ORDER BY key_id LIMIT 1) \
-                     RETURNING key_id, key",
+                     RETURNING key_id, key, signature",
                 )?
-                .query_row([bundle_id.as_slice()], |row| Ok((row.get(0)?, row.get(1)?)))
+                .query_row([bundle_id.as_slice()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
                 .optional()?;
             match taken {
-                Some((id, key)) => Ok(WriteOutcome::Prekey {
+                Some((id, key, signature)) => Ok(WriteOutcome::Prekey(UploadedPrekey {
                     id,
                     key: key32(&key)?,
-                }),
+                    signature,
+                })),
                 None => Ok(WriteOutcome::NotFound),
             }
         }
@@ -1066,6 +1087,24 @@ impl RelayStore for SqliteStore {
         })
     }
 
+    fn may_take_prekeys(
+        &self,
+        bundle_id: &Id16,
+        member_key: &PublicKey,
+    ) -> Result<bool, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM prekey_bundles b \
+                 JOIN members o ON o.member_key = b.owner_key \
+                 JOIN members t ON t.school_id = o.school_id AND t.member_key = ?2 \
+                 WHERE b.bundle_id = ?1)",
+            )?
+            .query_row([bundle_id.as_slice(), member_key.as_slice()], |row| {
+                row.get(0)
+            })
+        })
+    }
+
     fn queue_auth_key(&self, receive_id: &ReceiveId) -> Result<Option<PublicKey>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached("SELECT auth_key FROM queues WHERE receive_id = ?1")?
@@ -1135,6 +1174,55 @@ mod tests {
         max_messages: 100,
         max_bytes: 1 << 20,
     };
+
+    /// A version 4 database with one prekey (no signature column yet) is upgraded in
+    /// place: the key is still handed out, with an empty signature (clients refuse it),
+    /// and new uploads keep theirs.
+    #[test]
+    fn a_version_4_database_gains_prekey_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute_batch(SCHEMA_V2).unwrap();
+            conn.execute_batch(SCHEMA_V3).unwrap();
+            conn.execute_batch(SCHEMA_V4).unwrap();
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute(
+                "INSERT INTO prekeys (bundle_id, key_id, key) VALUES (?1, 1, ?2)",
+                params![[9u8; 16].as_slice(), [7u8; 32].as_slice()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let take = WriteOp::TakePrekey { bundle_id: [9; 16] };
+        let old = UploadedPrekey {
+            id: 1,
+            key: [7; 32],
+            signature: Vec::new(),
+        };
+        assert_eq!(
+            store.write_batch(std::slice::from_ref(&take)).unwrap(),
+            [WriteOutcome::Prekey(old)]
+        );
+        let new = UploadedPrekey {
+            id: 2,
+            key: [8; 32],
+            signature: vec![6; 64],
+        };
+        store
+            .write_batch(&[WriteOp::PutPrekeys {
+                bundle_id: [9; 16],
+                owner_key: [5; 32],
+                keys: vec![new.clone()],
+                max_stored: 10,
+            }])
+            .unwrap();
+        assert_eq!(
+            store.write_batch(&[take]).unwrap(),
+            [WriteOutcome::Prekey(new)]
+        );
+    }
 
     fn queue(store: &SqliteStore, n: u8) -> ReceiveId {
         let auth_key = [n; 32];

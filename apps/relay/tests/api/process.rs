@@ -115,6 +115,8 @@ fn help_explains_every_flag() {
         "--header-timeout",
         "--idle-timeout",
         "--registration-token",
+        "--prekey-takes-per-hour",
+        "--prekey-take-burst",
         "--log",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{Key, Response, TestRelay, b64, now, random};
+use crate::support::{Key, Response, TestRelay, b64, member, member_write, now, random};
 
 /// Sends `body` as JSON with a given `Satchel-Auth` value (a captured one, say).
 async fn send_as(relay: &TestRelay, method: &str, path: &str, body: &[u8], auth: &str) -> Response {
@@ -25,25 +25,25 @@ async fn send_as(relay: &TestRelay, method: &str, path: &str, body: &[u8], auth:
 #[tokio::test]
 async fn captured_signed_requests_cannot_be_sent_again() {
     let relay = TestRelay::start().await;
-    let owner = Key::new();
+    let root = Key::new();
+    let school = relay.register_school(&root).await;
+    let owner = member(&relay, &root, &school).await;
+    let taker = member(&relay, &root, &school).await;
     let path = format!("/v1/prekeys/{}", hex::encode(random::<16>()));
+    let take_path = format!("{path}/take");
     let body = serde_json::to_vec(&json!({
         "owner_key": owner.public_b64(),
-        "keys": [{"id": 1, "key": b64(&random::<32>())}],
+        "keys": [{"id": 1, "key": b64(&random::<32>()), "signature": b64(&random::<64>())}],
     }))
     .unwrap();
     let captured = owner.auth("POST", &path, &body);
     let r = send_as(&relay, "POST", &path, &body, &captured).await;
     assert_eq!(r.status, 204, "{}", r.json);
-    let r = relay
-        .json("POST", &format!("{path}/take"), json!(null), None)
-        .await;
+    let r = member_write(&relay, "POST", &take_path, None, &taker).await;
     assert_eq!(r.status, 200, "{}", r.json);
     let r = send_as(&relay, "POST", &path, &body, &captured).await;
     assert_eq!((r.status, r.error()), (401, "replayed"));
-    let r = relay
-        .json("POST", &format!("{path}/take"), json!(null), None)
-        .await;
+    let r = member_write(&relay, "POST", &take_path, None, &taker).await;
     assert_eq!((r.status, r.error()), (404, "no_prekeys"), "still consumed");
     // The owner signing the same upload afresh (a new nonce) is fine.
     let fresh = owner.auth("POST", &path, &body);
@@ -51,8 +51,6 @@ async fn captured_signed_requests_cannot_be_sent_again() {
     assert_eq!(r.status, 204, "{}", r.json);
 
     // An invite upload replayed after the school deleted the invite.
-    let root = Key::new();
-    let school = relay.register_school(&root).await;
     let invite = format!(
         "/v1/schools/{school}/invites/{}",
         hex::encode(random::<16>())

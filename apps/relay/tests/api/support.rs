@@ -321,3 +321,57 @@ impl TestRelay {
         r.json["school_id"].as_str().unwrap().to_owned()
     }
 }
+
+/// Creates and redeems an invite, returning the member key.
+pub async fn member(relay: &TestRelay, root: &Key, school: &str) -> Key {
+    let redeem = Key::new();
+    let lookup = hex::encode(random::<16>());
+    let path = format!("/v1/schools/{school}/invites/{lookup}");
+    let body = serde_json::json!({"record": b64(b"sealed"), "redeem_key": redeem.public_b64(), "expires_at": now() + 600});
+    assert_eq!(relay.json("PUT", &path, body, Some(root)).await.status, 201);
+    let member = Key::new();
+    let r = relay
+        .json(
+            "POST",
+            &format!("{path}/redeem"),
+            serde_json::json!({"member_key": member.public_b64()}),
+            Some(&redeem),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    member
+}
+
+/// A PUT/DELETE signed by a member, naming its key in `Satchel-Key`.
+pub async fn member_write(
+    relay: &TestRelay,
+    method: &str,
+    path: &str,
+    entry: Option<&[u8]>,
+    key: &Key,
+) -> Response {
+    let body = entry.map_or_else(Vec::new, |e| {
+        serde_json::to_vec(&serde_json::json!({"entry": b64(e)})).unwrap()
+    });
+    let auth = key.auth(method, path, &body);
+    let mut request = relay
+        .client
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            relay.url(path),
+        )
+        .header("satchel-auth", auth)
+        .header("satchel-key", key.public_b64())
+        .header("content-type", "application/json")
+        .body(body);
+    request = request.timeout(std::time::Duration::from_secs(10));
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    let json = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    Response { status, json }
+}
