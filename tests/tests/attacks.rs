@@ -404,6 +404,24 @@ async fn a_revoked_member_can_neither_send_nor_be_written_to_by_mistake() {
         .await
         .unwrap();
     assert!(report.delivered_to_relay);
+    // The relay no longer accepts the revoked member's key: her app's prekey top-up and
+    // its directory rewrite after a rotation are refused (a modified app gets the same
+    // answers; `apps/relay/tests/api/members.rs`), while her app still reads its mail.
+    // The same forced maintenance works for an honest member.
+    let mut eager = satchel_client::PrekeyPolicy::default();
+    eager.check_every_secs = 0;
+    eager.threshold = 1_000;
+    eager.target = 1_000;
+    eager.rotate_every_secs = 0;
+    teacher.set_prekey_policy(eager);
+    let report = teacher.sync().await.unwrap();
+    assert_eq!(
+        (report.prekeys.uploaded, report.prekeys.republished),
+        (0, false)
+    );
+    mum.set_prekey_policy(eager);
+    let report = mum.sync().await.unwrap();
+    assert!(report.prekeys.uploaded > 0 && report.prekeys.republished);
     // Honest members are unaffected.
     admin.send("Sam's mum", "The trip is on.").await.unwrap();
     assert_eq!(

@@ -239,14 +239,15 @@ impl Client {
             }
         };
         let contacts = self.store.contacts()?;
-        let mut grants: Vec<GrantId> = contacts
+        let members: Vec<(GrantId, [u8; 32])> = contacts
             .iter()
             .filter_map(|c| {
                 let member = MemberCertificate::from_bytes(&c.certificate, &root_key).ok()?;
-                let id = member.grant().id();
-                matches(id.as_bytes(), &c.name).then_some(id)
+                let grant = member.grant();
+                matches(grant.id().as_bytes(), &c.name).then_some((grant.id(), *grant.grant_key()))
             })
             .collect();
+        let mut grants: Vec<GrantId> = members.iter().map(|(id, _)| *id).collect();
         let unused: Vec<IssuedInvite> = self
             .store
             .issued()?
@@ -262,8 +263,20 @@ impl Client {
                 suggestion: crate::directory::nearest_name(&contacts, name),
             });
         }
-        // An unused code must not become an enrolment after all: its record goes.
+        // The relay stops accepting the member keys that redeemed these grants (also a
+        // copier's who redeemed a leaked code), before the invites' records go.
         let relay = self.relay()?;
+        let mut grant_keys: Vec<[u8; 32]> = members.iter().map(|(_, key)| *key).collect();
+        grant_keys.sort_unstable();
+        grant_keys.dedup();
+        let lookups: Vec<[u8; 16]> = unused.iter().map(|i| i.lookup_id).collect();
+        for keys in grant_keys.chunks(satchel_relay_api::MAX_REVOKE_MEMBERS) {
+            relay.revoke_members(&root, keys, &[]).await?;
+        }
+        for ids in lookups.chunks(satchel_relay_api::MAX_REVOKE_MEMBERS) {
+            relay.revoke_members(&root, &[], ids).await?;
+        }
+        // An unused code must not become an enrolment after all: its record goes.
         for invite in &unused {
             relay.delete_invite(&root, &invite.lookup_id).await?;
         }

@@ -14,8 +14,8 @@ use satchel_relay_api::{
     DirectoryEntryPut, DirectoryList, ErrorBody, FetchResponse, InviteResponse, KEY_HEADER,
     MAX_PENDING_IDS, PendingResponse, PrekeyCount, PrekeyUpload, PutDirectoryEntryRequest,
     PutInviteRequest, PutRevocationsRequest, REGISTRATION_HEADER, RedeemInviteRequest,
-    RedeemInviteResponse, RegisterSchoolRequest, RegisterSchoolResponse, Revocations, TakenPrekey,
-    UploadedPrekey, paths,
+    RedeemInviteResponse, RegisterSchoolRequest, RegisterSchoolResponse, Revocations,
+    RevokeMembersRequest, RevokeMembersResponse, TakenPrekey, UploadedPrekey, paths,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -841,6 +841,29 @@ impl RelayClient {
         };
         self.call_json_no_content(Method::PUT, &path, &body, Signer::Root(root))
             .await
+    }
+
+    /// Tells the relay to stop accepting the member keys that redeemed these grants (by
+    /// grant key, or by invite lookup id for a grant whose key the admin did not keep).
+    /// Returns how many member keys it disabled.
+    ///
+    /// # Errors
+    /// [`RelayError`].
+    pub async fn revoke_members(
+        &self,
+        root: &SchoolRoot,
+        grant_keys: &[[u8; 32]],
+        invites: &[[u8; 16]],
+    ) -> Result<u64, RelayError> {
+        let path = paths::revoked_members(&root.school_id().to_hex());
+        let body = RevokeMembersRequest {
+            grant_keys: grant_keys.iter().map(|key| b64(key)).collect(),
+            invites: invites.iter().map(hex::encode).collect(),
+        };
+        let answer: RevokeMembersResponse = self
+            .call_json(Method::POST, &path, &body, Signer::Root(root))
+            .await?;
+        Ok(answer.revoked)
     }
 
     /// The latest revocation list (unverified bytes), if any.

@@ -230,7 +230,17 @@ impl Client {
         self.create_pending_queues(&relay).await?;
         // After the mail: first contacts that waited are accepted with the keys they
         // were made for before any rotation.
-        report.prekeys = self.maintain_prekeys(&relay).await?;
+        // A member the school revoked still reads its mail; the relay refuses its
+        // prekey uploads and directory writes, which is not a failed sync.
+        report.prekeys = match self.maintain_prekeys(&relay).await {
+            Ok(prekeys) => prekeys,
+            Err(ClientError::Relay(error))
+                if error.code() == Some(ErrorCode::MembershipRevoked) =>
+            {
+                crate::prekeys::PrekeyReport::default()
+            }
+            Err(error) => return Err(error),
+        };
         Ok(report)
     }
 

@@ -83,6 +83,8 @@ pub enum ErrorCode {
     Replayed,
     /// The signer may not do this.
     Forbidden,
+    /// The school revoked the membership of the key that signed.
+    MembershipRevoked,
     /// The relay does not register new schools (its operator gave no registration
     /// token).
     RegistrationClosed,
@@ -152,6 +154,7 @@ impl ErrorCode {
             Self::BadSignature => "bad_signature",
             Self::Replayed => "replayed",
             Self::Forbidden => "forbidden",
+            Self::MembershipRevoked => "membership_revoked",
             Self::RegistrationClosed => "registration_closed",
             Self::BadRegistrationToken => "bad_registration_token",
             Self::UnknownSchool => "unknown_school",
@@ -274,6 +277,31 @@ pub struct PutRevocationsRequest {
     pub list: String,
     /// Its sequence number: above the stored one, below 2^63.
     pub sequence: u64,
+}
+
+/// The most grant keys and invites one member revocation names.
+pub const MAX_REVOKE_MEMBERS: usize = 1_000;
+
+/// Members whose keys the relay stops accepting (`POST
+/// /v1/schools/{school_id}/revoked-members`), signed by the school root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeMembersRequest {
+    /// Revoked grants by their grant key (32 bytes, base64url without padding): the
+    /// member key that redeemed each is disabled, and the grant can no longer redeem.
+    #[serde(default)]
+    pub grant_keys: Vec<String>,
+    /// Revoked invites by lookup id (16 bytes, lowercase hex): the grant key of each is
+    /// revoked as above (for an invite whose grant key the admin did not keep).
+    #[serde(default)]
+    pub invites: Vec<String>,
+}
+
+/// The answer to a member revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeMembersResponse {
+    /// Member keys disabled now (0 for grants nobody redeemed, or revoked before).
+    pub revoked: u64,
 }
 
 /// The school's latest revocation list (`GET /v1/schools/{school_id}/revocations`).
@@ -482,6 +510,12 @@ pub mod paths {
     #[must_use]
     pub fn revocations(school_id_hex: &str) -> String {
         format!("/v1/schools/{school_id_hex}/revocations")
+    }
+
+    /// `POST` members the relay stops accepting.
+    #[must_use]
+    pub fn revoked_members(school_id_hex: &str) -> String {
+        format!("/v1/schools/{school_id_hex}/revoked-members")
     }
 
     /// `GET` a school's directory.

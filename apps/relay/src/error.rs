@@ -64,6 +64,12 @@ pub enum Error {
     /// The signer may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The school revoked the membership of the signing key.
+    #[error(
+        "the school revoked this membership: the relay no longer accepts this member key; \
+         ask the school if this is a mistake"
+    )]
+    MembershipRevoked,
     /// The relay registers no new schools.
     #[error(
         "this relay does not register new schools: its operator must start it with a \
@@ -154,9 +160,10 @@ impl Error {
             Self::AuthRequired | Self::ClockSkew | Self::BadSignature | Self::Replayed => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::Forbidden(_) | Self::RegistrationClosed | Self::BadRegistrationToken => {
-                StatusCode::FORBIDDEN
-            }
+            Self::Forbidden(_)
+            | Self::MembershipRevoked
+            | Self::RegistrationClosed
+            | Self::BadRegistrationToken => StatusCode::FORBIDDEN,
             Self::UnknownSchool
             | Self::UnknownInvite
             | Self::NoRevocationList
@@ -192,6 +199,7 @@ impl Error {
             Self::BadSignature => ErrorCode::BadSignature,
             Self::Replayed => ErrorCode::Replayed,
             Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::MembershipRevoked => ErrorCode::MembershipRevoked,
             Self::RegistrationClosed => ErrorCode::RegistrationClosed,
             Self::BadRegistrationToken => ErrorCode::BadRegistrationToken,
             Self::UnknownSchool => ErrorCode::UnknownSchool,

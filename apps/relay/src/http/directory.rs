@@ -106,6 +106,7 @@ async fn put_entry(
                  already owns an entry, or no redeemed invite recorded this key",
             ));
         }
+        WriteOutcome::Revoked => return Err(Error::MembershipRevoked),
         WriteOutcome::UnknownSchool => return Err(Error::UnknownSchool),
         other => return Err(unexpected(&other)),
     };
@@ -139,6 +140,7 @@ async fn delete_entry(
         WriteOutcome::Forbidden => Err(Error::Forbidden(
             "only the school root or the entry's owner may delete it",
         )),
+        WriteOutcome::Revoked => Err(Error::MembershipRevoked),
         other => Err(unexpected(&other)),
     }
 }

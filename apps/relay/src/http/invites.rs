@@ -138,6 +138,7 @@ async fn redeem(
         WriteOutcome::Conflict => Err(Error::InviteUsed),
         WriteOutcome::NotFound => Err(Error::UnknownInvite),
         WriteOutcome::Forbidden => Err(Error::BadSignature),
+        WriteOutcome::Revoked => Err(Error::MembershipRevoked),
         other => Err(unexpected(&other)),
     }
 }

@@ -4,6 +4,7 @@
 pub mod directory;
 pub mod envelopes;
 pub mod invites;
+pub mod members;
 pub mod prekeys;
 pub mod push;
 pub mod queues;
@@ -76,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .merge(schools::router())
         .merge(invites::router())
         .merge(revocations::router())
+        .merge(members::router())
         .merge(directory::router())
         .merge(prekeys::router())
         .merge(queues::router())

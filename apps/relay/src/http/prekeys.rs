@@ -66,6 +66,7 @@ async fn upload(
             "this bundle belongs to another key; sign with the key of the first upload",
         )),
         WriteOutcome::Full => Err(Error::TooManyPrekeys(MAX_PREKEYS_PER_BUNDLE)),
+        WriteOutcome::Revoked => Err(Error::MembershipRevoked),
         other => Err(unexpected(&other)),
     }
 }
@@ -86,6 +87,12 @@ async fn take(
         .read(move |store| store.may_take_prekeys(&bundle_id, &member))
         .await?
     {
+        if state
+            .read(move |store| store.is_revoked_member(&member))
+            .await?
+        {
+            return Err(Error::MembershipRevoked);
+        }
         return Err(Error::Forbidden(
             "only a member of the bundle owner's school may take its one-time prekeys: \
              sign with your member key and name it in Satchel-Key",

@@ -88,6 +88,7 @@ pub(crate) fn unexpected(outcome: &WriteOutcome) -> Error {
         WriteOutcome::NotFound => "not found",
         WriteOutcome::Conflict => "conflict",
         WriteOutcome::Forbidden => "forbidden",
+        WriteOutcome::Revoked => "revoked",
         WriteOutcome::UnknownSchool => "unknown school",
         WriteOutcome::Full => "full",
         WriteOutcome::Prekey { .. } => "prekey",

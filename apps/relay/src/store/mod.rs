@@ -98,6 +98,16 @@ pub enum WriteOp {
         /// The current time, for expiry.
         now: i64,
     },
+    /// Revoke members: record the grant keys (and those of the invites named) as
+    /// revoked, and disable the member keys that redeemed them.
+    RevokeMembers {
+        /// The school.
+        school_id: Id16,
+        /// Revoked grant keys.
+        grant_keys: Vec<PublicKey>,
+        /// Invites whose grant key is revoked.
+        lookup_ids: Vec<Id16>,
+    },
     /// Delete an invite.
     DeleteInvite {
         /// The school.
@@ -212,6 +222,8 @@ pub enum WriteOutcome {
     Conflict,
     /// The signer may not do this.
     Forbidden,
+    /// The school revoked the signer's membership.
+    Revoked,
     /// The school is not registered.
     UnknownSchool,
     /// The limit was reached (prekeys per bundle, queue quota).
@@ -317,6 +329,12 @@ pub trait RelayStore: Send + Sync + 'static {
         lookup_id: &Id16,
         now: i64,
     ) -> Result<Option<Invite>, StoreError>;
+
+    /// Whether a school revoked the membership of `member_key`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn is_revoked_member(&self, member_key: &PublicKey) -> Result<bool, StoreError>;
 
     /// Whether `member_key` was recorded by a redeemed invite of the school.
     ///

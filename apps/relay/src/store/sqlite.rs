@@ -22,7 +22,7 @@ use super::{
 pub const DATABASE_FILE: &str = "relay.sqlite3";
 
 /// The schema version this relay writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// A nullable BLOB column.
 type OptionalBlob = Option<Vec<u8>>;
@@ -254,6 +254,50 @@ fn migrate_v6(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Version 7: revocation that the relay enforces. Each member key remembers the grant
+/// key it redeemed (filled from the invite tombstones that still exist); revoked grant
+/// keys and the member keys they disable are kept, so a revoked member can neither
+/// write nor take or upload prekeys, nor redeem again.
+const SCHEMA_V7: &str = "
+ALTER TABLE members ADD COLUMN grant_key BLOB;
+UPDATE members SET grant_key = (
+    SELECT i.redeem_key FROM invites i
+    WHERE i.school_id = members.school_id AND i.redeemed_by = members.member_key
+);
+CREATE INDEX members_grant ON members (school_id, grant_key);
+CREATE TABLE revoked_grants (
+    school_id   BLOB NOT NULL,
+    grant_key   BLOB NOT NULL,
+    PRIMARY KEY (school_id, grant_key)
+) WITHOUT ROWID;
+CREATE TABLE revoked_members (
+    member_key  BLOB NOT NULL PRIMARY KEY,
+    school_id   BLOB NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Whether the school revoked `grant_key`.
+fn grant_revoked(
+    conn: &Connection,
+    school_id: &Id16,
+    grant_key: &PublicKey,
+) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM revoked_grants WHERE school_id = ?1 AND grant_key = ?2")?
+        .query_row([school_id.as_slice(), grant_key.as_slice()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Whether a school revoked `member_key`.
+fn member_revoked(conn: &Connection, member_key: &PublicKey) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM revoked_members WHERE member_key = ?1")?
+        .query_row([member_key.as_slice()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// The SQLite store.
 pub struct SqliteStore {
     path: std::path::PathBuf,
@@ -388,6 +432,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = conn.transaction()?;
         migrate_v6(&tx)?;
         tx.pragma_update(None, "user_version", 6)?;
+        tx.commit()?;
+    }
+    if version < 7 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V7)?;
+        tx.pragma_update(None, "user_version", 7)?;
         tx.commit()?;
     }
     Ok(())
@@ -542,6 +592,11 @@ fn apply(
                 Some((key, ..)) if key.as_slice() != redeem_key.as_slice() => {
                     Ok(WriteOutcome::Forbidden)
                 }
+                _ if grant_revoked(tx, school_id, redeem_key)?
+                    || member_revoked(tx, member_key)? =>
+                {
+                    Ok(WriteOutcome::Revoked)
+                }
                 // A join that redeemed and then failed before it finished, retried with
                 // the same member key: the same outcome again.
                 Some((_, _, true, Some(by))) if by.as_slice() == member_key.as_slice() => {
@@ -565,12 +620,66 @@ fn apply(
                         return Ok(WriteOutcome::Conflict);
                     }
                     tx.prepare_cached(
-                        "INSERT OR IGNORE INTO members (school_id, member_key) VALUES (?1, ?2)",
+                        "INSERT OR IGNORE INTO members (school_id, member_key, grant_key) \
+                         VALUES (?1, ?2, ?3)",
                     )?
-                    .execute([school_id.as_slice(), member_key.as_slice()])?;
+                    .execute([
+                        school_id.as_slice(),
+                        member_key.as_slice(),
+                        redeem_key.as_slice(),
+                    ])?;
                     Ok(WriteOutcome::Done)
                 }
             }
+        }
+        WriteOp::RevokeMembers {
+            school_id,
+            grant_keys,
+            lookup_ids,
+        } => {
+            if !school_exists(tx, school_id)? {
+                return Ok(WriteOutcome::UnknownSchool);
+            }
+            let mut keys = grant_keys.clone();
+            for lookup_id in lookup_ids {
+                let key: Option<Vec<u8>> = tx
+                    .prepare_cached(
+                        "SELECT redeem_key FROM invites WHERE school_id = ?1 AND lookup_id = ?2",
+                    )?
+                    .query_row([school_id.as_slice(), lookup_id.as_slice()], |row| {
+                        row.get(0)
+                    })
+                    .optional()?;
+                if let Some(key) = key {
+                    keys.push(key32(&key)?);
+                }
+            }
+            let mut disabled = 0u64;
+            for grant_key in &keys {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO revoked_grants (school_id, grant_key) VALUES (?1, ?2)",
+                )?
+                .execute([school_id.as_slice(), grant_key.as_slice()])?;
+                let members: Vec<Vec<u8>> = tx
+                    .prepare_cached(
+                        "DELETE FROM members WHERE school_id = ?1 AND grant_key = ?2 \
+                         RETURNING member_key",
+                    )?
+                    .query_map([school_id.as_slice(), grant_key.as_slice()], |row| {
+                        row.get(0)
+                    })?
+                    .collect::<Result<_, _>>()?;
+                for member in members {
+                    disabled += tx
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO revoked_members (member_key, school_id) \
+                             VALUES (?1, ?2)",
+                        )?
+                        .execute([member.as_slice(), school_id.as_slice()])?
+                        as u64;
+                }
+            }
+            Ok(WriteOutcome::Deleted(disabled))
         }
         WriteOp::DeleteInvite {
             school_id,
@@ -613,6 +722,11 @@ fn apply(
         } => {
             if !school_exists(tx, school_id)? {
                 return Ok(WriteOutcome::UnknownSchool);
+            }
+            if let DirectoryWriter::Member(key) = writer
+                && member_revoked(tx, key)?
+            {
+                return Ok(WriteOutcome::Revoked);
             }
             let owner = directory_owner(tx, school_id, entry_id)?;
             match (owner, writer) {
@@ -671,10 +785,13 @@ fn apply(
             let Some(owner) = directory_owner(tx, school_id, entry_id)? else {
                 return Ok(WriteOutcome::Deleted(0));
             };
-            if let DirectoryWriter::Member(key) = writer
-                && owner.as_ref() != Some(key)
-            {
-                return Ok(WriteOutcome::Forbidden);
+            if let DirectoryWriter::Member(key) = writer {
+                if member_revoked(tx, key)? {
+                    return Ok(WriteOutcome::Revoked);
+                }
+                if owner.as_ref() != Some(key) {
+                    return Ok(WriteOutcome::Forbidden);
+                }
             }
             let n = tx
                 .prepare_cached("DELETE FROM directory WHERE school_id = ?1 AND entry_id = ?2")?
@@ -687,6 +804,9 @@ fn apply(
             keys,
             max_stored,
         } => {
+            if member_revoked(tx, owner_key)? {
+                return Ok(WriteOutcome::Revoked);
+            }
             let owner: Option<Vec<u8>> = tx
                 .prepare_cached("SELECT owner_key FROM prekey_bundles WHERE bundle_id = ?1")?
                 .query_row([bundle_id.as_slice()], |row| row.get(0))
@@ -1021,6 +1141,10 @@ impl RelayStore for SqliteStore {
             })
             .transpose()
         })
+    }
+
+    fn is_revoked_member(&self, member_key: &PublicKey) -> Result<bool, StoreError> {
+        self.read(|conn| member_revoked(conn, member_key))
     }
 
     fn is_member(&self, school_id: &Id16, member_key: &PublicKey) -> Result<bool, StoreError> {

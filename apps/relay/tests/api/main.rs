@@ -18,6 +18,7 @@ mod envelopes;
 mod errors;
 mod invites;
 mod limits;
+mod members;
 mod prekeys;
 mod privacy;
 mod process;

@@ -324,6 +324,12 @@ impl TestRelay {
 
 /// Creates and redeems an invite, returning the member key.
 pub async fn member(relay: &TestRelay, root: &Key, school: &str) -> Key {
+    member_with_grant(relay, root, school).await.0
+}
+
+/// A member of `school` as [`member`] makes one: (member key, grant key, invite lookup
+/// id).
+pub async fn member_with_grant(relay: &TestRelay, root: &Key, school: &str) -> (Key, Key, String) {
     let redeem = Key::new();
     let lookup = hex::encode(random::<16>());
     let path = format!("/v1/schools/{school}/invites/{lookup}");
@@ -339,7 +345,7 @@ pub async fn member(relay: &TestRelay, root: &Key, school: &str) -> Key {
         )
         .await;
     assert_eq!(r.status, 200);
-    member
+    (member, redeem, lookup)
 }
 
 /// A PUT/DELETE signed by a member, naming its key in `Satchel-Key`.
