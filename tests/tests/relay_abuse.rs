@@ -22,6 +22,26 @@ async fn connect_from(from: &str, relay: SocketAddr) -> std::io::Result<TcpStrea
     socket.connect(relay).await
 }
 
+/// Deposits `envelope` over a fresh connection from `from`; the HTTP status.
+async fn deposit_from(from: &str, relay: SocketAddr, envelope: &[u8]) -> u16 {
+    let mut stream = connect_from(from, relay).await.unwrap();
+    let head = format!(
+        "POST /v1/envelopes HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        envelope.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(envelope).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Floods health requests on one connection until it is closed; the number answered.
 async fn flood(mut stream: TcpStream, until: Instant) -> usize {
     let mut answered = 0;
@@ -191,5 +211,87 @@ async fn a_client_pushed_over_the_rate_limit_waits_and_loses_nothing() {
         got.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
         (0..10).map(|n| format!("note {n}")).collect::<Vec<_>>()
     );
+    relay.shutdown().await;
+}
+
+/// An enrolled parent with bad intent fills the teacher's contact mailbox from his own
+/// network while she is offline: the relay takes only his share, and another parent's
+/// first message still arrives. (Before the per-sender limit, 50 deposits filled this
+/// relay's 50-message queues and every later first contact was refused.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_member_cannot_fill_a_teachers_mailbox_and_block_other_parents() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config =
+        satchel_relay::Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("relay"));
+    config.registration_token = Some(crate::support::registration_token());
+    config.queue_max_messages = 50;
+    config.mailbox_deposit_burst = 10;
+    config.mailbox_deposits_per_hour = 10;
+    let relay = satchel_relay::serve(config).await.unwrap();
+    let url = format!("http://{}", relay.local_addr());
+    let mut admin = oak_admin(dir.path(), &url).await;
+    let mut people = Vec::new();
+    for (folder, seed, role, name) in [
+        ("teacher", 2, Role::Teacher, "Ms Rivera"),
+        ("mum", 3, Role::Parent, "Sam's mum"),
+    ] {
+        let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
+        let mut person = client(&dir.path().join(folder), seed);
+        person.join(&code).await.unwrap();
+        people.push(person);
+    }
+    let [mut teacher, mut mum] = <[_; 2]>::try_from(people).ok().unwrap();
+
+    // The hostile parent knows the teacher's mailbox send id (it is in her directory
+    // entry, which every member can read) and deposits from 127.0.0.2.
+    let mailbox = {
+        let file = satchel_client::store::keyfile::KeyFile::from_bytes(
+            &std::fs::read(dir.path().join("teacher/store.key")).unwrap(),
+        )
+        .unwrap();
+        let key = file
+            .unlock(&satchel_client::store::keyfile::KeySource::Platform(
+                zeroize::Zeroizing::new([2; 32]),
+            ))
+            .unwrap();
+        let store =
+            satchel_client::store::SqliteStore::open(&dir.path().join("teacher/satchel.db"), &key)
+                .unwrap();
+        *store
+            .account()
+            .unwrap()
+            .unwrap()
+            .mailbox()
+            .send_id()
+            .as_bytes()
+    };
+    let mut accepted = 0;
+    for n in 0..100u8 {
+        let mut envelope = vec![1u8];
+        envelope.extend_from_slice(&mailbox);
+        envelope.extend(std::iter::repeat_n(n, 1500));
+        match deposit_from("127.0.0.2", relay.local_addr(), &envelope).await {
+            202 => accepted += 1,
+            status => assert_eq!(status, 429),
+        }
+    }
+    assert_eq!(accepted, 10, "the relay took more than the sender's share");
+
+    // Mum's first message still gets through, and the teacher reads it (the garbage is
+    // dropped and counted).
+    mum.send("Ms Rivera", "Hello, I am Sam's mum.")
+        .await
+        .unwrap();
+    let report = teacher.sync().await.unwrap();
+    assert_eq!(
+        report
+            .messages
+            .iter()
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>(),
+        ["Hello, I am Sam's mum."]
+    );
+    assert!(report.messages[0].verified);
+    assert_eq!(report.dropped.len(), 10);
     relay.shutdown().await;
 }

@@ -283,7 +283,7 @@ async fn publish(
         .await?;
     let ids: Vec<u32> = one_time.iter().map(|k| k.id).collect();
     account.mark_one_time_prekeys_published(&ids);
-    relay.create_queue(account.mailbox()).await?;
+    relay.create_mailbox(account.mailbox()).await?;
     put_own_entry(relay, account, profile).await
 }
 

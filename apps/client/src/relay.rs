@@ -1006,9 +1006,24 @@ impl RelayClient {
     /// # Errors
     /// [`RelayError`].
     pub async fn create_queue(&self, queue: &QueueKeys) -> Result<(), RelayError> {
+        self.create(queue, false).await
+    }
+
+    /// Creates (idempotently) this device's contact mailbox `queue` on the relay, marked
+    /// as a mailbox so that the relay limits how many first contacts each sender's
+    /// network deposits into it. Marks an existing queue of the same key.
+    ///
+    /// # Errors
+    /// [`RelayError`].
+    pub async fn create_mailbox(&self, queue: &QueueKeys) -> Result<(), RelayError> {
+        self.create(queue, true).await
+    }
+
+    async fn create(&self, queue: &QueueKeys, mailbox: bool) -> Result<(), RelayError> {
         let body = CreateQueueRequest {
             send_id: b64(queue.send_id().as_bytes()),
             auth_key: b64(&queue.auth_key()),
+            mailbox,
         };
         let _: CreatedQueue = self
             .call_json(Method::POST, paths::QUEUES, &body, Signer::Queue(queue))

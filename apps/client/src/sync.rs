@@ -28,6 +28,8 @@ use crate::relay::{Fetched, RelayClient, RelayError};
 use crate::store::{MessageRecord, StoreError, StoredSessionRow, Writer};
 use satchel_relay_api::ErrorCode;
 
+/// Meta key: this device's mailbox was created (or marked) as a mailbox on the relay.
+const MAILBOX_MARKED: &str = "mailbox-marked";
 /// Envelopes fetched, committed and acknowledged together.
 const PAGE: u32 = 200;
 
@@ -211,6 +213,12 @@ impl Client {
         self.create_pending_queues(&relay).await?;
         // One request asks which queues hold mail; only those are fetched.
         let mailbox = self.mailbox()?;
+        // A mailbox created before relays limited first contacts per sender is marked
+        // once, so the limit protects it too.
+        if self.store.meta(MAILBOX_MARKED)?.is_none() {
+            relay.create_mailbox(&mailbox).await?;
+            self.store.write(|w| w.set_meta(MAILBOX_MARKED, &[1]))?;
+        }
         let mut queues = self.store.ready_queues()?;
         queues.push(mailbox.receive_id());
         let with_mail = relay.pending(&queues).await?.unwrap_or(queues);

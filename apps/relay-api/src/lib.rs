@@ -404,6 +404,11 @@ pub struct CreateQueueRequest {
     pub send_id: String,
     /// The queue's auth key: 32 bytes, base64url without padding.
     pub auth_key: String,
+    /// Whether this is the device's contact mailbox (first contacts): the relay then
+    /// limits how many deposits each sending network makes into it. Optional, default
+    /// `false`; creating an existing queue again with `true` marks it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mailbox: bool,
 }
 
 /// The answer to a queue creation (201 created, 200 the same pair existed).

@@ -44,6 +44,19 @@ pub struct Config {
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     pub queue_max_bytes: u64,
 
+    /// First messages one client network (an IPv4 address or an IPv6 /64) may deposit
+    /// into one person's contact mailbox per hour, so that nobody can fill a mailbox and
+    /// block others' first messages. Over it: HTTP 429, and the app retries later.
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub mailbox_deposits_per_hour: u32,
+
+    /// First messages one client network may deposit into one contact mailbox at once,
+    /// before --mailbox-deposits-per-hour applies.
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub mailbox_deposit_burst: u32,
+
     /// Undelivered messages older than this many days are deleted (checked hourly).
     /// Expired invites are deleted at the same time.
     #[arg(long, value_name = "DAYS", default_value_t = 30,
@@ -129,6 +142,8 @@ impl Config {
             queue_max_messages: 10_000,
             queue_max_bytes: 64 * 1024 * 1024,
             max_age_days: 30,
+            mailbox_deposits_per_hour: 100,
+            mailbox_deposit_burst: 100,
             rate_limit: DEFAULT_RATE_LIMIT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,

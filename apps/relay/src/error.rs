@@ -134,6 +134,15 @@ pub enum Error {
         /// Seconds until the next take is allowed (sent as `Retry-After`).
         retry_after_secs: u64,
     },
+    /// This sender's deposits into a contact mailbox are used up for now.
+    #[error(
+        "too many first messages from your network to this person for now; retry after \
+         {retry_after_secs} seconds"
+    )]
+    MailboxBusy {
+        /// Seconds until the next deposit is allowed (sent as `Retry-After`).
+        retry_after_secs: u64,
+    },
     /// The relay is shutting down.
     #[error("the relay is shutting down; retry shortly")]
     Unavailable,
@@ -174,9 +183,10 @@ impl Error {
             Self::InviteUsed | Self::StaleSequence | Self::QueueConflict => StatusCode::CONFLICT,
             Self::TooLarge(_) | Self::TooManyPrekeys(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::QueueFull | Self::RateLimited | Self::TooManyTakes { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::QueueFull
+            | Self::RateLimited
+            | Self::TooManyTakes { .. }
+            | Self::MailboxBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -215,7 +225,9 @@ impl Error {
             Self::TooLarge(_) => ErrorCode::TooLarge,
             Self::TooManyPrekeys(_) => ErrorCode::TooManyPrekeys,
             Self::QueueFull => ErrorCode::QueueFull,
-            Self::RateLimited | Self::TooManyTakes { .. } => ErrorCode::RateLimited,
+            Self::RateLimited | Self::TooManyTakes { .. } | Self::MailboxBusy { .. } => {
+                ErrorCode::RateLimited
+            }
             Self::Unavailable | Self::Busy => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -281,7 +293,9 @@ impl IntoResponse for Error {
             }),
         )
             .into_response();
-        if let Self::TooManyTakes { retry_after_secs } = self {
+        if let Self::TooManyTakes { retry_after_secs } | Self::MailboxBusy { retry_after_secs } =
+            self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

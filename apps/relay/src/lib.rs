@@ -216,6 +216,10 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
             max_messages: config.queue_max_messages,
             max_bytes: config.queue_max_bytes,
         },
+        mailbox_limit: store::MailboxLimit {
+            per_hour: config.mailbox_deposits_per_hour,
+            burst: config.mailbox_deposit_burst,
+        },
         shutdown: shutdown_rx.clone(),
         replay: Arc::new(replay::ReplayCache::new(config.replay_cache_entries)),
         registration: config.registration_token.clone().map(Arc::new),

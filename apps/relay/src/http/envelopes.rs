@@ -1,5 +1,6 @@
 //! Deposits: one envelope, or a batch committed in the same group commit.
 
+use axum::Extension;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
@@ -12,7 +13,8 @@ use satchel_relay_api::{BatchDepositResponse, BatchItemResult, Deposited};
 
 use crate::auth::{RawBody, now_unix};
 use crate::error::{Error, Result};
-use crate::store::{WriteOp, WriteOutcome};
+use crate::server::ClientSlot;
+use crate::store::{MailboxSender, WriteOp, WriteOutcome};
 
 /// The most envelopes in one batch.
 pub const MAX_BATCH_ITEMS: usize = 1000;
@@ -51,8 +53,23 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<()> {
     }
 }
 
+/// Who deposits, for the per-sender limit of contact mailboxes (`None` without
+/// connection information, e.g. in-process tests).
+fn sender(state: &AppState, slot: Option<&ClientSlot>) -> Option<MailboxSender> {
+    slot.map(|slot| MailboxSender {
+        network: slot.network_key(),
+        per_hour: state.mailbox_limit.per_hour,
+        burst: state.mailbox_limit.burst,
+    })
+}
+
 /// Validates one envelope and builds its deposit.
-fn deposit_op(state: &AppState, bytes: Vec<u8>, now: i64) -> Result<WriteOp> {
+fn deposit_op(
+    state: &AppState,
+    bytes: Vec<u8>,
+    now: i64,
+    sender: Option<MailboxSender>,
+) -> Result<WriteOp> {
     let envelope = satchel_core::Envelope::from_vec(bytes).map_err(|e| match e {
         EnvelopeError::TooLong { .. } => Error::TooLarge("the envelope (at most 320 KiB)"),
         other => Error::InvalidEnvelope(other.to_string()),
@@ -63,6 +80,7 @@ fn deposit_op(state: &AppState, bytes: Vec<u8>, now: i64) -> Result<WriteOp> {
         envelope: envelope.into_bytes(),
         quota: state.quota,
         now,
+        sender,
     })
 }
 
@@ -75,17 +93,22 @@ fn deposit_result(state: &AppState, outcome: WriteOutcome) -> Result<u64> {
         }
         WriteOutcome::NotFound => Err(Error::UnknownQueue),
         WriteOutcome::Full => Err(Error::QueueFull),
+        WriteOutcome::Throttled { retry_after_secs } => {
+            Err(Error::MailboxBusy { retry_after_secs })
+        }
         other => Err(unexpected(&other)),
     }
 }
 
 async fn deposit(
     State(state): State<AppState>,
+    slot: Option<Extension<ClientSlot>>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Deposited>)> {
     check_content_type(&headers)?;
-    let op = deposit_op(&state, body.to_vec(), coarse_hour())?;
+    let sender = sender(&state, slot.as_deref());
+    let op = deposit_op(&state, body.to_vec(), coarse_hour(), sender)?;
     let outcome = state.writer.submit_one(op).await?;
     let id = deposit_result(&state, outcome)?;
     Ok((StatusCode::ACCEPTED, Json(Deposited { id })))
@@ -116,17 +139,19 @@ fn split_batch(mut body: &[u8]) -> Result<Vec<&[u8]>> {
 
 async fn deposit_batch(
     State(state): State<AppState>,
+    slot: Option<Extension<ClientSlot>>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<BatchDepositResponse>> {
     check_content_type(&headers)?;
+    let sender = sender(&state, slot.as_deref());
     let items = split_batch(&body)?;
     let now = coarse_hour();
     // Invalid items get their error now; valid ones are committed together.
     let mut invalid: Vec<Option<Error>> = Vec::with_capacity(items.len());
     let mut ops = Vec::with_capacity(items.len());
     for item in items {
-        match deposit_op(&state, item.to_vec(), now) {
+        match deposit_op(&state, item.to_vec(), now, sender) {
             Ok(op) => {
                 ops.push(op);
                 invalid.push(None);

@@ -40,6 +40,8 @@ pub struct AppState {
     pub push: Arc<push::Notifier>,
     /// Per-queue limits.
     pub quota: QueueQuota,
+    /// Deposits one client network may make into one contact mailbox.
+    pub mailbox_limit: crate::store::MailboxLimit,
     /// Becomes `true` when the relay shuts down (closes WebSockets).
     pub shutdown: watch::Receiver<bool>,
     /// Signed requests accepted recently (refuses replays).

@@ -101,7 +101,11 @@ async fn create(
     signed.verify_queue(&receive_id, &auth_key)?;
     match state
         .writer
-        .submit_one(WriteOp::CreateQueue { send_id, auth_key })
+        .submit_one(WriteOp::CreateQueue {
+            send_id,
+            auth_key,
+            mailbox: request.mailbox,
+        })
         .await?
     {
         WriteOutcome::Queue {

@@ -89,6 +89,7 @@ pub(crate) fn unexpected(outcome: &WriteOutcome) -> Error {
         WriteOutcome::Conflict => "conflict",
         WriteOutcome::Forbidden => "forbidden",
         WriteOutcome::Revoked => "revoked",
+        WriteOutcome::Throttled { .. } => "throttled",
         WriteOutcome::UnknownSchool => "unknown school",
         WriteOutcome::Full => "full",
         WriteOutcome::Prekey { .. } => "prekey",

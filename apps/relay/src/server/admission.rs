@@ -14,6 +14,7 @@
 //! accept and a close per attempt instead of a parsed request and an answer.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher as _, RandomState};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -94,6 +95,8 @@ pub enum Refused {
 pub struct Admission {
     limits: ConnectionLimits,
     rate: RateLimit,
+    /// Keys [`ClientSlot::network_key`]: random per process.
+    hasher: RandomState,
     table: Mutex<Table>,
 }
 
@@ -108,6 +111,7 @@ impl Admission {
         Arc::new(Self {
             limits,
             rate,
+            hasher: RandomState::new(),
             table: Mutex::new(Table {
                 entries: HashMap::new(),
                 total: 0,
@@ -222,6 +226,14 @@ impl Drop for Slot {
 pub struct ClientSlot(Arc<Slot>);
 
 impl ClientSlot {
+    /// An opaque key for this client network, stable while the relay runs and
+    /// meaningless after (a keyed hash with a per-process random key): what per-sender
+    /// limits are keyed by, never the address.
+    #[must_use]
+    pub fn network_key(&self) -> u64 {
+        self.0.admission.hasher.hash_one(self.0.network)
+    }
+
     /// Takes one request token from this client network's bucket; `false` when it is
     /// over its rate (then the refusal itself costs a token, see the module docs).
     #[must_use]

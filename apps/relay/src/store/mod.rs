@@ -11,6 +11,7 @@
 //! timestamps. Nothing in it is a name, an address or a message text.
 
 mod mail_index;
+pub mod mailbox_limit;
 pub mod sqlite;
 pub mod writer;
 
@@ -49,6 +50,27 @@ pub struct QueueQuota {
     pub max_messages: u64,
     /// The most envelope bytes one queue may hold.
     pub max_bytes: u64,
+}
+
+/// How many deposits one client network may make into one contact mailbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailboxLimit {
+    /// Per hour.
+    pub per_hour: u32,
+    /// At once.
+    pub burst: u32,
+}
+
+/// Who deposits into a contact mailbox, for its per-sender limit
+/// ([`mailbox_limit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailboxSender {
+    /// The depositing client network, as an opaque per-process key (never stored).
+    pub network: u64,
+    /// Deposits one network may make into one mailbox per hour.
+    pub per_hour: u32,
+    /// Deposits one network may make into one mailbox at once.
+    pub burst: u32,
 }
 
 /// Who signed a directory write.
@@ -168,6 +190,9 @@ pub enum WriteOp {
         send_id: Id16,
         /// The queue's authentication key.
         auth_key: PublicKey,
+        /// Whether it is a device's contact mailbox (first contacts; limited per
+        /// sender). Marking an existing queue of the same key as a mailbox is allowed.
+        mailbox: bool,
     },
     /// Delete a queue and its messages.
     DeleteQueue {
@@ -184,6 +209,9 @@ pub enum WriteOp {
         quota: QueueQuota,
         /// Coarse time of the deposit.
         now: i64,
+        /// Who deposits, when the queue turns out to be a mailbox (`None`: not limited,
+        /// e.g. requests without connection information).
+        sender: Option<MailboxSender>,
     },
     /// Delete acknowledged messages of a queue.
     Ack {
@@ -228,6 +256,11 @@ pub enum WriteOutcome {
     UnknownSchool,
     /// The limit was reached (prekeys per bundle, queue quota).
     Full,
+    /// This sender has used its deposits into this mailbox for now.
+    Throttled {
+        /// Seconds until it may deposit again.
+        retry_after_secs: u64,
+    },
     /// A prekey was taken.
     Prekey(UploadedPrekey),
     /// A queue exists for this pair.

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use satchel_core::ReceiveId;
 
 use super::mail_index::{MailChange, MailIndex};
+use super::mailbox_limit::MailboxBuckets;
 use super::{
     DirectoryEntry, DirectoryWriter, FetchPage, Id16, Invite, PublicKey, RelayStore, StoreError,
     StoredMessage, UploadedPrekey, WriteOp, WriteOutcome,
@@ -22,7 +23,7 @@ use super::{
 pub const DATABASE_FILE: &str = "relay.sqlite3";
 
 /// The schema version this relay writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// A nullable BLOB column.
 type OptionalBlob = Option<Vec<u8>>;
@@ -276,6 +277,14 @@ CREATE TABLE revoked_members (
 ) WITHOUT ROWID;
 ";
 
+/// Version 8: contact mailboxes are marked, for their per-sender deposit limit
+/// (`mailbox_limit`). Mailboxes created before are marked when their owner's client
+/// creates them again (it does at enrolment; an existing queue of the same key is
+/// marked then).
+const SCHEMA_V8: &str = "
+ALTER TABLE queues ADD COLUMN mailbox INTEGER NOT NULL DEFAULT 0;
+";
+
 /// Whether the school revoked `grant_key`.
 fn grant_revoked(
     conn: &Connection,
@@ -304,6 +313,7 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     mail: MailIndex,
+    mailboxes: MailboxBuckets,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -350,6 +360,7 @@ impl SqliteStore {
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             mail,
+            mailboxes: MailboxBuckets::default(),
         })
     }
 
@@ -440,6 +451,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.pragma_update(None, "user_version", 7)?;
         tx.commit()?;
     }
+    if version < 8 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V8)?;
+        tx.pragma_update(None, "user_version", 8)?;
+        tx.commit()?;
+    }
     Ok(())
 }
 
@@ -498,6 +515,7 @@ fn apply(
     tx: &mut Transaction<'_>,
     op: &WriteOp,
     mail: &mut Vec<MailChange>,
+    mailboxes: &MailboxBuckets,
 ) -> Result<WriteOutcome, rusqlite::Error> {
     match op {
         WriteOp::RegisterSchool {
@@ -868,7 +886,11 @@ fn apply(
                 None => Ok(WriteOutcome::NotFound),
             }
         }
-        WriteOp::CreateQueue { send_id, auth_key } => {
+        WriteOp::CreateQueue {
+            send_id,
+            auth_key,
+            mailbox,
+        } => {
             let receive_id = ReceiveId::for_key(auth_key);
             let send_hash = send_hash(send_id);
             let by_send: Option<Vec<u8>> = tx
@@ -876,10 +898,16 @@ fn apply(
                 .query_row([send_hash.as_slice()], |row| row.get(0))
                 .optional()?;
             match by_send {
-                Some(key) if key.as_slice() == auth_key.as_slice() => Ok(WriteOutcome::Queue {
-                    receive_id,
-                    created: false,
-                }),
+                Some(key) if key.as_slice() == auth_key.as_slice() => {
+                    if *mailbox {
+                        tx.prepare_cached("UPDATE queues SET mailbox = 1 WHERE send_hash = ?1")?
+                            .execute([send_hash.as_slice()])?;
+                    }
+                    Ok(WriteOutcome::Queue {
+                        receive_id,
+                        created: false,
+                    })
+                }
                 Some(_) => Ok(WriteOutcome::Conflict),
                 None => {
                     let by_receive = tx
@@ -890,14 +918,15 @@ fn apply(
                         return Ok(WriteOutcome::Conflict);
                     }
                     tx.prepare_cached(
-                        "INSERT INTO queues (queue, send_hash, receive_id, auth_key) \
-                         VALUES (?1, ?2, ?3, ?4)",
+                        "INSERT INTO queues (queue, send_hash, receive_id, auth_key, mailbox) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?
                     .execute(params![
                         random_row_id(),
                         send_hash.as_slice(),
                         receive_id.as_bytes().as_slice(),
                         auth_key.as_slice(),
+                        i64::from(*mailbox),
                     ])?;
                     Ok(WriteOutcome::Queue {
                         receive_id,
@@ -923,10 +952,11 @@ fn apply(
             envelope,
             quota,
             now,
+            sender,
         } => {
-            let row: Option<(i64, Vec<u8>, i64, i64, i64)> = tx
+            let row: Option<(i64, Vec<u8>, i64, i64, i64, bool)> = tx
                 .prepare_cached(
-                    "SELECT queue, receive_id, message_count, byte_count, last_seq \
+                    "SELECT queue, receive_id, message_count, byte_count, last_seq, mailbox \
                      FROM queues WHERE send_hash = ?1",
                 )?
                 .query_row([send_hash(send_id).as_slice()], |row| {
@@ -936,14 +966,23 @@ fn apply(
                         row.get(2)?,
                         row.get(3)?,
                         row.get(4)?,
+                        row.get(5)?,
                     ))
                 })
                 .optional()?;
-            let Some((queue, receive_id, count, bytes, last_seq)) = row else {
+            let Some((queue, receive_id, count, bytes, last_seq, mailbox)) = row else {
                 return Ok(WriteOutcome::NotFound);
             };
             if to_u64(count) >= quota.max_messages || to_u64(bytes) >= quota.max_bytes {
                 return Ok(WriteOutcome::Full);
+            }
+            if mailbox
+                && let Some(sender) = sender
+                && let Err(wait) = mailboxes.take(queue, sender)
+            {
+                return Ok(WriteOutcome::Throttled {
+                    retry_after_secs: wait.as_secs().saturating_add(1),
+                });
             }
             let id = last_seq + 1;
             tx.prepare_cached(
@@ -1096,7 +1135,7 @@ impl RelayStore for SqliteStore {
         let mut outcomes = Vec::with_capacity(ops.len());
         let mut mail = Vec::new();
         for op in ops {
-            outcomes.push(apply(&mut tx, op, &mut mail)?);
+            outcomes.push(apply(&mut tx, op, &mut mail, &self.mailboxes)?);
         }
         tx.commit()?;
         self.mail.apply(&mail);
@@ -1354,6 +1393,7 @@ mod tests {
             .write_batch(&[WriteOp::CreateQueue {
                 send_id: [n; 16],
                 auth_key,
+                mailbox: false,
             }])
             .unwrap();
         ReceiveId::for_key(&auth_key)
@@ -1366,6 +1406,7 @@ mod tests {
                 envelope: vec![n; 40],
                 quota: QUOTA,
                 now,
+                sender: None,
             }])
             .unwrap();
         assert!(matches!(outcome[0], WriteOutcome::Deposited { .. }));
@@ -1414,6 +1455,7 @@ mod tests {
                 envelope: vec![3; 40],
                 quota: QUOTA,
                 now: 1,
+                sender: None,
             },
             WriteOp::PurgeInvites { now: 1 },
         ]);
@@ -1566,6 +1608,7 @@ mod migration_tests {
                     max_bytes: 1 << 20,
                 },
                 now: 0,
+                sender: None,
             }])
             .unwrap();
         assert!(matches!(outcome[0], WriteOutcome::Deposited { id: 3, .. }));

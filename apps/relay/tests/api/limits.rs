@@ -240,3 +240,87 @@ async fn a_stalled_request_body_is_cut_after_the_idle_timeout() {
     );
     relay.stop().await;
 }
+
+/// A deposit of `envelope` from the loopback address `from`.
+async fn deposit_from(relay: &TestRelay, from: &str, envelope: Vec<u8>) -> (u16, Option<String>) {
+    let response = client_from(from)
+        .post(relay.url("/v1/envelopes"))
+        .header("content-type", "application/octet-stream")
+        .body(envelope)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (response.status().as_u16(), retry_after)
+}
+
+#[tokio::test]
+async fn one_network_cannot_fill_a_contact_mailbox_but_conversations_are_not_limited() {
+    use crate::support::{envelope, queue_keys};
+    let relay = TestRelay::start_with(|c| {
+        c.mailbox_deposit_burst = 3;
+        c.mailbox_deposits_per_hour = 1;
+    })
+    .await;
+    let mailbox = queue_keys();
+    let body = json!({
+        "send_id": crate::support::b64(mailbox.send_id().as_bytes()),
+        "auth_key": crate::support::b64(&mailbox.auth_key()),
+        "mailbox": true,
+    });
+    assert_eq!(
+        relay
+            .queue("POST", "/v1/queues", body, &mailbox)
+            .await
+            .status,
+        201
+    );
+    let to_mailbox = || envelope(mailbox.send_id().as_bytes(), 1500);
+    // A hostile member's network: three first contacts, then 429 with when to retry.
+    for _ in 0..3 {
+        assert_eq!(deposit_from(&relay, "127.0.0.2", to_mailbox()).await.0, 202);
+    }
+    let (status, retry_after) = deposit_from(&relay, "127.0.0.2", to_mailbox()).await;
+    assert_eq!(status, 429);
+    let wait: u64 = retry_after.unwrap().parse().unwrap();
+    assert!((3000..=3601).contains(&wait), "{wait}");
+    // Everyone else still reaches the mailbox.
+    assert_eq!(deposit_from(&relay, "127.0.0.3", to_mailbox()).await.0, 202);
+
+    // A conversation queue is not limited this way (only the peer knows its send id)...
+    let conversation = queue_keys();
+    relay.create_queue(&conversation).await;
+    for _ in 0..6 {
+        let e = envelope(conversation.send_id().as_bytes(), 100);
+        assert_eq!(deposit_from(&relay, "127.0.0.2", e).await.0, 202);
+    }
+    // ...and a mailbox created before the limit existed is marked by creating it again.
+    let body = json!({
+        "send_id": crate::support::b64(conversation.send_id().as_bytes()),
+        "auth_key": crate::support::b64(&conversation.auth_key()),
+        "mailbox": true,
+    });
+    assert_eq!(
+        relay
+            .queue("POST", "/v1/queues", body, &conversation)
+            .await
+            .status,
+        200
+    );
+    let limited = deposit_from(
+        &relay,
+        "127.0.0.4",
+        envelope(conversation.send_id().as_bytes(), 100),
+    );
+    assert_eq!(limited.await.0, 202);
+    for _ in 0..2 {
+        let e = envelope(conversation.send_id().as_bytes(), 100);
+        assert_eq!(deposit_from(&relay, "127.0.0.4", e).await.0, 202);
+    }
+    let e = envelope(conversation.send_id().as_bytes(), 100);
+    assert_eq!(deposit_from(&relay, "127.0.0.4", e).await.0, 429);
+    relay.stop().await;
+}

@@ -265,6 +265,7 @@ async fn setup(args: &Args) -> Result<Vec<QueueKeys>, Error> {
         let body = serde_json::to_vec(&CreateQueueRequest {
             send_id: URL_SAFE_NO_PAD.encode(keys.send_id().as_bytes()),
             auth_key: URL_SAFE_NO_PAD.encode(keys.auth_key()),
+            mailbox: false,
         })?;
         let (status, answer) = conn
             .queue_request(&keys, "POST", paths::QUEUES, body)
