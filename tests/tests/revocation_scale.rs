@@ -247,3 +247,86 @@ async fn an_admin_revoke_after_grants_expired_publishes_a_smaller_list() {
     assert!(old_ids.iter().all(|id| after.is_revoked(id)));
     server.shutdown().await;
 }
+
+mod properties {
+    use proptest::prelude::*;
+    use satchel_core::TrustError;
+    use satchel_core::school::{
+        GrantId, PRUNE_MARGIN_SECS, RevocationList, RevokedGrant, SchoolRoot, UNKNOWN_EXPIRY,
+    };
+
+    use crate::support::rng;
+
+    const T: u64 = 1_800_000_000;
+
+    fn root() -> SchoolRoot {
+        SchoolRoot::generate(&mut rng(91))
+    }
+
+    /// Expiries around the pruning edge, far in the past and future, and unknown.
+    fn expiry() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            (T - PRUNE_MARGIN_SECS - 3)..(T - PRUNE_MARGIN_SECS + 3),
+            0..T,
+            T..(T + 10 * 365 * 86_400),
+            Just(UNKNOWN_EXPIRY),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Pruning keeps every revoked grant not expired beyond the margin, drops
+        /// exactly the others, and the list round-trips; a flipped byte never verifies
+        /// as a different list.
+        #[test]
+        fn pruning_keeps_exactly_the_unexpired_grants(
+            given in prop::collection::vec((any::<[u8; 16]>(), expiry()), 0..200),
+            previous in prop::collection::vec(any::<[u8; 16]>(), 0..20),
+            flip in any::<prop::sample::Index>(),
+        ) {
+            let root = root();
+            let entries: Vec<RevokedGrant> = given
+                .iter()
+                .map(|(id, valid_until)| RevokedGrant { id: GrantId::from_bytes(*id), valid_until: *valid_until })
+                .collect();
+            let list = RevocationList::sign(&root, 2, T, entries.clone()).unwrap();
+            for entry in &entries {
+                // An id given twice counts with its latest expiry.
+                let latest = entries.iter().filter(|e| e.id == entry.id).map(|e| e.valid_until).max().unwrap();
+                let kept = latest.saturating_add(PRUNE_MARGIN_SECS) >= T;
+                prop_assert_eq!(list.is_revoked(&entry.id), kept);
+            }
+            prop_assert!(list.entries().all(|e| entries.contains(&e)));
+            let bytes = list.to_bytes();
+            let parsed = RevocationList::from_bytes(&bytes, &root.public()).unwrap();
+            prop_assert_eq!(&parsed, &list);
+
+            let mut tampered = bytes.clone();
+            let at = flip.index(tampered.len());
+            tampered[at] ^= 0x01;
+            if let Ok(other) = RevocationList::from_bytes(&tampered, &root.public()) {
+                // Only a change protobuf ignores may still parse, to the same list.
+                prop_assert_eq!(other, list);
+            }
+
+            // A v1 predecessor's ids are carried over unpruned, whatever the time.
+            let ids: Vec<GrantId> = previous.iter().map(|id| GrantId::from_bytes(*id)).collect();
+            let v1 = satchel_core::internal::fuzz::sign_revocation_list_v1(&root, 1, 0, ids.clone()).unwrap();
+            let next = RevocationList::successor(Some(&v1), &root, u64::MAX, entries).unwrap();
+            prop_assert!(ids.iter().all(|id| next.is_revoked(id)));
+            prop_assert_eq!(next.sequence(), 2);
+        }
+    }
+
+    #[test]
+    fn a_list_of_another_school_is_refused() {
+        let root = root();
+        let list = RevocationList::sign(&root, 1, T, vec![]).unwrap();
+        let other = SchoolRoot::generate(&mut rng(92));
+        assert_eq!(
+            RevocationList::from_bytes(&list.to_bytes(), &other.public()).unwrap_err(),
+            TrustError::WrongSchool
+        );
+    }
+}
