@@ -268,6 +268,13 @@ pub enum TrustError {
         /// What is allowed.
         reason: &'static str,
     },
+    /// A format version this library does not know (a revocation list from a newer
+    /// admin app).
+    #[error("school list made by a newer app version ({found}): update the app")]
+    UnsupportedVersion {
+        /// Version found.
+        found: u32,
+    },
 }
 
 /// Using an invite code failed.

@@ -18,6 +18,7 @@ mod prekey_attacks;
 mod properties;
 mod relay_abuse;
 mod relay_flow;
+mod revocation_scale;
 mod school;
 mod sessions;
 mod support;

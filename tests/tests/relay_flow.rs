@@ -238,7 +238,7 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
         .unwrap();
 
     // The school revokes the teacher; the parent's client sees it on the next sync.
-    let list = RevocationList::sign(&root, 1, now(), vec![teacher.grant.id()]).unwrap();
+    let list = RevocationList::sign(&root, 1, now(), vec![(&teacher.grant).into()]).unwrap();
     relay.put_revocations(&root, &list).await.unwrap();
     let fetched_list = relay.get_revocations(&school).await.unwrap().unwrap();
     let list = RevocationList::from_bytes(&fetched_list, &root.public()).unwrap();

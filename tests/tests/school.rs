@@ -101,7 +101,7 @@ fn an_invited_teacher_is_shown_verified_to_a_parent_until_revoked() {
     );
 
     // The school revokes the teacher: the same certificate is no longer verified.
-    let list = RevocationList::sign(&s.root, 1, NOW, vec![teacher_invite.grant.id()]).unwrap();
+    let list = RevocationList::sign(&s.root, 1, NOW, vec![(&teacher_invite.grant).into()]).unwrap();
     let list = RevocationList::from_bytes(&list.to_bytes(), &s.root.public()).unwrap();
     assert_eq!(
         verify_member(
@@ -283,8 +283,13 @@ fn revocation_lists_verify_against_their_school_only() {
     let s = school(&mut rng);
     let other = school(&mut rng);
     let (_, _, invite) = enrol(&s, request("A", Role::Parent, &["1A"]), &mut rng);
-    let list =
-        RevocationList::sign(&s.root, 7, NOW, vec![invite.grant.id(), invite.grant.id()]).unwrap();
+    let list = RevocationList::sign(
+        &s.root,
+        7,
+        NOW,
+        vec![(&invite.grant).into(), (&invite.grant).into()],
+    )
+    .unwrap();
     assert_eq!(list.revoked().len(), 1);
     let bytes = list.to_bytes();
     let parsed = RevocationList::from_bytes(&bytes, &s.root.public()).unwrap();

@@ -423,8 +423,7 @@ fn conversation_vectors() -> Value {
 /// grant, the member certificate, a revocation list and a directory entry.
 fn school_vectors() -> Value {
     use satchel_core::school::{
-        DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, RevocationList, Role,
-        SchoolRoot,
+        DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, Role, SchoolRoot,
     };
     use satchel_proto::Message;
     let mut rng = rng(78);
@@ -456,8 +455,14 @@ fn school_vectors() -> Value {
             *account.certificate().account_key(),
         )
         .unwrap();
-    let revocations =
-        RevocationList::sign(&root, 3, 1_790_000_100, vec![invite.grant.id()]).unwrap();
+    // Version 1, as admins signed lists before format 2 (these bytes are pinned).
+    let revocations = satchel_core::internal::fuzz::sign_revocation_list_v1(
+        &root,
+        3,
+        1_790_000_100,
+        vec![invite.grant.id()],
+    )
+    .unwrap();
     let entry_id = EntryId::random(&mut rng);
     let entry = DirectoryEntry {
         member: member.clone(),
@@ -480,6 +485,72 @@ fn school_vectors() -> Value {
         "revocation_list": hex(&revocations.to_bytes()),
         "directory_entry_id": hex(entry_id.as_bytes()),
         "directory_entry": hex(&entry),
+    })
+}
+
+/// A version 2 revocation list (`docs/PROTOCOL.md` §5.5): the entries given (one expired
+/// beyond the pruning margin, one of unknown expiry), the signed bytes rebuilt here from
+/// the spec, and the encoded list.
+fn revocation_list_v2_vectors() -> Value {
+    use satchel_core::internal::fuzz::ed25519_verify;
+    use satchel_core::school::{
+        GrantId, PRUNE_MARGIN_SECS, RevocationList, RevokedGrant, SchoolRoot, UNKNOWN_EXPIRY,
+    };
+    let mut rng = rng(79);
+    let root = SchoolRoot::generate(&mut rng);
+    let (sequence, issued_at) = (9u64, 1_800_000_000u64);
+    let given = [
+        (array::<16>(&filled(41)[..16]), 1_900_000_000u64),
+        (
+            array::<16>(&filled(42)[..16]),
+            issued_at - PRUNE_MARGIN_SECS - 1,
+        ),
+        (array::<16>(&filled(43)[..16]), UNKNOWN_EXPIRY),
+        (array::<16>(&filled(44)[..16]), issued_at - 1),
+    ];
+    let entries: Vec<RevokedGrant> = given
+        .iter()
+        .map(|(id, valid_until)| RevokedGrant {
+            id: GrantId::from_bytes(*id),
+            valid_until: *valid_until,
+        })
+        .collect();
+    let list = RevocationList::sign(&root, sequence, issued_at, entries).unwrap();
+    let kept: Vec<RevokedGrant> = list.entries().collect();
+    assert_eq!(
+        kept.len(),
+        3,
+        "exactly the grant expired beyond the margin is left out"
+    );
+    let mut signed = b"Satchel revocation list v2".to_vec();
+    signed.extend_from_slice(root.school_id().as_bytes());
+    signed.extend_from_slice(&sequence.to_be_bytes());
+    signed.extend_from_slice(&issued_at.to_be_bytes());
+    signed.extend_from_slice(&(kept.len() as u32).to_be_bytes());
+    for entry in &kept {
+        signed.extend_from_slice(entry.id.as_bytes());
+        signed.extend_from_slice(&entry.valid_until.to_be_bytes());
+    }
+    let encoded = list.to_bytes();
+    let proto = pb::RevocationList::decode(encoded.as_slice()).unwrap();
+    assert!(ed25519_verify(
+        root.public().as_bytes(),
+        &signed,
+        &proto.signature
+    ));
+    json!({
+        "rng": "ChaCha20Rng, seed [79; 32]",
+        "root_key": hex(root.public().as_bytes()),
+        "school_id": hex(root.school_id().as_bytes()),
+        "sequence": sequence,
+        "issued_at": issued_at,
+        "prune_margin_secs": PRUNE_MARGIN_SECS,
+        "given": given.iter().map(|(id, valid_until)| json!({
+            "grant_id": hex(id), "valid_until": valid_until
+        })).collect::<Vec<_>>(),
+        "signed_bytes": hex(&signed),
+        "signature": hex(&proto.signature),
+        "revocation_list": hex(&encoded),
     })
 }
 
@@ -976,6 +1047,7 @@ fn all_vectors() -> Value {
         "session_frame": session_frame_vectors(),
         "conversation": conversation_vectors(),
         "school": school_vectors(),
+        "revocation_list_v2": revocation_list_v2_vectors(),
         "queue_fetch_proof": queue_vectors(),
         "device_certificate": certificate_vectors(),
         "prekey_set": prekey_set_vectors(),

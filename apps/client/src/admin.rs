@@ -2,7 +2,8 @@
 
 use satchel_core::os_rng;
 use satchel_core::school::{
-    GrantId, GrantRequest, Invite, MemberCertificate, RevocationList, Role,
+    GrantId, GrantRequest, Invite, MemberCertificate, RevocationList, RevokedGrant, Role,
+    UNKNOWN_EXPIRY,
 };
 
 use crate::client::{Client, now_secs};
@@ -162,6 +163,7 @@ impl Client {
             issued_at: now,
             code_expires_at,
             lookup_id: invite.lookup_id,
+            grant_valid_until: Some(details.valid_until),
         };
         Ok(self.store.write(|w| w.put_issued(&record))?)
     }
@@ -239,24 +241,28 @@ impl Client {
             }
         };
         let contacts = self.store.contacts()?;
-        let members: Vec<(GrantId, [u8; 32])> = contacts
+        let members: Vec<(RevokedGrant, [u8; 32])> = contacts
             .iter()
             .filter_map(|c| {
                 let member = MemberCertificate::from_bytes(&c.certificate, &root_key).ok()?;
                 let grant = member.grant();
-                matches(grant.id().as_bytes(), &c.name).then_some((grant.id(), *grant.grant_key()))
+                matches(grant.id().as_bytes(), &c.name)
+                    .then(|| (RevokedGrant::from(grant), *grant.grant_key()))
             })
             .collect();
-        let mut grants: Vec<GrantId> = members.iter().map(|(id, _)| *id).collect();
+        let mut grants: Vec<RevokedGrant> = members.iter().map(|(grant, _)| *grant).collect();
         let unused: Vec<IssuedInvite> = self
             .store
             .issued()?
             .into_iter()
             .filter(|i| matches(&i.grant_id, &i.name))
             .collect();
-        grants.extend(unused.iter().map(|i| GrantId::from_bytes(i.grant_id)));
-        grants.sort();
-        grants.dedup();
+        grants.extend(unused.iter().map(|i| RevokedGrant {
+            id: GrantId::from_bytes(i.grant_id),
+            valid_until: i.grant_valid_until.unwrap_or(UNKNOWN_EXPIRY),
+        }));
+        grants.sort_unstable_by_key(|grant| grant.id);
+        grants.dedup_by_key(|grant| grant.id);
         if grants.is_empty() {
             return Err(ClientError::UnknownContact {
                 name: name.to_string(),
@@ -280,13 +286,10 @@ impl Client {
         for invite in &unused {
             relay.delete_invite(&root, &invite.lookup_id).await?;
         }
+        // The kept list's entries (v1 ones unpruned, v2 ones without the grants expired
+        // by now) plus these.
         let previous = self.profile()?.revocations.as_ref();
-        let mut revoked: Vec<_> = previous.map(|l| l.revoked().to_vec()).unwrap_or_default();
-        revoked.extend(grants.iter().copied());
-        revoked.sort();
-        revoked.dedup();
-        let sequence = previous.map_or(1, |l| l.sequence() + 1);
-        let list = RevocationList::sign(&root, sequence, now_secs(), revoked)?;
+        let list = RevocationList::successor(previous, &root, now_secs(), grants.iter().copied())?;
         relay.put_revocations(&root, &list).await?;
         if let Some(mut profile) = self.profile.take() {
             profile.revocations = Some(list);

@@ -38,11 +38,20 @@ const DIRECTORY_MAX_AGE_SECS: u64 = 10 * 60;
 const DIRECTORY_AT: &str = "directory_at";
 
 impl Client {
-    /// Fetches the latest revocation list, if newer than the one kept.
+    /// Fetches the latest revocation list, if newer than the one kept (a conditional
+    /// fetch: the relay sends the list only when its sequence number is higher).
     pub(crate) async fn refresh_revocations(&mut self) -> Result<(), ClientError> {
         let relay = self.relay()?;
         let profile = self.profile()?;
-        let Some(bytes) = relay.get_revocations(&profile.school_id).await? else {
+        let fetched = match &profile.revocations {
+            Some(kept) => {
+                relay
+                    .get_revocations_since(&profile.school_id, kept.sequence())
+                    .await?
+            }
+            None => relay.get_revocations(&profile.school_id).await?,
+        };
+        let Some(bytes) = fetched else {
             return Ok(());
         };
         let list = RevocationList::from_bytes(&bytes, &profile.root_key)?;

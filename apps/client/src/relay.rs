@@ -882,6 +882,31 @@ impl RelayClient {
         }
     }
 
+    /// The latest revocation list (unverified bytes) if its sequence number is above
+    /// `since` (the one this client has); `None` if it is not, or if the school has
+    /// published none. The relay answers an unchanged list with an empty 304, so a sync
+    /// without a new revocation costs a few hundred bytes however long the list is.
+    ///
+    /// # Errors
+    /// [`RelayError`].
+    pub async fn get_revocations_since(
+        &self,
+        school: &SchoolId,
+        since: u64,
+    ) -> Result<Option<Vec<u8>>, RelayError> {
+        let path = paths::revocations_since(&school.to_hex(), since);
+        match self
+            .call_empty::<Revocations>(Method::GET, &path, Signer::None)
+            .await
+        {
+            Ok(revocations) => Ok(Some(unb64(&revocations.list, "list")?)),
+            Err(RelayError::Rejected {
+                status: 304 | 404, ..
+            }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Writes this member's (encrypted) directory entry.
     ///
     /// # Errors

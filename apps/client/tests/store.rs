@@ -290,6 +290,7 @@ fn a_version_3_store_is_upgraded_in_place() {
         issued_at: 10,
         code_expires_at: 20,
         lookup_id: [8; 16],
+        grant_valid_until: Some(1_000),
     };
     store.write(|w| w.put_issued(&invite)).unwrap();
     drop(store);

@@ -273,7 +273,8 @@ pub struct RedeemInviteResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PutRevocationsRequest {
-    /// The signed list (opaque, at most 64 KiB), base64url without padding.
+    /// The signed list (opaque, at most 2,400,128 bytes: 100,000 grants), base64url
+    /// without padding.
     pub list: String,
     /// Its sequence number: above the stored one, below 2^63.
     pub sequence: u64,
@@ -304,7 +305,9 @@ pub struct RevokeMembersResponse {
     pub revoked: u64,
 }
 
-/// The school's latest revocation list (`GET /v1/schools/{school_id}/revocations`).
+/// The school's latest revocation list (`GET /v1/schools/{school_id}/revocations`, or
+/// `…/revocations?since=SEQ`, which answers `304 Not Modified` without a body when the
+/// stored list's sequence is not above `SEQ`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revocations {
     /// The signed list (unverified by the relay), base64url without padding.
@@ -521,6 +524,13 @@ pub mod paths {
     #[must_use]
     pub fn revoked_members(school_id_hex: &str) -> String {
         format!("/v1/schools/{school_id_hex}/revoked-members")
+    }
+
+    /// `GET` a school's revocation list only if its sequence is above `since` (else
+    /// `304 Not Modified`).
+    #[must_use]
+    pub fn revocations_since(school_id_hex: &str, since: u64) -> String {
+        format!("/v1/schools/{school_id_hex}/revocations?since={since}")
     }
 
     /// `GET` a school's directory.

@@ -16,8 +16,8 @@ use crate::server::ClientSlot;
 
 /// How long a request may take before the relay answers 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// The largest body of any JSON endpoint (the largest field is a 64 KiB revocation list
-/// in base64).
+/// The largest body of a JSON endpoint (the revocation list upload alone has its own,
+/// larger limit: [`crate::http::revocations::REVOCATIONS_BODY_LIMIT`]).
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
 
 /// Rate-limit settings.

@@ -17,7 +17,7 @@ use prost::Message;
 use rand_core::{TryCryptoRng, TryRng};
 use satchel_proto::v1 as pb;
 
-pub use super::fuzz_school::school;
+pub use super::fuzz_school::{school, sign_revocation_list_v1};
 use super::{decrypt_header, encrypt_header};
 use crate::crypto::kdf::sha256;
 use crate::envelope::sealed;

@@ -9,7 +9,7 @@ use crate::Account;
 use crate::identity::certificate::DeviceCertificate;
 use crate::school::{
     DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, JoinKeys,
-    MemberCertificate, RevocationList, Role, SchoolKey, SchoolRoot, verify_member,
+    MemberCertificate, RevocationList, RevokedGrant, Role, SchoolKey, SchoolRoot, verify_member,
 };
 
 const NOW: u64 = 1_790_000_000;
@@ -53,7 +53,25 @@ fn build() -> Option<SchoolFixture> {
             *account.certificate().account_key(),
         )
         .ok()?;
-    let list = RevocationList::sign(&root, 1, NOW, vec![invite.grant.id()]).ok()?;
+    let list_v1 = RevocationList::sign_v1(&root, 1, NOW, vec![invite.grant.id()]).ok()?;
+    let revoked = |n: u8| RevokedGrant {
+        id: crate::school::GrantId::from_bytes([n; 16]),
+        valid_until: NOW + u64::from(n),
+    };
+    let list = RevocationList::sign(
+        &root,
+        2,
+        NOW,
+        vec![
+            RevokedGrant {
+                id: invite.grant.id(),
+                valid_until: NOW + 3_600,
+            },
+            revoked(1),
+            revoked(0xfe),
+        ],
+    )
+    .ok()?;
     let entry_id = EntryId::random(&mut rng);
     let entry = DirectoryEntry {
         member: member.clone(),
@@ -67,7 +85,8 @@ fn build() -> Option<SchoolFixture> {
         ("invite_code", invite.code.to_line().into_bytes()),
         ("invite_record", invite.record.clone()),
         ("member_certificate", member.to_bytes()),
-        ("revocation_list", list.to_bytes()),
+        ("revocation_list", list_v1.to_bytes()),
+        ("revocation_list_v2", list.to_bytes()),
         ("directory_entry", entry),
         ("empty", Vec::new()),
     ];
@@ -112,8 +131,17 @@ pub fn school(data: &[u8]) {
     if let Ok(list) = RevocationList::from_bytes(data, &f.root) {
         assert_eq!(
             RevocationList::from_bytes(&list.to_bytes(), &f.root).ok(),
-            Some(list)
+            Some(list.clone())
         );
+        // Lookups agree with the entries, which are strictly ascending.
+        let entries: Vec<RevokedGrant> = list.entries().collect();
+        assert_eq!(entries.len(), list.revoked().len());
+        assert!(
+            entries
+                .windows(2)
+                .all(|w| matches!(w, [a, b] if a.id < b.id))
+        );
+        assert!(entries.iter().all(|e| list.is_revoked(&e.id)));
     }
     if let Ok(contents) = f.keys.open_record(data) {
         assert_eq!(contents.root, f.root);
@@ -132,11 +160,12 @@ pub(crate) fn school_seeds() -> Vec<Seed> {
     let Some(f) = fixture() else {
         return Vec::new();
     };
-    let flipped: [&'static str; 5] = [
+    let flipped: [&'static str; 6] = [
         "invite_code_flipped",
         "invite_record_flipped",
         "member_certificate_flipped",
         "revocation_list_flipped",
+        "revocation_list_v2_flipped",
         "directory_entry_flipped",
     ];
     let mut seeds: Vec<Seed> = f
@@ -161,4 +190,19 @@ pub(crate) fn school_seeds() -> Vec<Seed> {
         });
     }
     seeds
+}
+
+/// Signs a version 1 revocation list, as admins before list format 2 did (sorted,
+/// deduplicated grant ids, no expiries). For known-answer vectors and tests of old lists.
+///
+/// # Errors
+/// [`crate::error::TrustError::InvalidField`] for more than
+/// [`crate::school::MAX_REVOKED`] ids.
+pub fn sign_revocation_list_v1(
+    root: &SchoolRoot,
+    sequence: u64,
+    issued_at: u64,
+    revoked: Vec<crate::school::GrantId>,
+) -> Result<RevocationList, crate::error::TrustError> {
+    RevocationList::sign_v1(root, sequence, issued_at, revoked)
 }

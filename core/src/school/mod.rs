@@ -33,5 +33,8 @@ pub use member::{
     MAX_MEMBER_CERTIFICATE_LEN, MemberCertificate, SenderStatus, UnverifiedReason, VerifiedMember,
     verify_member,
 };
-pub use revocation::{MAX_REVOKED, RevocationList};
+pub use revocation::{
+    MAX_REVOCATION_LIST_LEN, MAX_REVOKED, PRUNE_MARGIN_SECS, RevocationFormat, RevocationList,
+    RevokedGrant, UNKNOWN_EXPIRY,
+};
 pub use root::{SchoolId, SchoolKey, SchoolRoot};

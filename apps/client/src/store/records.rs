@@ -94,6 +94,10 @@ pub struct IssuedInvite {
     pub code_expires_at: u64,
     /// Where its record is on the relay.
     pub lookup_id: [u8; 16],
+    /// The grant's `valid_until` (Unix seconds), which revocation lists carry so that
+    /// expired grants can be pruned; `None` in a record from before revocation list
+    /// format 2 (such a grant's revocation is never pruned).
+    pub grant_valid_until: Option<u64>,
 }
 
 impl std::fmt::Debug for IssuedInvite {
@@ -120,6 +124,9 @@ struct StoredIssued {
     code_expires_at: u64,
     #[prost(bytes = "vec", tag = "7")]
     lookup_id: Vec<u8>,
+    /// 0: not recorded (a record from before revocation list format 2).
+    #[prost(uint64, tag = "8")]
+    grant_valid_until: u64,
 }
 
 impl IssuedInvite {
@@ -132,6 +139,7 @@ impl IssuedInvite {
             issued_at: self.issued_at,
             code_expires_at: self.code_expires_at,
             lookup_id: self.lookup_id.to_vec(),
+            grant_valid_until: self.grant_valid_until.unwrap_or(0),
         }
         .encode_to_vec()
     }
@@ -147,6 +155,7 @@ impl IssuedInvite {
             issued_at: stored.issued_at,
             code_expires_at: stored.code_expires_at,
             lookup_id: id16(stored.lookup_id, "lookup id")?,
+            grant_valid_until: (stored.grant_valid_until != 0).then_some(stored.grant_valid_until),
         })
     }
 }

@@ -1,7 +1,10 @@
-//! The school's revocation list: an opaque signed blob with a sequence number.
+//! The school's revocation list: an opaque signed blob with a sequence number, fetched
+//! conditionally (`?since=SEQ`: 304 when the stored list is not newer).
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::handler::Handler;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use satchel_relay_api::{PutRevocationsRequest, Revocations};
@@ -13,13 +16,19 @@ use crate::auth::SignedRequest;
 use crate::error::{Error, Result};
 use crate::store::{WriteOp, WriteOutcome};
 
-/// The largest revocation list, in bytes.
-pub const MAX_REVOCATION_LIST: usize = 64 * 1024;
+/// The largest revocation list, in bytes: the largest list core signs
+/// ([`satchel_core::school::MAX_REVOCATION_LIST_LEN`], 100,000 grants, about 2.4 MB).
+pub const MAX_REVOCATION_LIST: usize = satchel_core::school::MAX_REVOCATION_LIST_LEN;
+
+/// The body limit of a revocation list upload: [`MAX_REVOCATION_LIST`] in base64 plus
+/// the JSON around it (about 3.2 MB; every other JSON endpoint keeps
+/// [`crate::limits::JSON_BODY_LIMIT`]).
+pub const REVOCATIONS_BODY_LIMIT: usize = MAX_REVOCATION_LIST.div_ceil(3) * 4 + 1024;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route(
         "/v1/schools/{school_id}/revocations",
-        get(get_list).put(put_list),
+        get(get_list).put(put_list.layer(DefaultBodyLimit::max(REVOCATIONS_BODY_LIMIT))),
     )
 }
 
@@ -34,7 +43,7 @@ async fn put_list(
         "list",
         &request.list,
         MAX_REVOCATION_LIST,
-        "the revocation list (at most 64 KiB)",
+        "the revocation list (at most 2,400,128 bytes: 100,000 grants)",
     )?;
     if request.sequence > i64::MAX as u64 {
         return Err(Error::InvalidField {
@@ -62,8 +71,18 @@ async fn put_list(
 async fn get_list(
     State(state): State<AppState>,
     Path(school_id): Path<String>,
-) -> Result<Json<Revocations>> {
+    uri: axum::http::Uri,
+) -> Result<Response> {
     let school_id = parse_id("school id", &school_id)?;
+    if let Some(since) = since_query(uri.query())? {
+        let stored = state
+            .read(move |store| store.revocation_sequence(&school_id))
+            .await?
+            .ok_or(Error::NoRevocationList)?;
+        if stored <= since {
+            return Ok(StatusCode::NOT_MODIFIED.into_response());
+        }
+    }
     let (list, sequence) = state
         .read(move |store| store.revocations(&school_id))
         .await?
@@ -71,5 +90,30 @@ async fn get_list(
     Ok(Json(Revocations {
         list: b64(&list),
         sequence,
-    }))
+    })
+    .into_response())
+}
+
+/// `since` from the query string: the sequence number the client already has.
+fn since_query(query: Option<&str>) -> Result<Option<u64>> {
+    let mut since = None;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some(("since", value)) if since.is_none() => {
+                since = Some(value.parse().map_err(|_| {
+                    Error::InvalidQuery("`since` must be a sequence number (0 or more)")
+                })?);
+            }
+            _ => {
+                return Err(Error::InvalidQuery(
+                    "only `since` is accepted, once, as since=SEQUENCE",
+                ));
+            }
+        }
+    }
+    Ok(since)
 }

@@ -398,6 +398,13 @@ pub trait RelayStore: Send + Sync + 'static {
     /// [`StoreError`] on a backend failure.
     fn revocations(&self, school_id: &Id16) -> Result<Option<(Vec<u8>, u64)>, StoreError>;
 
+    /// The sequence number of the stored revocation list, without reading the list (a
+    /// conditional fetch compares it with what the client has).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn revocation_sequence(&self, school_id: &Id16) -> Result<Option<u64>, StoreError>;
+
     /// The owner key of a prekey bundle.
     ///
     /// # Errors

@@ -1231,6 +1231,14 @@ impl RelayStore for SqliteStore {
         })
     }
 
+    fn revocation_sequence(&self, school_id: &Id16) -> Result<Option<u64>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT sequence FROM revocations WHERE school_id = ?1")?
+                .query_row([school_id.as_slice()], |row| Ok(to_u64(row.get(0)?)))
+                .optional()
+        })
+    }
+
     fn prekey_owner(&self, bundle_id: &Id16) -> Result<Option<PublicKey>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached("SELECT owner_key FROM prekey_bundles WHERE bundle_id = ?1")?

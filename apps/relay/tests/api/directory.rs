@@ -1,3 +1,4 @@
+use satchel_relay::http::revocations::MAX_REVOCATION_LIST;
 use serde_json::json;
 
 use crate::support::{Key, TestRelay, b64, member, member_write, now, random, unb64};
@@ -183,10 +184,62 @@ async fn revocation_list_sequence() {
         .json(
             "PUT",
             &path,
-            json!({"list": b64(&vec![0; 64 * 1024 + 1]), "sequence": 3}),
+            json!({"list": b64(&vec![0; MAX_REVOCATION_LIST + 1]), "sequence": 3}),
             Some(&root),
         )
         .await;
     assert_eq!((r.status, r.error()), (413, "too_large"));
+    relay.stop().await;
+}
+
+/// `?since=SEQ`: the list only when the stored one is newer, else an empty 304; lists
+/// far above the 256 KiB of other JSON bodies are accepted.
+#[tokio::test]
+async fn revocation_list_conditional_fetch_and_size() {
+    let relay = TestRelay::start().await;
+    let root = Key::new();
+    let school = relay.register_school(&root).await;
+    let path = format!("/v1/schools/{school}/revocations");
+    let since = |seq: &str| format!("{path}?since={seq}");
+    let r = relay.json("GET", &since("0"), json!(null), None).await;
+    assert_eq!((r.status, r.error()), (404, "no_revocation_list"));
+
+    // The largest list (2.4 MB, 3.2 MB of base64) goes through.
+    let big = vec![7u8; MAX_REVOCATION_LIST];
+    let r = relay
+        .json(
+            "PUT",
+            &path,
+            json!({"list": b64(&big), "sequence": 5}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json);
+
+    for seq in ["0", "4"] {
+        let r = relay.json("GET", &since(seq), json!(null), None).await;
+        assert_eq!(r.status, 200, "since={seq}");
+        assert_eq!(r.json["sequence"], json!(5));
+        assert_eq!(unb64(r.json["list"].as_str().unwrap()), big);
+    }
+    for seq in ["5", "6", &u64::MAX.to_string()] {
+        let r = relay.json("GET", &since(seq), json!(null), None).await;
+        assert_eq!((r.status, &r.json), (304, &json!(null)), "since={seq}");
+    }
+    // Without `since`, the list as before.
+    let r = relay.json("GET", &path, json!(null), None).await;
+    assert_eq!((r.status, r.json["sequence"].clone()), (200, json!(5)));
+
+    for bad in [
+        since("-1"),
+        since("x"),
+        since(""),
+        format!("{path}?since=1&since=2"),
+        format!("{path}?after=1"),
+        format!("{path}?since=18446744073709551616"),
+    ] {
+        let r = relay.json("GET", &bad, json!(null), None).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_query"), "{bad}");
+    }
     relay.stop().await;
 }
