@@ -129,8 +129,11 @@ ALTER TABLE prekeys ADD COLUMN signature BLOB NOT NULL DEFAULT X'';
 
 /// Version 6: what a stolen database yields. Queues keep a hash of their send id, not
 /// the id (a send id lets anyone deposit); stored envelopes have their send id bytes
-/// zeroed; queue and message row ids are random, and a message's public id is its
-/// sequence number within its queue, so no id reveals the global order of deposits.
+/// zeroed; queue row ids are random, and a message's public id is its sequence number
+/// within its queue, so no id the relay hands out orders deposits across queues. Message
+/// row ids stay ascending inside the file: random ones send every deposit to a random
+/// B-tree page and halved the durable deposit rate (0.41 of the bare floor against 0.79
+/// in the same benchmark), so a stolen file still orders the messages not yet delivered.
 /// Filled by [`migrate_v6`].
 const SCHEMA_V6: &str = "
 CREATE TABLE queues_v6 (
@@ -221,8 +224,7 @@ fn migrate_v6(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     let mut messages =
         tx.prepare("SELECT created_at, envelope FROM messages WHERE queue = ?1 ORDER BY id")?;
     let mut insert_message = tx.prepare(
-        "INSERT INTO messages_v6 (id, queue, seq, created_at, envelope) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO messages_v6 (queue, seq, created_at, envelope) VALUES (?1, ?2, ?3, ?4)",
     )?;
     for (old, send_id, receive_id, auth_key, count, bytes) in queues {
         let queue = random_row_id();
@@ -232,13 +234,7 @@ fn migrate_v6(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
             seq += 1;
             let created_at: i64 = row.get(0)?;
             let envelope: Vec<u8> = row.get(1)?;
-            insert_message.execute(params![
-                random_row_id(),
-                queue,
-                seq,
-                created_at,
-                without_send_id(&envelope)
-            ])?;
+            insert_message.execute(params![queue, seq, created_at, without_send_id(&envelope)])?;
         }
         insert_queue.execute(params![
             queue,
@@ -986,16 +982,9 @@ fn apply(
             }
             let id = last_seq + 1;
             tx.prepare_cached(
-                "INSERT INTO messages (id, queue, seq, created_at, envelope) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO messages (queue, seq, created_at, envelope) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![
-                random_row_id(),
-                queue,
-                id,
-                now,
-                without_send_id(envelope)
-            ])?;
+            .execute(params![queue, id, now, without_send_id(envelope)])?;
             tx.prepare_cached(
                 "UPDATE queues SET message_count = message_count + 1, \
                  byte_count = byte_count + ?2, last_seq = ?3 WHERE queue = ?1",

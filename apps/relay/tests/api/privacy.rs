@@ -83,9 +83,10 @@ async fn database_holds_no_names_classes_or_addresses() {
 }
 
 /// What a stolen relay database yields about queues: no send id (a send id lets anyone
-/// deposit), and no id that orders deposits across queues.
+/// deposit); and the message ids the relay hands out count within one queue, so they
+/// no longer order deposits across queues.
 #[tokio::test]
-async fn a_stolen_database_holds_no_send_ids_and_no_global_order() {
+async fn a_stolen_database_holds_no_send_ids_and_message_ids_count_per_queue() {
     use crate::support::{envelope, queue_keys};
     let relay = TestRelay::start().await;
     let queues: Vec<_> = (0..3).map(|_| queue_keys()).collect();
@@ -93,7 +94,8 @@ async fn a_stolen_database_holds_no_send_ids_and_no_global_order() {
         relay.create_queue(keys).await;
     }
     // Deposits interleaved across the three queues: each queue's ids count 1, 2, 3 on
-    // their own (before, one global counter said which deposit came right after which).
+    // their own (before, one global counter told every recipient which deposit came
+    // right after which).
     for round in 1..=3u64 {
         for keys in &queues {
             let r = relay.deposit(envelope(keys.send_id().as_bytes(), 50)).await;
