@@ -47,13 +47,13 @@ pub struct Config {
     /// First messages one client network (an IPv4 address or an IPv6 /64) may deposit
     /// into one person's contact mailbox per hour, so that nobody can fill a mailbox and
     /// block others' first messages. Over it: HTTP 429, and the app retries later.
-    #[arg(long, value_name = "N", default_value_t = 100,
+    #[arg(long, value_name = "N", default_value_t = 500,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub mailbox_deposits_per_hour: u32,
 
     /// First messages one client network may deposit into one contact mailbox at once,
     /// before --mailbox-deposits-per-hour applies.
-    #[arg(long, value_name = "N", default_value_t = 100,
+    #[arg(long, value_name = "N", default_value_t = 500,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub mailbox_deposit_burst: u32,
 
@@ -142,8 +142,8 @@ impl Config {
             queue_max_messages: 10_000,
             queue_max_bytes: 64 * 1024 * 1024,
             max_age_days: 30,
-            mailbox_deposits_per_hour: 100,
-            mailbox_deposit_burst: 100,
+            mailbox_deposits_per_hour: 500,
+            mailbox_deposit_burst: 500,
             rate_limit: DEFAULT_RATE_LIMIT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,

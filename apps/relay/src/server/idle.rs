@@ -24,7 +24,10 @@ use super::admission::ClientSlot;
 pub struct IdleTimeout<S> {
     inner: S,
     timeout: Duration,
+    /// Fires at the earliest possible deadline; checked against `last_progress` when it
+    /// does (moving a timer on every read and write costs more than the reads).
     deadline: Pin<Box<Sleep>>,
+    last_progress: Instant,
     _slot: ClientSlot,
 }
 
@@ -35,23 +38,34 @@ impl<S> IdleTimeout<S> {
             inner,
             timeout,
             deadline: Box::pin(tokio::time::sleep(timeout)),
+            last_progress: Instant::now(),
             _slot: slot,
         }
     }
 
     fn progressed(&mut self) {
-        self.deadline.as_mut().reset(Instant::now() + self.timeout);
+        self.last_progress = Instant::now();
     }
 
-    /// Called when the inner stream is pending: an error once the deadline has passed
-    /// (the sleep also registers the waker, so a silent peer is noticed).
+    /// Called when the inner stream is pending: an error once `timeout` has passed
+    /// since the last progress (the sleep also registers the waker, so a silent peer is
+    /// noticed). When the sleep fires early because there was progress since it was
+    /// set, it is moved to the real deadline.
     fn check(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "no data moved on the connection for the idle timeout",
-            )),
-            Poll::Pending => Poll::Pending,
+        loop {
+            match self.deadline.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    let due = self.last_progress + self.timeout;
+                    if Instant::now() >= due {
+                        return Poll::Ready(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "no data moved on the connection for the idle timeout",
+                        ));
+                    }
+                    self.deadline.as_mut().reset(due);
+                }
+            }
         }
     }
 }
