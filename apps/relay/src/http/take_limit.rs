@@ -3,7 +3,7 @@
 //!
 //! Only members of the bundle owner's school get this far, so the map holds at most one
 //! entry per member key that took a prekey recently; full buckets are pruned when it
-//! grows past [`PRUNE_ABOVE`] entries.
+//! grows past 10,000 entries.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
