@@ -23,7 +23,7 @@ use super::{
 pub const DATABASE_FILE: &str = "relay.sqlite3";
 
 /// The schema version this relay writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// A nullable BLOB column.
 type OptionalBlob = Option<Vec<u8>>;
@@ -389,6 +389,25 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
 }
 
+/// One step of the schema: SQL, or Rust for a step that computes (hashes) what it copies.
+enum Migration {
+    Sql(&'static str),
+    Rust(fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>),
+}
+
+/// The steps to schema version `index + 1`, in order; each runs in its own transaction
+/// with the version it reaches.
+const MIGRATIONS: [Migration; 8] = [
+    Migration::Sql(SCHEMA_V1),
+    Migration::Sql(SCHEMA_V2),
+    Migration::Sql(SCHEMA_V3),
+    Migration::Sql(SCHEMA_V4),
+    Migration::Sql(SCHEMA_V5),
+    Migration::Rust(migrate_v6),
+    Migration::Sql(SCHEMA_V7),
+    Migration::Sql(SCHEMA_V8),
+];
+
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > SCHEMA_VERSION {
@@ -397,52 +416,16 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
              run a newer relay"
         )));
     }
-    if version < 1 {
+    for (reached, step) in (1i64..).zip(MIGRATIONS.iter()) {
+        if version >= reached {
+            continue;
+        }
         let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V1)?;
-        tx.pragma_update(None, "user_version", 1)?;
-        tx.commit()?;
-    }
-    if version < 2 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V2)?;
-        tx.pragma_update(None, "user_version", 2)?;
-        tx.commit()?;
-    }
-    if version < 3 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V3)?;
-        tx.pragma_update(None, "user_version", 3)?;
-        tx.commit()?;
-    }
-    if version < 4 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V4)?;
-        tx.pragma_update(None, "user_version", 4)?;
-        tx.commit()?;
-    }
-    if version < 5 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V5)?;
-        tx.pragma_update(None, "user_version", 5)?;
-        tx.commit()?;
-    }
-    if version < 6 {
-        let tx = conn.transaction()?;
-        migrate_v6(&tx)?;
-        tx.pragma_update(None, "user_version", 6)?;
-        tx.commit()?;
-    }
-    if version < 7 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V7)?;
-        tx.pragma_update(None, "user_version", 7)?;
-        tx.commit()?;
-    }
-    if version < 8 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V8)?;
-        tx.pragma_update(None, "user_version", 8)?;
+        match step {
+            Migration::Sql(sql) => tx.execute_batch(sql)?,
+            Migration::Rust(run) => run(&tx)?,
+        }
+        tx.pragma_update(None, "user_version", reached)?;
         tx.commit()?;
     }
     Ok(())
