@@ -359,17 +359,7 @@ async fn a_revoked_member_can_neither_send_nor_be_written_to_by_mistake() {
     let dir = tempfile::tempdir().unwrap();
     let (server, url) = relay(&dir.path().join("relay"), "127.0.0.1:0", 200).await;
     let mut admin = oak_admin(dir.path(), &url).await;
-    let mut people = Vec::new();
-    for (folder, seed, role, name) in [
-        ("teacher", 2, Role::Teacher, "Ms Rivera"),
-        ("mum", 3, Role::Parent, "Sam's mum"),
-    ] {
-        let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
-        let mut person = client(&dir.path().join(folder), seed);
-        person.join(&code).await.unwrap();
-        people.push(person);
-    }
-    let (mut teacher, mut mum) = (people.remove(0), people.remove(0));
+    let (mut teacher, mut mum) = crate::support::teacher_and_mum(dir.path(), &mut admin).await;
     teacher.send("Sam's mum", "Welcome!").await.unwrap();
     mum.sync().await.unwrap();
 

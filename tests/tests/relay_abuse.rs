@@ -130,17 +130,7 @@ async fn one_address_flooding_connections_and_slowloris_sockets_does_not_stop_a_
 
     // Meanwhile a school is created, a teacher and a parent join and write both ways.
     let mut admin = oak_admin(dir.path(), &url).await;
-    let mut people = Vec::new();
-    for (folder, seed, role, name) in [
-        ("teacher", 2, Role::Teacher, "Ms Rivera"),
-        ("mum", 3, Role::Parent, "Sam's mum"),
-    ] {
-        let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
-        let mut person = client(&dir.path().join(folder), seed);
-        person.join(&code).await.unwrap();
-        people.push(person);
-    }
-    let [mut teacher, mut mum] = <[_; 2]>::try_from(people).ok().unwrap();
+    let (mut teacher, mut mum) = crate::support::teacher_and_mum(dir.path(), &mut admin).await;
     for n in 0..3 {
         mum.send("Ms Rivera", &format!("question {n}"))
             .await
@@ -230,17 +220,7 @@ async fn one_member_cannot_fill_a_teachers_mailbox_and_block_other_parents() {
     let relay = satchel_relay::serve(config).await.unwrap();
     let url = format!("http://{}", relay.local_addr());
     let mut admin = oak_admin(dir.path(), &url).await;
-    let mut people = Vec::new();
-    for (folder, seed, role, name) in [
-        ("teacher", 2, Role::Teacher, "Ms Rivera"),
-        ("mum", 3, Role::Parent, "Sam's mum"),
-    ] {
-        let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
-        let mut person = client(&dir.path().join(folder), seed);
-        person.join(&code).await.unwrap();
-        people.push(person);
-    }
-    let [mut teacher, mut mum] = <[_; 2]>::try_from(people).ok().unwrap();
+    let (mut teacher, mut mum) = crate::support::teacher_and_mum(dir.path(), &mut admin).await;
 
     // The hostile parent knows the teacher's mailbox send id (it is in her directory
     // entry, which every member can read) and deposits from 127.0.0.2.

@@ -90,3 +90,21 @@ pub async fn oak_admin(dir: &std::path::Path, url: &str) -> satchel_client::Clie
         .unwrap();
     admin
 }
+
+/// Ms Rivera (teacher of 5B, folder `teacher`, seed 2) and Sam's mum (parent of 5B,
+/// folder `mum`, seed 3), each a real client joined with an invite from `admin`.
+pub async fn teacher_and_mum(
+    dir: &std::path::Path,
+    admin: &mut satchel_client::Client,
+) -> (satchel_client::Client, satchel_client::Client) {
+    use satchel_core::school::Role;
+    let mut join = async |folder: &str, seed: u8, role: Role, name: &str| {
+        let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
+        let mut person = client(&dir.join(folder), seed);
+        person.join(&code).await.unwrap();
+        person
+    };
+    let teacher = join("teacher", 2, Role::Teacher, "Ms Rivera").await;
+    let mum = join("mum", 3, Role::Parent, "Sam's mum").await;
+    (teacher, mum)
+}
