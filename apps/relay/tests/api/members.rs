@@ -16,6 +16,28 @@ async fn revoke(
     relay.json("POST", &path, body, Some(signer)).await
 }
 
+/// Redeems the invite at `path` for `member`, signed by the invite's `grant` key.
+async fn redeem(
+    relay: &TestRelay,
+    path: &str,
+    member: &Key,
+    grant: &Key,
+) -> crate::support::Response {
+    let body = json!({"member_key": member.public_b64()});
+    relay
+        .json("POST", &format!("{path}/redeem"), body, Some(grant))
+        .await
+}
+
+fn assert_revoked(r: crate::support::Response) {
+    assert_eq!(
+        (r.status, r.error()),
+        (403, "membership_revoked"),
+        "{}",
+        r.json
+    );
+}
+
 fn entry_path(school: &str) -> String {
     format!(
         "/v1/schools/{school}/directory/{}",
@@ -121,20 +143,8 @@ async fn a_revoked_member_key_is_refused_everywhere_and_others_keep_working() {
     .await;
     assert_eq!(r.status, 403, "{}", r.json);
     // A second redemption of the same grant (a resumed join) is refused too.
-    let r = relay
-        .json(
-            "POST",
-            &format!("/v1/schools/{school}/invites/{lookup}/redeem"),
-            json!({"member_key": revoked.public_b64()}),
-            Some(&grant),
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.error()),
-        (403, "membership_revoked"),
-        "{}",
-        r.json
-    );
+    let path = format!("/v1/schools/{school}/invites/{lookup}");
+    assert_revoked(redeem(&relay, &path, &revoked, &grant).await);
 
     // The honest member is unaffected.
     let r = member_write(&relay, "PUT", &honest_entry, Some(b"updated"), &honest).await;
@@ -170,21 +180,7 @@ async fn revoking_by_invite_covers_a_code_redeemed_by_someone_else_and_an_unused
     let r = member_write(&relay, "PUT", &entry_path(&school), Some(b"x"), &copier).await;
     assert_eq!((r.status, r.error()), (403, "membership_revoked"));
     // The unused code can no longer make anyone a member.
-    let newcomer = Key::new();
-    let r = relay
-        .json(
-            "POST",
-            &format!("{path}/redeem"),
-            json!({"member_key": newcomer.public_b64()}),
-            Some(&unused_grant),
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.error()),
-        (403, "membership_revoked"),
-        "{}",
-        r.json
-    );
+    assert_revoked(redeem(&relay, &path, &Key::new(), &unused_grant).await);
 
     // Malformed bodies are refused without side effects.
     let r = revoke(&relay, &school, &root, json!({"invites": ["XYZ"]})).await;
