@@ -70,6 +70,10 @@ pub struct Identity {
     pub fingerprint: String,
     /// Whether this device holds the school's root key.
     pub admin: bool,
+    /// Whether the school confirmed this enrolment. Until it does, others see this
+    /// person as not verified and `send` fails with `NotYetAdmitted`; `sync` picks the
+    /// confirmation up.
+    pub admitted: bool,
 }
 
 impl From<satchel_client::Identity> for Identity {
@@ -83,6 +87,7 @@ impl From<satchel_client::Identity> for Identity {
             school_id: i.school_id.to_hex(),
             fingerprint: i.fingerprint,
             admin: i.admin,
+            admitted: i.admitted,
         }
     }
 }

@@ -33,6 +33,7 @@ use satchel_core::{
 /// | `Certificate` | the relay's TLS certificate is not trusted: pass the school's CA certificate |
 /// | `WrongStoreKey` | the store key given does not open this folder: pass the key this install created |
 /// | `MembershipEnded` | the school revoked (or let expire) this person's membership: say so plainly; nothing was sent |
+/// | `NotYetAdmitted` | the school office has not confirmed this enrolment yet: say so; sync and retry later |
 /// | `RecipientNotVerified` | the school does not vouch for the recipient now: warn; `sendToUnverified` only if the person insists |
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 #[uniffi(flat_error)]
@@ -117,6 +118,9 @@ pub enum SatchelError {
     /// The school no longer vouches for this device's membership: nothing was sent.
     #[error("{0}")]
     MembershipEnded(String),
+    /// The school has not confirmed this device's enrolment yet: nothing was sent.
+    #[error("{0}")]
+    NotYetAdmitted(String),
     /// The school does not vouch for the recipient now: nothing was sent.
     #[error("{0}")]
     RecipientNotVerified(String),
@@ -236,6 +240,7 @@ impl From<ClientError> for SatchelError {
                 Self::RegistrationRefused(error.to_string())
             }
             ClientError::MembershipEnded { .. } => Self::MembershipEnded(error.to_string()),
+            ClientError::NotYetAdmitted => Self::NotYetAdmitted(error.to_string()),
             ClientError::RecipientNotVerified { .. } => {
                 Self::RecipientNotVerified(error.to_string())
             }

@@ -13,7 +13,7 @@ use satchel_core::school::Role;
 use satchel_core::{Account, Envelope, Session, os_rng};
 use zeroize::Zeroizing;
 
-use crate::support::{client, oak_admin, relay};
+use crate::support::{client, join_confirmed, oak_admin, relay};
 
 /// Each test person's platform key (the app would keep it in the Keychain).
 fn platform_key(seed: u8) -> KeySource {
@@ -54,7 +54,7 @@ async fn school() -> School {
         let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
         let home = dir.path().join(folder);
         let mut client = open(&home, seed);
-        client.join(&code).await.unwrap();
+        join_confirmed(&mut admin, &mut client, &code).await;
         (client, home)
     };
     let teacher = enrol("teacher", 2, Role::Teacher, "Ms Rivera").await;
@@ -320,7 +320,7 @@ async fn a_code_seen_after_the_teacher_joined_yields_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (server, url, mut admin, code) = teacher_invited(dir.path()).await;
     let mut teacher = open(&dir.path().join("teacher"), 2);
-    teacher.join(&code).await.unwrap();
+    join_confirmed(&mut admin, &mut teacher, &code).await;
 
     // The photographer derives the invite's keys from the code and asks for the record.
     let parsed = InviteCode::parse(&code).unwrap();
@@ -430,9 +430,9 @@ async fn a_revoked_member_can_neither_send_nor_be_written_to_by_mistake() {
 /// Someone sees the teacher's invite code *before* she uses it and fetches its record
 /// (the grant and the directory key). She then joins normally. The copier binds the
 /// genuine grant to an account of their own and writes to a parent as "Ms Rivera": the
-/// certificate is valid, but the parent's directory lists another account under that
-/// grant, so the message is shown NOT VERIFIED. (Before this check it was shown as the
-/// verified teacher.)
+/// binding is valid, but the school root admitted only the account that redeemed the
+/// invite (hers), so the message is shown NOT VERIFIED ("not confirmed by the school").
+/// (Before school trust v2 it was shown as the verified teacher.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_copied_before_the_teacher_joined_does_not_make_the_copier_verified() {
     use satchel_core::school::InviteCode;
@@ -452,14 +452,14 @@ async fn a_code_copied_before_the_teacher_joined_does_not_make_the_copier_verifi
 
     // The teacher and a parent join as usual.
     let mut teacher = client(&dir.path().join("teacher"), 2);
-    teacher.join(&code).await.unwrap();
+    join_confirmed(&mut admin, &mut teacher, &code).await;
     let mum_code = admin
         .invite(Role::Parent, "Sam's mum", &["5B".to_string()])
         .await
         .unwrap();
     let mum_home = dir.path().join("mum");
     let mut mum = client(&mum_home, 3);
-    mum.join(&mum_code).await.unwrap();
+    join_confirmed(&mut admin, &mut mum, &mum_code).await;
 
     // The copier binds the genuine grant to a fresh account and writes to mum.
     let mut rng = os_rng();
@@ -493,7 +493,9 @@ async fn a_code_copied_before_the_teacher_joined_does_not_make_the_copier_verifi
     let message = &report.messages[0];
     assert!(!message.verified, "the copier was shown as the teacher");
     assert_eq!(message.role, None);
-    assert!(message.from.contains("someone else"), "{}", message.from);
+    // The school never admitted the copier's account: only the account that redeemed
+    // the invite was admitted.
+    assert!(message.from.contains("not confirmed"), "{}", message.from);
     assert!(mum.history("Ms Rivera").unwrap().is_empty());
 
     // The real teacher is unaffected.

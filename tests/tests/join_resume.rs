@@ -62,6 +62,8 @@ async fn a_join_cut_off_after_redeeming_resumes_with_the_same_code() {
     let mut teacher = client(&home, 2);
     let me = teacher.join(&code).await.unwrap();
     assert_eq!((me.name.as_str(), me.role), ("Ms Rivera", Role::Teacher));
+    assert!(!me.admitted, "the office has not confirmed her yet");
+    assert_eq!(admin.confirm_new_members().await.unwrap(), 1);
     // And it is one enrolment, verified, with a working mailbox: the admin writes to
     // her and she reads it.
     let contacts = admin.contacts().await.unwrap();

@@ -3,7 +3,7 @@
 
 use satchel_core::school::Role;
 
-use crate::support::{client, oak_admin, relay};
+use crate::support::{client, join_confirmed, oak_admin, relay};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_sync_delivers_more_than_a_fetch_page_holds() {
@@ -15,7 +15,7 @@ async fn one_sync_delivers_more_than_a_fetch_page_holds() {
         .await
         .unwrap();
     let mut mum = client(&dir.path().join("mum"), 3);
-    mum.join(&code).await.unwrap();
+    join_confirmed(&mut admin, &mut mum, &code).await;
     // Eight letters of 200 KB each: 1.6 MB waiting, more than one page.
     let letters: Vec<String> = (0..8)
         .map(|i| format!("{i}{}", "x".repeat(200 * 1024)))

@@ -15,7 +15,7 @@ use satchel_core::{BundleId, PrekeyBundle, SignedOneTimePrekey, os_rng};
 use satchel_relay_api::ErrorCode;
 use zeroize::Zeroizing;
 
-use crate::support::{client, oak_admin};
+use crate::support::{client, join_confirmed, oak_admin};
 
 /// A relay with Oak Primary, its admin, a teacher and a parent (real clients).
 struct School {
@@ -79,7 +79,7 @@ async fn enrol(
     let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
     let home = dir.join(folder);
     let mut member = client(&home, seed);
-    member.join(&code).await.unwrap();
+    join_confirmed(admin, &mut member, &code).await;
     (member, home)
 }
 

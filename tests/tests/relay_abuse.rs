@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
-use crate::support::{client, oak_admin};
+use crate::support::{client, join_confirmed, oak_admin};
 
 async fn connect_from(from: &str, relay: SocketAddr) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
@@ -183,13 +183,13 @@ async fn a_client_pushed_over_the_rate_limit_waits_and_loses_nothing() {
         .await
         .unwrap();
     let mut teacher = client(&dir.path().join("teacher"), 2);
-    teacher.join(&code).await.unwrap();
+    join_confirmed(&mut admin, &mut teacher, &code).await;
     let code = admin
         .invite(Role::Parent, "Sam's mum", &["5B".to_string()])
         .await
         .unwrap();
     let mut mum = client(&dir.path().join("mum"), 3);
-    mum.join(&code).await.unwrap();
+    join_confirmed(&mut admin, &mut mum, &code).await;
     for n in 0..10 {
         teacher
             .send("Sam's mum", &format!("note {n}"))

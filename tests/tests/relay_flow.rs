@@ -4,8 +4,8 @@
 use satchel_client::relay::{PrekeyTake, RelayClient, RelayError};
 use satchel_core::relay_request::RequestKey;
 use satchel_core::school::{
-    DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, RevocationList, Role,
-    SchoolRoot, SenderStatus, UnverifiedReason, verify_member,
+    DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, MemberCertificate,
+    RevocationList, Role, SchoolRoot, SenderStatus, UnverifiedReason, verify_member,
 };
 use satchel_core::{Account, BundleId, Envelope, Session, os_rng};
 use satchel_relay::{Config, serve};
@@ -25,9 +25,11 @@ struct Member {
     member_key: RequestKey,
 }
 
-/// Joins with an invite code the way a client does: fetch, open, redeem, bind, publish.
+/// Joins with an invite code the way a client does: fetch, open, redeem, bind, get
+/// admitted by the school root (the admin's side played by `root`), publish.
 async fn join(
     relay: &RelayClient,
+    root: &SchoolRoot,
     code: &str,
     directory_key_out: &mut Option<DirectoryKey>,
 ) -> Member {
@@ -51,6 +53,54 @@ async fn join(
             *account.certificate().account_key(),
         )
         .unwrap();
+    // The member hands in its certificate, sealed under the directory key (the relay
+    // reads no name in it): nothing to pick up yet.
+    let sealed = certificate
+        .seal_admission_request(
+            &contents.directory_key,
+            &code.school_id,
+            &member_key.public(),
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(
+        relay
+            .request_admission(&code.school_id, &member_key, &sealed)
+            .await
+            .unwrap(),
+        None
+    );
+    // The admin sees it waiting, with the grant key of the redeemed invite, admits it.
+    let waiting = relay.pending_admissions(root).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].member_key, member_key.public());
+    assert_eq!(&waiting[0].grant_key, contents.grant.grant_key());
+    let opened = MemberCertificate::open_admission_request(
+        &waiting[0].sealed_certificate,
+        &contents.directory_key,
+        &root.public(),
+        &waiting[0].member_key,
+    )
+    .unwrap();
+    assert_eq!(opened, certificate);
+    let admitted = certificate.clone().admit(root).unwrap();
+    let signature = *admitted.admission().unwrap();
+    assert_eq!(
+        relay
+            .put_admissions(root, &[(member_key.public(), signature)])
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(relay.pending_admissions(root).await.unwrap().is_empty());
+    // The member picks it up and checks it under the pinned root.
+    let picked = relay
+        .request_admission(&code.school_id, &member_key, &sealed)
+        .await
+        .unwrap()
+        .unwrap();
+    let certificate = certificate.with_admission(&picked, &contents.root).unwrap();
+    assert_eq!(certificate, admitted);
     // One-time prekeys go to the relay; the signed bundle goes into the directory.
     let bundle_id = *EntryId::random(&mut rng).as_bytes();
     let keys_to_upload = account.unpublished_one_time_prekeys(&BundleId::from_bytes(bundle_id));
@@ -125,8 +175,8 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
     }
 
     let mut key = None;
-    let teacher = join(&relay, &teacher_invite.code.to_line(), &mut key).await;
-    let mut parent = join(&relay, &parent_invite.code.to_line(), &mut key).await;
+    let teacher = join(&relay, &root, &teacher_invite.code.to_line(), &mut key).await;
+    let mut parent = join(&relay, &root, &parent_invite.code.to_line(), &mut key).await;
     let directory_key = key.unwrap();
 
     // A code works once.

@@ -16,7 +16,7 @@ use satchel_core::school::{
 };
 use zeroize::Zeroizing;
 
-use crate::support::{client, oak_admin, relay};
+use crate::support::{client, join_confirmed, oak_admin, relay};
 
 const DAY: u64 = 86_400;
 
@@ -82,7 +82,7 @@ async fn a_school_with_20000_grants_and_5000_revocations() {
     ] {
         let code = admin.invite(role, name, &["5B".to_string()]).await.unwrap();
         let mut person = client(&dir.path().join(folder), seed);
-        person.join(&code).await.unwrap();
+        join_confirmed(&mut admin, &mut person, &code).await;
         people.push(person);
     }
     let mut mum = people.pop().unwrap();

@@ -66,6 +66,8 @@ fn enrol(
             account.account_id(),
             *account.certificate().account_key(),
         )
+        .unwrap()
+        .admit(&school.root)
         .unwrap();
     (account, member.to_bytes(), invite)
 }
@@ -169,6 +171,90 @@ fn strangers_impostors_and_stale_certificates_are_never_verified() {
         assert!(!status(Some(&bad), device, NOW).is_verified(), "byte {i}");
     }
     assert!(status(Some(&teacher_cert), device, NOW).is_verified());
+}
+
+/// A copied invite code lets anyone derive the grant key and bind the grant to an
+/// account of their own; only the root's admission makes that account verified, and an
+/// admission is good for exactly the account it names.
+#[test]
+fn only_the_account_the_root_admitted_is_verified() {
+    let mut rng = rng(33);
+    let s = school(&mut rng);
+    let other = school(&mut rng);
+    let invite = Invite::create(
+        &s.root,
+        "",
+        request("Ms Rivera", Role::Teacher, &["5B"]),
+        &s.directory_key,
+        "http://127.0.0.1:7878",
+        &mut rng,
+    )
+    .unwrap();
+    let keys = invite.code.keys();
+    let contents = keys.open_record(&invite.record).unwrap();
+    let bind = |account: &Account| {
+        keys.bind(
+            contents.grant.clone(),
+            account.account_id(),
+            *account.certificate().account_key(),
+        )
+        .unwrap()
+    };
+    let teacher = Account::new(&mut rng);
+    let copier = Account::new(&mut rng);
+    let root = s.root.public();
+    let status = |cert: &[u8], account: &Account| {
+        verify_member(&root, None, NOW, Some(cert), account.certificate())
+    };
+
+    // Bound with the copied code, never admitted: a stranger, with the reason.
+    let copied = bind(&copier);
+    assert!(!copied.is_admitted());
+    assert_eq!(
+        status(&copied.to_bytes(), &copier),
+        SenderStatus::Unverified(UnverifiedReason::NotAdmitted)
+    );
+    // The root admits the teacher's binding (the account that redeemed the invite).
+    let admitted = bind(&teacher).admit(&s.root).unwrap();
+    assert!(status(&admitted.to_bytes(), &teacher).is_verified());
+    // The teacher's admission moved onto the copier's certificate does not verify.
+    let signature = *admitted.admission().unwrap();
+    assert_eq!(
+        bind(&copier).with_admission(&signature, &root),
+        Err(TrustError::BadSignature)
+    );
+    let mut forged = copied.to_proto();
+    forged.admission = signature.to_vec();
+    let forged = satchel_proto::Message::encode_to_vec(&forged);
+    assert_eq!(
+        status(&forged, &copier),
+        SenderStatus::Unverified(UnverifiedReason::Invalid)
+    );
+    // Another school's root cannot admit, and its signature does not verify here.
+    assert_eq!(
+        bind(&teacher).admit(&other.root),
+        Err(TrustError::WrongSchool)
+    );
+    let foreign = SchoolRoot::generate(&mut rng);
+    assert!(
+        bind(&teacher)
+            .with_admission(&[7; 64], &foreign.public())
+            .is_err()
+    );
+    // An admission received from the relay is checked, then kept through encoding.
+    let attached = bind(&teacher).with_admission(&signature, &root).unwrap();
+    assert_eq!(attached, admitted);
+    assert_eq!(
+        satchel_core::school::MemberCertificate::from_bytes(&attached.to_bytes(), &root).unwrap(),
+        admitted
+    );
+    // A truncated admission is malformed, not "not admitted".
+    let mut short = admitted.to_proto();
+    short.admission.truncate(63);
+    assert_eq!(
+        status(&satchel_proto::Message::encode_to_vec(&short), &teacher),
+        SenderStatus::Unverified(UnverifiedReason::Invalid)
+    );
 }
 
 #[test]

@@ -106,5 +106,19 @@ pub async fn teacher_and_mum(
     };
     let teacher = join("teacher", 2, Role::Teacher, "Ms Rivera").await;
     let mum = join("mum", 3, Role::Parent, "Sam's mum").await;
+    // The office confirms both (the school root admits the accounts that redeemed).
+    assert_eq!(admin.confirm_new_members().await.unwrap(), 2);
     (teacher, mum)
+}
+
+/// `person` joins with `code`, then `admin` (the office's device) confirms the new
+/// member, as its sync does: from then on others see `person` as verified.
+pub async fn join_confirmed(
+    admin: &mut satchel_client::Client,
+    person: &mut satchel_client::Client,
+    code: &str,
+) -> satchel_client::Identity {
+    person.join(code).await.unwrap();
+    assert_eq!(admin.confirm_new_members().await.unwrap(), 1);
+    person.whoami().unwrap()
 }

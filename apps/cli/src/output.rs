@@ -46,6 +46,7 @@ pub fn error_code(error: &ClientError) -> &'static str {
         ClientError::EmptyMessage => "empty_message",
         ClientError::EmptyName => "empty_name",
         ClientError::MembershipEnded { .. } => "membership_ended",
+        ClientError::NotYetAdmitted => "not_yet_admitted",
         ClientError::RecipientNotVerified { .. } => "recipient_not_verified",
         ClientError::Handshake(_) => "handshake",
         ClientError::Encrypt(_) => "encrypt",
@@ -226,6 +227,12 @@ impl Output {
             );
             println!("School fingerprint: {}", me.school_id.to_hex());
             println!("Your fingerprint:   {}", me.fingerprint);
+            if !me.admitted {
+                println!(
+                    "The school office still has to confirm your enrolment: until its Satchel \
+                     has synced, others see you as not verified and you cannot send yet."
+                );
+            }
         }
     }
 
@@ -264,6 +271,14 @@ impl Output {
             );
         }
         println!("fingerprint: {}", me.fingerprint);
+        println!(
+            "confirmed:   {}",
+            if me.admitted {
+                "yes, the school confirmed this enrolment"
+            } else {
+                "not yet: the school office's Satchel confirms new members when it syncs"
+            }
+        );
     }
 
     /// `contacts`.
@@ -332,16 +347,27 @@ impl Output {
             self.message(message);
         }
         if self.json {
-            if !report.dropped.is_empty() || report.flushed > 0 || report.pending > 0 {
+            if !report.dropped.is_empty()
+                || report.flushed > 0
+                || report.pending > 0
+                || report.admitted > 0
+            {
                 print_json(
                     &json!({ "dropped": report.dropped, "flushed": report.flushed,
-                                    "pending": report.pending, "undeliverable": report.undeliverable }),
+                    "pending": report.pending, "undeliverable": report.undeliverable,
+                    "admitted": report.admitted }),
                 );
             }
             return;
         }
         if report.messages.is_empty() {
             println!("No new messages.");
+        }
+        if report.admitted > 0 {
+            println!(
+                "Confirmed {} new member(s) of the school: others now see them as verified.",
+                report.admitted
+            );
         }
         if report.flushed > 0 {
             println!("{} message(s) saved earlier were sent now.", report.flushed);

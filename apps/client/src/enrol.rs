@@ -51,6 +51,9 @@ pub struct Identity {
     pub fingerprint: String,
     /// Whether this device holds the school's root key.
     pub admin: bool,
+    /// Whether the school confirmed this enrolment (its root admitted this account).
+    /// Until it does, others see this device as a stranger and sending is refused.
+    pub admitted: bool,
 }
 
 impl Client {
@@ -103,9 +106,13 @@ impl Client {
             .await?;
         let file = KeyFile::wrap_secret(&root.to_secret_bytes(), &self.key)?;
         private_fs::write_private_file(&self.home.join(ROOT_KEY_FILE), &file.to_bytes())?;
-        let me = self.enrol(&invite.code, true).await?;
+        self.enrol(&invite.code, true).await?;
         self.record_issued(&invite, now, now + INVITE_LIFETIME_SECS)?;
-        Ok(me)
+        // The admin's own enrolment (handed in by `enrol`) is the first one its root
+        // admits.
+        self.confirm_new_members().await?;
+        self.refresh_admission().await?;
+        self.whoami()
     }
 
     /// Enrols this device with an invite code: creates its keys, redeems the code,
@@ -176,6 +183,8 @@ impl Client {
             w.delete_meta(JOINING_KEY)
         })?;
         self.profile = Some(profile);
+        // Hands the certificate to the relay for the admin to admit.
+        self.refresh_admission().await?;
         self.refresh_directory().await?;
         self.whoami()
     }
@@ -213,6 +222,7 @@ impl Client {
             school_id: profile.school_id,
             fingerprint: account.fingerprint().to_string(),
             admin: profile.admin,
+            admitted: profile.member.is_admitted(),
         })
     }
 }

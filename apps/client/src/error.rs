@@ -90,6 +90,13 @@ pub enum ClientError {
         /// Why.
         reason: UnverifiedReason,
     },
+    /// The school has not confirmed this device's enrolment yet: nothing was sent.
+    #[error(
+        "the school has not confirmed your enrolment yet, so nothing was sent: the school \
+         office's Satchel confirms new members when it next syncs — try again after that, or \
+         ask the office"
+    )]
+    NotYetAdmitted,
     /// The school does not vouch for the recipient now: nothing was sent.
     #[error("the school does not vouch for {name} now ({reason}): nothing was sent")]
     RecipientNotVerified {

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod admission;
 mod client;
 mod directory;
 mod enrol;

@@ -10,12 +10,13 @@ use satchel_core::school::{EntryId, Invite, JoinKeys, RevocationList, SchoolId, 
 use satchel_core::{BundleError, BundleId, Envelope, QueueKeys, SignedOneTimePrekey};
 pub use satchel_relay_api::ErrorCode;
 use satchel_relay_api::{
-    AUTH_HEADER, AckRequest, AuthValue, CreateQueueRequest, CreatedQueue, Deposited,
-    DirectoryEntryPut, DirectoryList, ErrorBody, FetchResponse, InviteResponse, KEY_HEADER,
-    MAX_PENDING_IDS, PendingResponse, PrekeyCount, PrekeyUpload, PutDirectoryEntryRequest,
-    PutInviteRequest, PutRevocationsRequest, REGISTRATION_HEADER, RedeemInviteRequest,
-    RedeemInviteResponse, RegisterSchoolRequest, RegisterSchoolResponse, Revocations,
-    RevokeMembersRequest, RevokeMembersResponse, TakenPrekey, UploadedPrekey, paths,
+    AUTH_HEADER, AckRequest, Admission, AdmissionRequest, AdmissionResponse, AuthValue,
+    CreateQueueRequest, CreatedQueue, Deposited, DirectoryEntryPut, DirectoryList, ErrorBody,
+    FetchResponse, InviteResponse, KEY_HEADER, MAX_PENDING_IDS, PendingAdmissions, PendingResponse,
+    PrekeyCount, PrekeyUpload, PutAdmissionsRequest, PutAdmissionsResponse,
+    PutDirectoryEntryRequest, PutInviteRequest, PutRevocationsRequest, REGISTRATION_HEADER,
+    RedeemInviteRequest, RedeemInviteResponse, RegisterSchoolRequest, RegisterSchoolResponse,
+    Revocations, RevokeMembersRequest, RevokeMembersResponse, TakenPrekey, UploadedPrekey, paths,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -472,6 +473,18 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// A member waiting to be admitted, as the relay lists it (nothing here is trusted:
+/// the admin's app verifies the certificate and compares it with what it issued).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingMember {
+    /// The member key that redeemed the invite.
+    pub member_key: [u8; 32],
+    /// The grant key of the redeemed invite, as the relay recorded it.
+    pub grant_key: [u8; 32],
+    /// The certificate the member handed in, sealed under the directory key.
+    pub sealed_certificate: Vec<u8>,
+}
+
 /// One fetched envelope.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -924,6 +937,114 @@ impl RelayClient {
             .call_json(Method::PUT, &path, &body, Signer::Key(key))
             .await?;
         Ok(())
+    }
+
+    /// Writes a member's directory entry as the school root (the admin's device
+    /// re-seals an entry with the certificate it just admitted). The entry keeps its
+    /// owner.
+    ///
+    /// # Errors
+    /// [`RelayError`].
+    pub async fn put_directory_entry_as_root(
+        &self,
+        root: &SchoolRoot,
+        entry: &EntryId,
+        blob: &[u8],
+    ) -> Result<(), RelayError> {
+        let path =
+            paths::directory_entry(&root.school_id().to_hex(), &hex::encode(entry.as_bytes()));
+        let body = PutDirectoryEntryRequest { entry: b64(blob) };
+        let _: DirectoryEntryPut = self
+            .call_json(Method::PUT, &path, &body, Signer::Root(root))
+            .await?;
+        Ok(())
+    }
+
+    /// Hands in this member's certificate, sealed under the directory key
+    /// ([`satchel_core::school::MemberCertificate::seal_admission_request`]; the relay
+    /// keeps the first one), and returns the root's admission once the admin signed one
+    /// (`None` until then). Signed with the member key its redemption recorded.
+    ///
+    /// # Errors
+    /// [`RelayError`] (`membership_revoked` for a revoked member).
+    pub async fn request_admission(
+        &self,
+        school: &SchoolId,
+        member_key: &RequestKey,
+        sealed_certificate: &[u8],
+    ) -> Result<Option<[u8; 64]>, RelayError> {
+        let path = paths::admission(&school.to_hex());
+        let body = AdmissionRequest {
+            sealed_certificate: b64(sealed_certificate),
+        };
+        let answer: AdmissionResponse = self
+            .call_json(Method::POST, &path, &body, Signer::Key(member_key))
+            .await?;
+        answer
+            .admission
+            .map(|text| {
+                unb64(&text, "admission")?
+                    .try_into()
+                    .map_err(|_| RelayError::Unexpected("admission"))
+            })
+            .transpose()
+    }
+
+    /// The certificates members handed in that wait for the admin (at most
+    /// [`satchel_relay_api::MAX_ADMISSIONS`]), as the school root.
+    ///
+    /// # Errors
+    /// [`RelayError`].
+    pub async fn pending_admissions(
+        &self,
+        root: &SchoolRoot,
+    ) -> Result<Vec<WaitingMember>, RelayError> {
+        let path = paths::admissions(&root.school_id().to_hex());
+        let answer: PendingAdmissions = self
+            .call_empty(Method::GET, &path, Signer::Root(root))
+            .await?;
+        answer
+            .pending
+            .iter()
+            .map(|p| {
+                let key = |text: &str, field| {
+                    unb64(text, field)?
+                        .try_into()
+                        .map_err(|_| RelayError::Unexpected(field))
+                };
+                Ok(WaitingMember {
+                    member_key: key(&p.member_key, "member_key")?,
+                    grant_key: key(&p.grant_key, "grant_key")?,
+                    sealed_certificate: unb64(&p.sealed_certificate, "sealed_certificate")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores admissions signed by the root (member key and signature; at most
+    /// [`satchel_relay_api::MAX_ADMISSIONS`]). Returns how many the relay stored.
+    ///
+    /// # Errors
+    /// [`RelayError`].
+    pub async fn put_admissions(
+        &self,
+        root: &SchoolRoot,
+        admissions: &[([u8; 32], [u8; 64])],
+    ) -> Result<u64, RelayError> {
+        let path = paths::admissions(&root.school_id().to_hex());
+        let body = PutAdmissionsRequest {
+            admissions: admissions
+                .iter()
+                .map(|(member_key, admission)| Admission {
+                    member_key: b64(member_key),
+                    admission: b64(admission),
+                })
+                .collect(),
+        };
+        let answer: PutAdmissionsResponse = self
+            .call_json(Method::PUT, &path, &body, Signer::Root(root))
+            .await?;
+        Ok(answer.stored)
     }
 
     /// All (encrypted) directory entries.

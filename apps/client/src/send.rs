@@ -7,7 +7,7 @@
 //! is never used to send to the person the directory names.
 
 use prost::Message as _;
-use satchel_core::school::SenderStatus;
+use satchel_core::school::{SenderStatus, UnverifiedReason};
 use satchel_core::{
     AccountId, BundleId, DeviceCertificate, PrekeyBundle, Session, os_rng, preferred_session,
 };
@@ -133,9 +133,21 @@ impl Client {
             Ok(()) | Err(ClientError::Relay(_)) => {}
             Err(error) => return Err(error),
         }
+        // Not admitted yet when last asked: ask again (the office may have synced).
+        match self.refresh_admission().await {
+            Ok(_) | Err(ClientError::Relay(_)) => {}
+            Err(error) => return Err(error),
+        }
         self.check_own_membership()?;
-        let targets = self.resolve_fresh(to).await?;
-        if !options.allow_unverified {
+        let mut targets = self.resolve_fresh(to).await?;
+        if !options.allow_unverified && self.check_recipient(to, &targets).is_err() {
+            // The local directory may predate the recipient's admission or a renewed
+            // certificate: look again before refusing.
+            match self.refresh_directory().await {
+                Ok(()) | Err(ClientError::Relay(_)) => {}
+                Err(error) => return Err(error),
+            }
+            targets = self.resolve(to)?;
             self.check_recipient(to, &targets)?;
         }
         let relay = self.relay()?;
@@ -189,6 +201,9 @@ impl Client {
         let account = self.account()?;
         match self.status_of(Some(&profile.member.to_bytes()), account.certificate())? {
             SenderStatus::Verified(_) => Ok(()),
+            SenderStatus::Unverified(UnverifiedReason::NotAdmitted) => {
+                Err(ClientError::NotYetAdmitted)
+            }
             SenderStatus::Unverified(reason) => Err(ClientError::MembershipEnded { reason }),
         }
     }

@@ -115,6 +115,9 @@ pub struct SyncReport {
     pub missing_queues: usize,
     /// What prekey maintenance did (one-time prekeys topped up, a scheduled rotation).
     pub prekeys: crate::prekeys::PrekeyReport,
+    /// New members the school admin's device admitted during this sync (always 0 on
+    /// other devices).
+    pub admitted: usize,
 }
 
 /// What the school says about senders, for the page being committed.
@@ -200,11 +203,27 @@ impl Client {
     pub async fn sync(&mut self) -> Result<SyncReport, ClientError> {
         let relay = self.relay()?;
         self.refresh_revocations().await?;
+        // The admin's device confirms new members first, so that the directory read
+        // next shows them admitted.
+        let admitted = if self.profile()?.admin {
+            self.confirm_new_members().await?
+        } else {
+            0
+        };
+        // A revoked member's relay refuses the request; that is not a failed sync.
+        match self.refresh_admission().await {
+            Err(ClientError::Relay(error))
+                if error.code() == Some(ErrorCode::MembershipRevoked) => {}
+            other => {
+                other?;
+            }
+        }
         if self.directory_is_stale()? {
             self.refresh_directory().await?;
         }
         let flushed = self.flush_outbox(&relay).await?;
         let mut report = SyncReport {
+            admitted,
             flushed: flushed.deposited,
             pending: flushed.pending,
             undeliverable: flushed.undeliverable,

@@ -298,6 +298,78 @@ pub struct RevokeMembersRequest {
     pub invites: Vec<String>,
 }
 
+/// The most admissions one request lists or stores.
+pub const MAX_ADMISSIONS: usize = 500;
+
+/// A member asks to be admitted (`POST /v1/schools/{school_id}/admission`, signed by
+/// its member key named in `Satchel-Key`): the relay keeps the certificate it bound
+/// with its redeemed invite's grant, sealed under the directory key, for the admin to
+/// admit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionRequest {
+    /// The sealed member certificate (at most 4,124 bytes, base64url without padding;
+    /// opaque to the relay).
+    pub sealed_certificate: String,
+}
+
+/// The answer to an [`AdmissionRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionResponse {
+    /// The root's admission signature (64 bytes, base64url without padding), or `None`
+    /// while the admin has not admitted this member yet.
+    pub admission: Option<String>,
+}
+
+/// Certificates waiting for the admin (`GET /v1/schools/{school_id}/admissions`,
+/// signed by the school root).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingAdmissions {
+    /// At most [`MAX_ADMISSIONS`], oldest redemption first.
+    pub pending: Vec<PendingAdmission>,
+}
+
+/// One member waiting to be admitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingAdmission {
+    /// The member key that redeemed the invite (32 bytes, base64url).
+    pub member_key: String,
+    /// The grant key of the invite it redeemed (32 bytes, base64url).
+    pub grant_key: String,
+    /// The sealed certificate that member key handed in (base64url).
+    pub sealed_certificate: String,
+}
+
+/// Admissions the admin signed (`PUT /v1/schools/{school_id}/admissions`, signed by the
+/// school root).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutAdmissionsRequest {
+    /// At most [`MAX_ADMISSIONS`].
+    pub admissions: Vec<Admission>,
+}
+
+/// One admission: the root's signature for the certificate a member key submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admission {
+    /// The member key (32 bytes, base64url).
+    pub member_key: String,
+    /// The root's admission signature (64 bytes, base64url).
+    pub admission: String,
+}
+
+/// The answer to a [`PutAdmissionsRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutAdmissionsResponse {
+    /// How many were stored (a repeated admission counts again).
+    pub stored: u64,
+}
+
 /// The answer to a member revocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevokeMembersResponse {
@@ -518,6 +590,19 @@ pub mod paths {
     #[must_use]
     pub fn revocations(school_id_hex: &str) -> String {
         format!("/v1/schools/{school_id_hex}/revocations")
+    }
+
+    /// `POST` a member's request to be admitted (its certificate; answers the
+    /// admission once the admin signed it).
+    #[must_use]
+    pub fn admission(school_id_hex: &str) -> String {
+        format!("/v1/schools/{school_id_hex}/admission")
+    }
+
+    /// `GET` (pending) or `PUT` (signed) admissions, as the school root.
+    #[must_use]
+    pub fn admissions(school_id_hex: &str) -> String {
+        format!("/v1/schools/{school_id_hex}/admissions")
     }
 
     /// `POST` members the relay stops accepting.

@@ -74,6 +74,19 @@ impl SignedRequest {
         self.remember()
     }
 
+    /// The key named in the `Satchel-Key` header (a member signing as itself), if any.
+    ///
+    /// # Errors
+    /// [`Error::MalformedAuth`] or [`Error::InvalidField`] if the header is not a
+    /// 32-byte key in base64url.
+    pub fn named_key(&self) -> Result<Option<PublicKey>, Error> {
+        let Some(value) = self.headers.get(KEY_HEADER) else {
+            return Ok(None);
+        };
+        let text = value.to_str().map_err(|_| Error::MalformedAuth)?;
+        crate::http::decode_fixed::<32>("Satchel-Key header", crate::http::KEY_32, text).map(Some)
+    }
+
     /// Records the verified request in the replay cache: a second use is refused.
     fn remember(&self) -> Result<(), Error> {
         match &self.replay {

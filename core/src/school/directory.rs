@@ -212,3 +212,84 @@ impl DirectoryEntry {
         })
     }
 }
+
+const LABEL_ADMISSION_REQUEST: &[u8] = b"Satchel admission request v1";
+/// The largest sealed admission request accepted: a nonce, the largest certificate and
+/// the AEAD tag.
+pub const MAX_ADMISSION_REQUEST_LEN: usize =
+    NONCE_LEN + super::member::MAX_MEMBER_CERTIFICATE_LEN + aead::TAG_LEN;
+
+fn admission_request_aad(school_id: &SchoolId, member_key: &[u8; 32]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(LABEL_ADMISSION_REQUEST.len() + 48);
+    aad.extend_from_slice(LABEL_ADMISSION_REQUEST);
+    aad.extend_from_slice(school_id.as_bytes());
+    aad.extend_from_slice(member_key);
+    aad
+}
+
+impl MemberCertificate {
+    /// Seals this certificate under the directory key for the relay to keep until the
+    /// admin admits it (`docs/PROTOCOL.md` §5.3): the relay stores it for `member_key`,
+    /// the key the member's redemption recorded, and cannot read the name, role or
+    /// classes in it.
+    ///
+    /// # Errors
+    /// [`DirectoryError::Malformed`] if it is too large (cannot happen for a certificate
+    /// that parsed).
+    pub fn seal_admission_request<R: CryptoRng + ?Sized>(
+        &self,
+        key: &DirectoryKey,
+        school_id: &SchoolId,
+        member_key: &[u8; 32],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, DirectoryError> {
+        let plaintext = self.to_bytes();
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + aead::TAG_LEN);
+        out.extend_from_slice(&nonce);
+        aead::seal_into(
+            &key.0,
+            &nonce,
+            &admission_request_aad(school_id, member_key),
+            &plaintext,
+            &mut out,
+        )
+        .map_err(|_| DirectoryError::Malformed { field: "length" })?;
+        if out.len() > MAX_ADMISSION_REQUEST_LEN {
+            return Err(DirectoryError::Malformed { field: "length" });
+        }
+        Ok(out)
+    }
+
+    /// Opens an admission request the relay listed for `member_key` and verifies the
+    /// certificate in it against the pinned root (the admin's side).
+    ///
+    /// # Errors
+    /// [`DirectoryError`]: too long, does not decrypt for this school and member key,
+    /// or the certificate does not verify.
+    pub fn open_admission_request(
+        blob: &[u8],
+        key: &DirectoryKey,
+        root: &SchoolKey,
+        member_key: &[u8; 32],
+    ) -> Result<Self, DirectoryError> {
+        if blob.len() > MAX_ADMISSION_REQUEST_LEN {
+            return Err(DirectoryError::Malformed { field: "length" });
+        }
+        let (nonce, sealed) = blob
+            .split_at_checked(NONCE_LEN)
+            .ok_or(DirectoryError::Malformed { field: "nonce" })?;
+        let nonce: &[u8; NONCE_LEN] = nonce
+            .try_into()
+            .map_err(|_| DirectoryError::Malformed { field: "nonce" })?;
+        let plaintext = aead::open(
+            &key.0,
+            nonce,
+            &admission_request_aad(&root.school_id(), member_key),
+            sealed,
+        )
+        .map_err(|_| DirectoryError::DecryptionFailed)?;
+        Ok(MemberCertificate::from_bytes(&plaintext, root)?)
+    }
+}

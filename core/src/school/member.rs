@@ -6,23 +6,43 @@ use satchel_proto::v1 as pb;
 
 use super::grant::{Grant, GrantId, Role};
 use super::revocation::RevocationList;
-use super::root::SchoolKey;
+use super::root::{SchoolKey, SchoolRoot};
 use crate::crypto::signing::{self, SigningKeyPair};
 use crate::error::TrustError;
 use crate::identity::certificate::DeviceCertificate;
 use crate::identity::ids::AccountId;
 
 const LABEL_BINDING: &[u8] = b"Satchel member binding v1";
+const LABEL_ADMISSION: &[u8] = b"Satchel admission v1";
 /// The largest encoded member certificate accepted.
 pub const MAX_MEMBER_CERTIFICATE_LEN: usize = 4_096;
 
-/// A grant bound to one account by the grant key's signature.
+/// A grant bound to one account by the grant key's signature, and (once the school
+/// confirmed the enrolment) admitted by the root's signature over the same binding.
+///
+/// Whoever knows an invite code can derive its grant key and bind the grant to an
+/// account of their own; only the root can admit that account. The admin's app admits
+/// the one account whose member key redeemed the invite at the relay (`docs/PROTOCOL.md`
+/// §5.3), so a certificate made from a copied code stays unadmitted and
+/// [`verify_member`] shows its holder as a stranger.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MemberCertificate {
     grant: Grant,
     account_id: AccountId,
     account_key: [u8; 32],
     binding_signature: [u8; 64],
+    admission: Option<[u8; 64]>,
+}
+
+/// The string the root signs to admit a bound account (100 bytes).
+fn admission_bytes(grant: &Grant, account_id: &AccountId, account_key: &[u8; 32]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(LABEL_ADMISSION.len() + 16 + 16 + 16 + 32);
+    bytes.extend_from_slice(LABEL_ADMISSION);
+    bytes.extend_from_slice(grant.school_id().as_bytes());
+    bytes.extend_from_slice(grant.id().as_bytes());
+    bytes.extend_from_slice(account_id.as_bytes());
+    bytes.extend_from_slice(account_key);
+    bytes
 }
 
 fn binding_bytes(grant: &Grant, account_id: &AccountId, account_key: &[u8; 32]) -> Vec<u8> {
@@ -54,7 +74,57 @@ impl MemberCertificate {
             account_id,
             account_key,
             binding_signature,
+            admission: None,
         })
+    }
+
+    /// Admits this certificate's account: the root signs the binding (school, grant,
+    /// account id and key). The admin's app calls this for the one account that
+    /// redeemed the grant's invite at the relay, never for a certificate it merely saw.
+    ///
+    /// # Errors
+    /// [`TrustError::WrongSchool`] if the grant is another school's.
+    pub fn admit(mut self, root: &SchoolRoot) -> Result<Self, TrustError> {
+        if self.grant.school_id() != root.school_id() {
+            return Err(TrustError::WrongSchool);
+        }
+        self.admission = Some(root.sign(&admission_bytes(
+            &self.grant,
+            &self.account_id,
+            &self.account_key,
+        )));
+        Ok(self)
+    }
+
+    /// Attaches an admission signature received from the relay, after checking it
+    /// under the pinned root.
+    ///
+    /// # Errors
+    /// [`TrustError::BadSignature`] if it is not the root's admission of this
+    /// certificate; nothing changes then.
+    pub fn with_admission(
+        mut self,
+        signature: &[u8; 64],
+        root: &SchoolKey,
+    ) -> Result<Self, TrustError> {
+        let bytes = admission_bytes(&self.grant, &self.account_id, &self.account_key);
+        if !root.verify(&bytes, signature) {
+            return Err(TrustError::BadSignature);
+        }
+        self.admission = Some(*signature);
+        Ok(self)
+    }
+
+    /// Whether the root admitted this account (see [`MemberCertificate::admit`]).
+    #[must_use]
+    pub fn is_admitted(&self) -> bool {
+        self.admission.is_some()
+    }
+
+    /// The root's admission signature, if any.
+    #[must_use]
+    pub fn admission(&self) -> Option<&[u8; 64]> {
+        self.admission.as_ref()
     }
 
     /// Parses and verifies a certificate against the school root.
@@ -81,11 +151,25 @@ impl MemberCertificate {
             &binding_signature,
         )
         .map_err(|_| TrustError::BadSignature)?;
+        let admission = match proto.admission.as_slice() {
+            [] => None,
+            bytes => {
+                let signature: [u8; 64] = bytes.try_into().map_err(|_| malformed("admission"))?;
+                if !root.verify(
+                    &admission_bytes(&grant, &account_id, &account_key),
+                    &signature,
+                ) {
+                    return Err(TrustError::BadSignature);
+                }
+                Some(signature)
+            }
+        };
         Ok(Self {
             grant,
             account_id,
             account_key,
             binding_signature,
+            admission,
         })
     }
 
@@ -111,6 +195,7 @@ impl MemberCertificate {
             account_id: self.account_id.as_bytes().to_vec(),
             account_key: self.account_key.to_vec(),
             binding_signature: self.binding_signature.to_vec(),
+            admission: self.admission.map(|s| s.to_vec()).unwrap_or_default(),
         }
     }
 
@@ -144,6 +229,7 @@ impl std::fmt::Debug for MemberCertificate {
         f.debug_struct("MemberCertificate")
             .field("grant", &self.grant)
             .field("account_id", &self.account_id)
+            .field("admitted", &self.admission.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -183,6 +269,10 @@ pub enum UnverifiedReason {
     /// under the same grant: someone bound a copied invite code to their own account.
     /// Core cannot see this; an app that keeps the directory reports it.
     HeldByAnother,
+    /// The certificate is genuine but the school has not admitted this account yet
+    /// (its admin's app confirms enrolments when it next syncs). A certificate made
+    /// from a copied invite code stays like this.
+    NotAdmitted,
 }
 
 impl std::fmt::Display for UnverifiedReason {
@@ -200,6 +290,9 @@ impl std::fmt::Display for UnverifiedReason {
             UnverifiedReason::Revoked => "the school has revoked this sender",
             UnverifiedReason::HeldByAnother => {
                 "the school gave this certificate to someone else: do not trust this sender"
+            }
+            UnverifiedReason::NotAdmitted => {
+                "the school has not confirmed this enrolment yet: treat as a stranger until it does"
             }
         })
     }
@@ -251,6 +344,9 @@ pub fn verify_member(
     }
     if revocations.is_some_and(|list| list.is_revoked(&member.grant.id())) {
         return SenderStatus::Unverified(UnverifiedReason::Revoked);
+    }
+    if !member.is_admitted() {
+        return SenderStatus::Unverified(UnverifiedReason::NotAdmitted);
     }
     SenderStatus::Verified(VerifiedMember {
         display_name: details.display_name.clone(),

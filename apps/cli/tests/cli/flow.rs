@@ -50,9 +50,25 @@ fn a_school_its_teacher_and_parents_talk_through_a_relay_that_crashes() {
     let teacher_code = invite("teacher", "Ms Rivera");
     let mum_code = invite("parent", "Sam's mum");
     let dad_code = invite("parent", "Alex's dad");
-    teacher.ok(&["join", &teacher_code]);
+    let joined = teacher.ok(&["join", &teacher_code]);
+    assert!(joined.contains("still has to confirm"), "{joined}");
     mum.ok(&["join", &mum_code]);
     dad.ok(&["join", &dad_code]);
+    // Until the office confirms her, the teacher cannot send (and says why).
+    let waiting = teacher.run(&["send", "Sam's mum", "Hello"]).unwrap_err();
+    assert!(
+        waiting.contains("not confirmed your enrolment"),
+        "{waiting}"
+    );
+    let confirmed = admin.ok(&["sync"]);
+    assert!(
+        confirmed.contains("Confirmed 3 new member(s)"),
+        "{confirmed}"
+    );
+    // Her device learns it at its next sync (or send).
+    assert!(teacher.ok(&["whoami"]).contains("confirmed:   not yet"));
+    teacher.ok(&["sync"]);
+    assert!(teacher.ok(&["whoami"]).contains("confirmed:   yes"));
     let me: Value = serde_json::from_str(&mum.ok(&["--json", "whoami"])).unwrap();
     assert_eq!(
         (me["name"].as_str(), me["role"].as_str()),

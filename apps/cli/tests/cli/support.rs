@@ -197,6 +197,9 @@ impl School {
         let code = self.invite(role, name, class);
         let person = self.person(folder);
         person.ok(&["join", &code]);
+        // The office's sync confirms the new member.
+        let synced = self.admin.ok(&["sync"]);
+        assert!(synced.contains("Confirmed 1 new member"), "{synced}");
         person
     }
 }

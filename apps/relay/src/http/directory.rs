@@ -15,8 +15,8 @@ use satchel_relay_api::{
 
 use super::invites::school_root;
 use super::schools::unexpected;
-use super::{AppState, KEY_32, b64, decode_blob, decode_fixed, parse_id, parse_json};
-use crate::auth::{KEY_HEADER, SignedRequest, now_unix};
+use super::{AppState, b64, decode_blob, parse_id, parse_json};
+use crate::auth::{SignedRequest, now_unix};
 use crate::error::{Error, Result};
 use crate::store::{DirectoryWriter, Id16, WriteOp, WriteOutcome};
 
@@ -40,9 +40,7 @@ async fn writer(
     entry_id: Id16,
 ) -> Result<DirectoryWriter> {
     let root = school_root(state, school_id).await?;
-    if let Some(value) = signed.headers.get(KEY_HEADER) {
-        let text = value.to_str().map_err(|_| Error::MalformedAuth)?;
-        let key = decode_fixed::<32>("Satchel-Key header", KEY_32, text)?;
+    if let Some(key) = signed.named_key()? {
         signed.verify(&key)?;
         return Ok(if key == root {
             DirectoryWriter::Root

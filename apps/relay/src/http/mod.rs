@@ -1,6 +1,7 @@
 //! The HTTP API (`docs/RELAY_API.md`): one module per resource, each with its own
 //! `router()`, merged in [`router`].
 
+pub mod admissions;
 pub mod directory;
 pub mod envelopes;
 pub mod invites;
@@ -80,6 +81,7 @@ pub fn router() -> Router<AppState> {
         .merge(invites::router())
         .merge(revocations::router())
         .merge(members::router())
+        .merge(admissions::router())
         .merge(directory::router())
         .merge(prekeys::router())
         .merge(queues::router())

@@ -10,12 +10,12 @@ use satchel_relay_api::{PrekeyCount, PrekeyUpload, TakenPrekey};
 
 use super::schools::unexpected;
 use super::{AppState, KEY_32, b64, decode_fixed, parse_id, parse_json};
-use crate::auth::{KEY_HEADER, SignedRequest};
+use crate::auth::SignedRequest;
 use crate::error::{Error, Result};
 use crate::store::{UploadedPrekey, WriteOp, WriteOutcome};
 
 /// The expected-text for 64-byte signatures.
-const SIGNATURE_64: &str = "64 bytes in base64url without padding";
+pub(crate) const SIGNATURE_64: &str = "64 bytes in base64url without padding";
 
 /// The most one-time prekeys a bundle holds.
 pub const MAX_PREKEYS_PER_BUNDLE: u64 = 1000;
@@ -77,9 +77,7 @@ async fn take(
     signed: SignedRequest,
 ) -> Result<Json<TakenPrekey>> {
     let bundle_id = parse_id("bundle id", &bundle_id)?;
-    let value = signed.headers.get(KEY_HEADER).ok_or(Error::AuthRequired)?;
-    let text = value.to_str().map_err(|_| Error::MalformedAuth)?;
-    let member = decode_fixed::<32>("Satchel-Key header", KEY_32, text)?;
+    let member = signed.named_key()?.ok_or(Error::AuthRequired)?;
     signed.verify(&member)?;
     // The same answer for an unknown bundle and a stranger: a key that is no member of
     // the owner's school learns nothing about which bundles exist.

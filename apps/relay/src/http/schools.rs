@@ -96,6 +96,7 @@ pub(crate) fn unexpected(outcome: &WriteOutcome) -> Error {
         WriteOutcome::Queue { .. } => "queue",
         WriteOutcome::Deposited { .. } => "deposited",
         WriteOutcome::Deleted(_) => "deleted",
+        WriteOutcome::Stored(_) => "stored",
     };
     Error::Internal(format!("the store returned an unexpected outcome ({kind})"))
 }

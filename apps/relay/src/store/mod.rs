@@ -227,6 +227,23 @@ pub enum WriteOp {
         /// The most messages to delete in this step.
         limit: u32,
     },
+    /// Keep the member certificate a member key asks admission for (only if it has
+    /// none yet).
+    SetMemberCertificate {
+        /// The school.
+        school_id: Id16,
+        /// The member key (recorded by a redeemed invite).
+        member_key: PublicKey,
+        /// The sealed certificate (opaque to the relay).
+        certificate: Vec<u8>,
+    },
+    /// Store the root's admissions of members' certificates.
+    PutAdmissions {
+        /// The school.
+        school_id: Id16,
+        /// Member key and admission signature (opaque to the relay).
+        admissions: Vec<(PublicKey, [u8; 64])>,
+    },
     /// Delete invites that expired before `now`.
     PurgeInvites {
         /// Unix seconds.
@@ -279,6 +296,8 @@ pub enum WriteOutcome {
     },
     /// Rows deleted.
     Deleted(u64),
+    /// Rows stored.
+    Stored(u64),
 }
 
 /// A one-time prekey as uploaded and handed out: the relay cannot verify its signature
@@ -304,6 +323,28 @@ pub struct Invite {
     pub redeemed: bool,
     /// The member key that redeemed it (a retry of the same join may redeem again).
     pub redeemed_by: Option<PublicKey>,
+}
+
+/// A member key of a school, as its redeemed invite recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The grant key of the invite it redeemed.
+    pub grant_key: PublicKey,
+    /// The sealed member certificate it asked admission for, if it did.
+    pub certificate: Option<Vec<u8>>,
+    /// The root's admission of that certificate, once the admin signed it.
+    pub admission: Option<[u8; 64]>,
+}
+
+/// A member waiting to be admitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingAdmission {
+    /// The member key.
+    pub member_key: PublicKey,
+    /// The grant key of the invite it redeemed.
+    pub grant_key: PublicKey,
+    /// The sealed certificate it asked admission for.
+    pub certificate: Vec<u8>,
 }
 
 /// A directory entry.
@@ -374,6 +415,27 @@ pub trait RelayStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] on a backend failure.
     fn is_member(&self, school_id: &Id16, member_key: &PublicKey) -> Result<bool, StoreError>;
+
+    /// A member key of the school (recorded by a redeemed invite, not revoked).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn member(
+        &self,
+        school_id: &Id16,
+        member_key: &PublicKey,
+    ) -> Result<Option<Member>, StoreError>;
+
+    /// Up to `limit` members of the school that asked admission and were not admitted
+    /// yet, by member key.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn pending_admissions(
+        &self,
+        school_id: &Id16,
+        limit: u32,
+    ) -> Result<Vec<PendingAdmission>, StoreError>;
 
     /// The owner of a directory entry: `Some(None)` for root, `Some(Some(key))` for a
     /// member, `None` if the entry does not exist.

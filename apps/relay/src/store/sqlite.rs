@@ -15,8 +15,8 @@ use satchel_core::ReceiveId;
 use super::mail_index::{MailChange, MailIndex};
 use super::mailbox_limit::MailboxBuckets;
 use super::{
-    DirectoryEntry, DirectoryWriter, FetchPage, Id16, Invite, PublicKey, RelayStore, StoreError,
-    StoredMessage, UploadedPrekey, WriteOp, WriteOutcome,
+    DirectoryEntry, DirectoryWriter, FetchPage, Id16, Invite, Member, PendingAdmission, PublicKey,
+    RelayStore, StoreError, StoredMessage, UploadedPrekey, WriteOp, WriteOutcome,
 };
 
 /// The database file inside the data directory.
@@ -273,6 +273,16 @@ const SCHEMA_V8: &str = "
 ALTER TABLE queues ADD COLUMN mailbox INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// Version 9: admission. A member key keeps the member certificate it asked admission
+/// for and, once the school root signed it, the admission; members waiting for one are
+/// found through a partial index.
+const SCHEMA_V9: &str = "
+ALTER TABLE members ADD COLUMN certificate BLOB;
+ALTER TABLE members ADD COLUMN admission BLOB;
+CREATE INDEX members_pending ON members (school_id, member_key)
+    WHERE certificate IS NOT NULL AND admission IS NULL;
+";
+
 /// Whether the school revoked `grant_key`.
 fn grant_revoked(
     conn: &Connection,
@@ -397,7 +407,7 @@ enum Migration {
 
 /// The steps to schema version `index + 1`, in order; each runs in its own transaction
 /// with the version it reaches.
-const MIGRATIONS: [Migration; 8] = [
+const MIGRATIONS: [Migration; 9] = [
     Migration::Sql(SCHEMA_V1),
     Migration::Sql(SCHEMA_V2),
     Migration::Sql(SCHEMA_V3),
@@ -406,6 +416,7 @@ const MIGRATIONS: [Migration; 8] = [
     Migration::Rust(migrate_v6),
     Migration::Sql(SCHEMA_V7),
     Migration::Sql(SCHEMA_V8),
+    Migration::Sql(SCHEMA_V9),
 ];
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -453,6 +464,12 @@ fn to_u64(value: i64) -> u64 {
 fn key32(bytes: &[u8]) -> Result<PublicKey, rusqlite::Error> {
     bytes.try_into().map_err(|_| {
         rusqlite::Error::InvalidColumnType(0, "key".into(), rusqlite::types::Type::Blob)
+    })
+}
+
+fn sig64(bytes: &[u8]) -> Result<[u8; 64], rusqlite::Error> {
+    bytes.try_into().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(0, "signature".into(), rusqlite::types::Type::Blob)
     })
 }
 
@@ -1044,6 +1061,46 @@ fn apply(
             }
             Ok(WriteOutcome::Deleted(old.len() as u64))
         }
+        WriteOp::SetMemberCertificate {
+            school_id,
+            member_key,
+            certificate,
+        } => {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE members SET certificate = ?3 \
+                     WHERE school_id = ?1 AND member_key = ?2 AND certificate IS NULL",
+                )?
+                .execute([
+                    school_id.as_slice(),
+                    member_key.as_slice(),
+                    certificate.as_slice(),
+                ])?;
+            Ok(if changed == 0 {
+                WriteOutcome::Unchanged
+            } else {
+                WriteOutcome::Done
+            })
+        }
+        WriteOp::PutAdmissions {
+            school_id,
+            admissions,
+        } => {
+            let mut stored = 0u64;
+            for (member_key, admission) in admissions {
+                stored += tx
+                    .prepare_cached(
+                        "UPDATE members SET admission = ?3 \
+                         WHERE school_id = ?1 AND member_key = ?2 AND certificate IS NOT NULL",
+                    )?
+                    .execute([
+                        school_id.as_slice(),
+                        member_key.as_slice(),
+                        admission.as_slice(),
+                    ])? as u64;
+            }
+            Ok(WriteOutcome::Stored(stored))
+        }
         WriteOp::PurgeInvites { now } => {
             let n = tx
                 .prepare_cached("DELETE FROM invites WHERE expires_at <= ?1")?
@@ -1156,6 +1213,68 @@ impl RelayStore for SqliteStore {
                 .query_row([school_id.as_slice(), member_key.as_slice()], |_| Ok(()))
                 .optional()?
                 .is_some())
+        })
+    }
+
+    fn member(
+        &self,
+        school_id: &Id16,
+        member_key: &PublicKey,
+    ) -> Result<Option<Member>, StoreError> {
+        self.read(|conn| {
+            let row: Option<(OptionalBlob, OptionalBlob, OptionalBlob)> = conn
+                .prepare_cached(
+                    "SELECT grant_key, certificate, admission FROM members \
+                     WHERE school_id = ?1 AND member_key = ?2",
+                )?
+                .query_row([school_id.as_slice(), member_key.as_slice()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+            // A member recorded before relays kept grant keys (schema 7) cannot be
+            // matched with a grant: it is not a member for admission.
+            let Some((Some(grant_key), certificate, admission)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(Member {
+                grant_key: key32(&grant_key)?,
+                certificate,
+                admission: admission.map(|bytes| sig64(&bytes)).transpose()?,
+            }))
+        })
+    }
+
+    fn pending_admissions(
+        &self,
+        school_id: &Id16,
+        limit: u32,
+    ) -> Result<Vec<PendingAdmission>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT member_key, grant_key, certificate FROM members \
+                 WHERE school_id = ?1 AND certificate IS NOT NULL AND admission IS NULL \
+                 AND grant_key IS NOT NULL ORDER BY member_key LIMIT ?2",
+            )?;
+            let rows = statement.query_map(
+                rusqlite::params![school_id.as_slice(), i64::from(limit)],
+                |row| {
+                    Ok((
+                        row.get::<_, Vec<u8>>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                    ))
+                },
+            )?;
+            let mut pending = Vec::new();
+            for row in rows {
+                let (member_key, grant_key, certificate) = row?;
+                pending.push(PendingAdmission {
+                    member_key: key32(&member_key)?,
+                    grant_key: key32(&grant_key)?,
+                    certificate,
+                });
+            }
+            Ok(pending)
         })
     }
 

@@ -1,0 +1,168 @@
+//! Admission (`docs/PROTOCOL.md` §5.3): a member hands its certificate to the relay with
+//! the member key its redemption recorded and picks up the root's admission once the
+//! admin signed it; the admin's device signs admissions for the accounts that redeemed
+//! the invites it issued, and re-seals their directory entries so others see them
+//! admitted at once.
+//!
+//! Until a member is admitted, others show it as a stranger ("not confirmed by the
+//! school yet"), and it sends nothing. A certificate bound with a copied invite code is
+//! never admitted: its maker did not redeem the invite.
+
+use std::collections::HashMap;
+
+use satchel_core::PrekeyBundle;
+use satchel_core::os_rng;
+use satchel_core::school::{DirectoryEntry, EntryId, GrantId, MemberCertificate};
+
+use crate::client::{Client, now_secs};
+use crate::enrol::put_own_entry;
+use crate::error::ClientError;
+
+impl Client {
+    /// Whether the school admitted this device's membership.
+    ///
+    /// # Errors
+    /// [`ClientError::NotEnrolled`].
+    pub fn is_admitted(&self) -> Result<bool, ClientError> {
+        Ok(self.profile()?.member.is_admitted())
+    }
+
+    /// If this device is not admitted yet: hands its certificate to the relay and, once
+    /// the admin signed an admission, attaches it (checked under the pinned root), saves
+    /// the profile and rewrites its directory entry. Returns whether it became admitted
+    /// now.
+    pub(crate) async fn refresh_admission(&mut self) -> Result<bool, ClientError> {
+        let profile = self.profile()?;
+        if profile.member.is_admitted() {
+            return Ok(false);
+        }
+        let relay = self.relay()?;
+        let sealed = profile.member.seal_admission_request(
+            &profile.directory_key,
+            &profile.school_id,
+            &profile.member_key.public(),
+            &mut os_rng(),
+        )?;
+        let Some(signature) = relay
+            .request_admission(&profile.school_id, &profile.member_key, &sealed)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let member = profile
+            .member
+            .clone()
+            .with_admission(&signature, &profile.root_key)?;
+        let Some(mut profile) = self.profile.take() else {
+            return Err(ClientError::NotEnrolled);
+        };
+        profile.member = member;
+        self.save_profile(profile)?;
+        put_own_entry(&relay, &self.account()?, self.profile()?).await?;
+        Ok(true)
+    }
+
+    /// Confirms (admin only) the people who joined since the last time: admits every
+    /// member waiting whose certificate binds a grant this device issued, not revoked,
+    /// with the grant key the relay recorded for the redemption of its invite, and
+    /// re-seals their directory entries so others see them verified at once. Returns
+    /// how many were admitted. [`Client::sync`] does this on the admin's device too.
+    ///
+    /// # Errors
+    /// [`ClientError::NotAdmin`] on other devices; relay or store errors.
+    pub async fn confirm_new_members(&mut self) -> Result<usize, ClientError> {
+        let root = self.root()?;
+        let relay = self.relay()?;
+        let waiting = relay.pending_admissions(&root).await?;
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let issued: Vec<[u8; 16]> = self.store.issued()?.iter().map(|i| i.grant_id).collect();
+        let revocations = self.profile()?.revocations.clone();
+        let directory_key = self.profile()?.directory_key.clone();
+        let root_key = root.public();
+        let mut admitted: HashMap<([u8; 16], [u8; 16]), MemberCertificate> = HashMap::new();
+        let mut signatures = Vec::new();
+        for member in waiting {
+            // The relay is not trusted: the certificate must verify, be for a grant
+            // this device issued and did not revoke, and carry the grant key whose
+            // invite that member key redeemed.
+            let Ok(certificate) = MemberCertificate::open_admission_request(
+                &member.sealed_certificate,
+                &directory_key,
+                &root_key,
+                &member.member_key,
+            ) else {
+                continue;
+            };
+            let grant = certificate.grant();
+            let grant_id = *grant.id().as_bytes();
+            let revoked = revocations
+                .as_ref()
+                .is_some_and(|list| list.is_revoked(&GrantId::from_bytes(grant_id)));
+            if grant.grant_key() != &member.grant_key || !issued.contains(&grant_id) || revoked {
+                continue;
+            }
+            let certificate = certificate.admit(&root)?;
+            if let Some(signature) = certificate.admission() {
+                signatures.push((member.member_key, *signature));
+            }
+            admitted.insert(
+                (grant_id, *certificate.account_id().as_bytes()),
+                certificate,
+            );
+        }
+        if signatures.is_empty() {
+            return Ok(0);
+        }
+        relay.put_admissions(&root, &signatures).await?;
+        self.reseal_admitted(&admitted).await?;
+        Ok(signatures.len())
+    }
+
+    /// Rewrites, as the root, the directory entries of members just admitted with their
+    /// admitted certificate (bundle and bundle id as they were), so that others see them
+    /// confirmed before the members themselves sync.
+    async fn reseal_admitted(
+        &mut self,
+        admitted: &HashMap<([u8; 16], [u8; 16]), MemberCertificate>,
+    ) -> Result<(), ClientError> {
+        self.refresh_directory().await?;
+        let root = self.root()?;
+        let relay = self.relay()?;
+        let profile = self.profile()?;
+        let mut rewritten = false;
+        for contact in self.store.contacts()? {
+            let Some(certificate) = admitted.get(&(contact.grant_id, contact.account_id)) else {
+                continue;
+            };
+            if certificate.account_key() != &contact.account_key {
+                continue;
+            }
+            let Ok(bundle) = PrekeyBundle::from_bytes(&contact.bundle) else {
+                continue;
+            };
+            let entry_id = EntryId::from_bytes(contact.entry_id);
+            let blob = DirectoryEntry {
+                member: certificate.clone(),
+                bundle,
+                bundle_id: contact.bundle_id,
+                updated_at: now_secs(),
+            }
+            .seal(
+                &profile.directory_key,
+                &profile.school_id,
+                &entry_id,
+                &mut os_rng(),
+            )?;
+            relay
+                .put_directory_entry_as_root(&root, &entry_id, &blob)
+                .await?;
+            rewritten = true;
+        }
+        if rewritten {
+            self.refresh_directory().await?;
+        }
+        Ok(())
+    }
+}
