@@ -97,6 +97,8 @@ async fn school(dir: &Path, url: &str, unencrypted: bool) -> (Client, Client, Cl
     teacher.join(&teacher_code).await.unwrap();
     let mut parent = open("parent", 3);
     parent.join(&parent_code).await.unwrap();
+    // The office confirms both, as its sync does.
+    admin.confirm_new_members().await.unwrap();
     (admin, teacher, parent)
 }
 

@@ -141,6 +141,9 @@ fun clientAgainstRelay() {
             check(me.schoolId == school.schoolId) { "school id" }
             parent.join(parentCode)
             check(parent.whoami().name == "Sam Parent") { "whoami" }
+            check(!me.admitted) { "admitted before the office confirmed" }
+            expectThrows<SatchelException.NotYetAdmitted> { runBlocking { teacher.send("Sam Parent", "too early") } }
+            admin.sync() // the office's sync confirms both
             val rivera = parent.contacts().single { it.name == "Ms Rivera" }
             check(rivera.verified && rivera.role == Role.TEACHER) { "contact $rivera" }
 

@@ -39,6 +39,11 @@ def test_school_teacher_and_parent_talk(relay_url, home):
     assert me.school_name == school.school_name == "Hillside Primary"
     run(parent.join(parent_code))
     assert run(parent.whoami()).name == "Sam Parent"
+    # Until the office confirms her, the teacher sends nothing (and is told why).
+    assert not me.admitted
+    with pytest.raises(SatchelError.NotYetAdmitted):
+        run(teacher.send("Sam Parent", "too early"))
+    run(admin.sync())  # the office's sync confirms both
 
     contacts = {c.name: c for c in run(parent.contacts())}
     assert contacts["Ms Rivera"].verified and contacts["Ms Rivera"].role == Role.TEACHER
@@ -72,6 +77,7 @@ def test_concurrent_calls_on_one_client(relay_url, home):
     run(admin.create_school("Hillside Primary", relay_url, REGISTRATION_TOKEN))
     parent = client(home, "parent")
     run(parent.join(run(admin.invite(Role.PARENT, "Sam Parent", ["5B"]))))
+    run(admin.sync())  # confirms her
 
     async def many():
         sends = [admin.send("Sam Parent", f"notice {i}") for i in range(5)]
@@ -129,6 +135,7 @@ def test_threads_and_two_clients_on_one_folder_lose_nothing(relay_url, home):
     run(admin.create_school("Hillside Primary", relay_url, REGISTRATION_TOKEN))
     parent = client(home, "parent")
     run(parent.join(run(admin.invite(Role.PARENT, "Sam Parent", ["5B"]))))
+    run(admin.sync())  # confirms her
     # Two client objects on the admin's folder (as an app and its notification
     # extension would have), each used from its own threads at once.
     second = client(home, "admin")
