@@ -472,8 +472,33 @@ fn school_vectors() -> Value {
     }
     .seal(&directory_key, &root.school_id(), &entry_id, &mut rng)
     .unwrap();
+    // Admission (PROTOCOL §5.3): the signed string rebuilt here from the spec, the
+    // root's signature over it, the admitted certificate, and a sealed admission request
+    // for a fixed member key (drawn after everything above, so those bytes stay).
+    let mut admission_bytes = b"Satchel admission v1".to_vec();
+    admission_bytes.extend_from_slice(root.school_id().as_bytes());
+    admission_bytes.extend_from_slice(invite.grant.id().as_bytes());
+    admission_bytes.extend_from_slice(account.account_id().as_bytes());
+    admission_bytes.extend_from_slice(account.certificate().account_key());
+    assert_eq!(admission_bytes.len(), 100);
+    let admitted = member.clone().admit(&root).unwrap();
+    let admission = *admitted.admission().unwrap();
+    assert!(satchel_core::internal::fuzz::ed25519_verify(
+        root.public().as_bytes(),
+        &admission_bytes,
+        &admission
+    ));
+    let member_key = [9u8; 32];
+    let sealed_request = member
+        .seal_admission_request(&directory_key, &root.school_id(), &member_key, &mut rng)
+        .unwrap();
     json!({
         "rng": "ChaCha20Rng, seed [78; 32]",
+        "admission_signed_bytes": hex(&admission_bytes),
+        "admission": hex(&admission),
+        "admitted_member_certificate": hex(&admitted.to_bytes()),
+        "admission_request_member_key": hex(&member_key),
+        "sealed_admission_request": hex(&sealed_request),
         "school_id": hex(root.school_id().as_bytes()),
         "root_key": hex(root.public().as_bytes()),
         "invite_code": invite.code.to_line(),

@@ -210,10 +210,11 @@ impl Client {
         } else {
             0
         };
-        // A revoked member's relay refuses the request; that is not a failed sync.
+        // A relay that refuses the request (a revoked member; a member key recorded
+        // before relays kept grant keys, which a new invite replaces) does not fail
+        // the sync: the mail is still read. `Identity::admitted` stays false.
         match self.refresh_admission().await {
-            Err(ClientError::Relay(error))
-                if error.code() == Some(ErrorCode::MembershipRevoked) => {}
+            Err(ClientError::Relay(error)) if error.code().is_some() => {}
             other => {
                 other?;
             }

@@ -1,5 +1,6 @@
 //! The `school` fuzz target: every school-trust parser (invite codes, member
-//! certificates, revocation lists, invite records, directory entries) against a fixed,
+//! certificates, revocation lists, invite records, directory entries, sealed admission
+//! requests) against a fixed,
 //! deterministic school. Part of [`super::fuzz`]; see there for the conventions.
 
 use std::sync::OnceLock;
@@ -19,6 +20,7 @@ struct SchoolFixture {
     keys: JoinKeys,
     directory_key: DirectoryKey,
     entry_id: EntryId,
+    member_key: [u8; 32],
     device: DeviceCertificate,
     seeds: Vec<(&'static str, Vec<u8>)>,
 }
@@ -81,6 +83,11 @@ fn build() -> Option<SchoolFixture> {
     }
     .seal(&directory_key, &root.school_id(), &entry_id, &mut rng)
     .ok()?;
+    let member_key = [9u8; 32];
+    let admission_request = member
+        .seal_admission_request(&directory_key, &root.school_id(), &member_key, &mut rng)
+        .ok()?;
+    let admitted = member.clone().admit(&root).ok()?;
     let seeds = vec![
         ("invite_code", invite.code.to_line().into_bytes()),
         ("invite_record", invite.record.clone()),
@@ -88,6 +95,8 @@ fn build() -> Option<SchoolFixture> {
         ("revocation_list", list_v1.to_bytes()),
         ("revocation_list_v2", list.to_bytes()),
         ("directory_entry", entry),
+        ("admitted_member_certificate", admitted.to_bytes()),
+        ("admission_request", admission_request),
         ("empty", Vec::new()),
     ];
     Some(SchoolFixture {
@@ -95,6 +104,7 @@ fn build() -> Option<SchoolFixture> {
         keys,
         directory_key,
         entry_id,
+        member_key,
         device: account.certificate().clone(),
         seeds,
     })
@@ -152,6 +162,14 @@ pub fn school(data: &[u8]) {
             entry.member.account_id()
         );
     }
+    if let Ok(member) =
+        MemberCertificate::open_admission_request(data, &f.directory_key, &f.root, &f.member_key)
+    {
+        assert_eq!(
+            MemberCertificate::from_bytes(&member.to_bytes(), &f.root).ok(),
+            Some(member)
+        );
+    }
     let _ = verify_member(&f.root, None, NOW, Some(data), &f.device);
 }
 
@@ -160,13 +178,15 @@ pub(crate) fn school_seeds() -> Vec<Seed> {
     let Some(f) = fixture() else {
         return Vec::new();
     };
-    let flipped: [&'static str; 6] = [
+    let flipped: [&'static str; 8] = [
         "invite_code_flipped",
         "invite_record_flipped",
         "member_certificate_flipped",
         "revocation_list_flipped",
         "revocation_list_v2_flipped",
         "directory_entry_flipped",
+        "admitted_member_certificate_flipped",
+        "admission_request_flipped",
     ];
     let mut seeds: Vec<Seed> = f
         .seeds

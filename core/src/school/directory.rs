@@ -105,6 +105,46 @@ pub struct DirectoryEntry {
     pub updated_at: u64,
 }
 
+/// `nonce (12) || AEAD(DK, nonce, aad, plaintext)` with a fresh random nonce (DK is
+/// long-lived), refused if longer than `max`.
+fn seal_under<R: CryptoRng + ?Sized>(
+    key: &DirectoryKey,
+    aad: &[u8],
+    plaintext: &[u8],
+    max: usize,
+    rng: &mut R,
+) -> Result<Vec<u8>, DirectoryError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + aead::TAG_LEN);
+    out.extend_from_slice(&nonce);
+    aead::seal_into(&key.0, &nonce, aad, plaintext, &mut out)
+        .map_err(|_| DirectoryError::Malformed { field: "length" })?;
+    if out.len() > max {
+        return Err(DirectoryError::Malformed { field: "length" });
+    }
+    Ok(out)
+}
+
+/// Opens what [`seal_under`] made: length at most `max`, a nonce, then the AEAD.
+fn open_under(
+    blob: &[u8],
+    key: &DirectoryKey,
+    aad: &[u8],
+    max: usize,
+) -> Result<Vec<u8>, DirectoryError> {
+    if blob.len() > max {
+        return Err(DirectoryError::Malformed { field: "length" });
+    }
+    let (nonce, sealed) = blob
+        .split_at_checked(NONCE_LEN)
+        .ok_or(DirectoryError::Malformed { field: "nonce" })?;
+    let nonce: &[u8; NONCE_LEN] = nonce
+        .try_into()
+        .map_err(|_| DirectoryError::Malformed { field: "nonce" })?;
+    aead::open(&key.0, nonce, aad, sealed).map_err(|_| DirectoryError::DecryptionFailed)
+}
+
 fn entry_aad(school_id: &SchoolId, entry_id: &EntryId) -> Vec<u8> {
     let mut aad = Vec::with_capacity(LABEL_ENTRY.len() + 32);
     aad.extend_from_slice(LABEL_ENTRY);
@@ -136,22 +176,13 @@ impl DirectoryEntry {
             updated_at: self.updated_at,
         }
         .encode_to_vec();
-        let mut nonce = [0u8; NONCE_LEN];
-        rng.fill_bytes(&mut nonce);
-        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + aead::TAG_LEN);
-        out.extend_from_slice(&nonce);
-        aead::seal_into(
-            &key.0,
-            &nonce,
+        seal_under(
+            key,
             &entry_aad(school_id, entry_id),
             &plaintext,
-            &mut out,
+            MAX_ENTRY_LEN,
+            rng,
         )
-        .map_err(|_| DirectoryError::Malformed { field: "length" })?;
-        if out.len() > MAX_ENTRY_LEN {
-            return Err(DirectoryError::Malformed { field: "length" });
-        }
-        Ok(out)
     }
 
     /// Decrypts and verifies an entry fetched from the relay.
@@ -165,22 +196,12 @@ impl DirectoryEntry {
         root: &SchoolKey,
         entry_id: &EntryId,
     ) -> Result<Self, DirectoryError> {
-        if blob.len() > MAX_ENTRY_LEN {
-            return Err(DirectoryError::Malformed { field: "length" });
-        }
-        let (nonce, sealed) = blob
-            .split_at_checked(NONCE_LEN)
-            .ok_or(DirectoryError::Malformed { field: "nonce" })?;
-        let nonce: &[u8; NONCE_LEN] = nonce
-            .try_into()
-            .map_err(|_| DirectoryError::Malformed { field: "nonce" })?;
-        let plaintext = aead::open(
-            &key.0,
-            nonce,
+        let plaintext = open_under(
+            blob,
+            key,
             &entry_aad(&root.school_id(), entry_id),
-            sealed,
-        )
-        .map_err(|_| DirectoryError::DecryptionFailed)?;
+            MAX_ENTRY_LEN,
+        )?;
         let entry = pb::DirectoryEntry::decode(plaintext.as_slice())
             .map_err(|_| DirectoryError::Malformed { field: "encoding" })?;
         if entry.version != ENTRY_VERSION {
@@ -243,23 +264,13 @@ impl MemberCertificate {
         member_key: &[u8; 32],
         rng: &mut R,
     ) -> Result<Vec<u8>, DirectoryError> {
-        let plaintext = self.to_bytes();
-        let mut nonce = [0u8; NONCE_LEN];
-        rng.fill_bytes(&mut nonce);
-        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + aead::TAG_LEN);
-        out.extend_from_slice(&nonce);
-        aead::seal_into(
-            &key.0,
-            &nonce,
+        seal_under(
+            key,
             &admission_request_aad(school_id, member_key),
-            &plaintext,
-            &mut out,
+            &self.to_bytes(),
+            MAX_ADMISSION_REQUEST_LEN,
+            rng,
         )
-        .map_err(|_| DirectoryError::Malformed { field: "length" })?;
-        if out.len() > MAX_ADMISSION_REQUEST_LEN {
-            return Err(DirectoryError::Malformed { field: "length" });
-        }
-        Ok(out)
     }
 
     /// Opens an admission request the relay listed for `member_key` and verifies the
@@ -274,22 +285,12 @@ impl MemberCertificate {
         root: &SchoolKey,
         member_key: &[u8; 32],
     ) -> Result<Self, DirectoryError> {
-        if blob.len() > MAX_ADMISSION_REQUEST_LEN {
-            return Err(DirectoryError::Malformed { field: "length" });
-        }
-        let (nonce, sealed) = blob
-            .split_at_checked(NONCE_LEN)
-            .ok_or(DirectoryError::Malformed { field: "nonce" })?;
-        let nonce: &[u8; NONCE_LEN] = nonce
-            .try_into()
-            .map_err(|_| DirectoryError::Malformed { field: "nonce" })?;
-        let plaintext = aead::open(
-            &key.0,
-            nonce,
+        let plaintext = open_under(
+            blob,
+            key,
             &admission_request_aad(&root.school_id(), member_key),
-            sealed,
-        )
-        .map_err(|_| DirectoryError::DecryptionFailed)?;
+            MAX_ADMISSION_REQUEST_LEN,
+        )?;
         Ok(MemberCertificate::from_bytes(&plaintext, root)?)
     }
 }

@@ -13,6 +13,7 @@
 
 mod support;
 
+mod admissions;
 mod directory;
 mod envelopes;
 mod errors;

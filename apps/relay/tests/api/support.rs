@@ -348,7 +348,8 @@ pub async fn member_with_grant(relay: &TestRelay, root: &Key, school: &str) -> (
     (member, redeem, lookup)
 }
 
-/// A PUT/DELETE signed by a member, naming its key in `Satchel-Key`.
+/// A PUT/DELETE of a directory entry signed by a member, naming its key in
+/// `Satchel-Key`.
 pub async fn member_write(
     relay: &TestRelay,
     method: &str,
@@ -356,9 +357,27 @@ pub async fn member_write(
     entry: Option<&[u8]>,
     key: &Key,
 ) -> Response {
-    let body = entry.map_or_else(Vec::new, |e| {
-        serde_json::to_vec(&serde_json::json!({"entry": b64(e)})).unwrap()
-    });
+    let body = entry.map_or(
+        serde_json::Value::Null,
+        |e| serde_json::json!({"entry": b64(e)}),
+    );
+    member_json(relay, method, path, body, key).await
+}
+
+/// A JSON request (`Null`: no body) signed by a member, naming its key in
+/// `Satchel-Key`.
+pub async fn member_json(
+    relay: &TestRelay,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+    key: &Key,
+) -> Response {
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&body).unwrap()
+    };
     let auth = key.auth(method, path, &body);
     let mut request = relay
         .client
