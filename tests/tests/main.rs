@@ -11,6 +11,7 @@
 
 mod attacks;
 mod debug_output;
+mod directory_rotation;
 mod fuzz_corpus;
 mod join_resume;
 mod large_mail;

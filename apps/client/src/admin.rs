@@ -222,8 +222,11 @@ impl Client {
     /// Revokes (admin only) everyone called `name` — enrolled members in the directory
     /// and invites issued for that name that nobody used yet — or the one grant whose
     /// id starts with `name` (at least 8 hex digits, as `satchel school invites` shows
-    /// it). Publishes a new revocation list, and deletes unused invites from the relay so
-    /// their codes yield nothing. Returns how many grants were revoked.
+    /// it). Publishes a new revocation list, tells the relay to refuse their keys,
+    /// deletes unused invites from the relay so their codes yield nothing, and rotates
+    /// the directory key: a new key, signed by the root, goes to every current member
+    /// over their session, the directory is re-sealed under it and the revoked members'
+    /// entries are deleted. Returns how many grants were revoked.
     ///
     /// # Errors
     /// [`ClientError::UnknownContact`] if nothing has that name or id; relay errors.
@@ -295,6 +298,9 @@ impl Client {
             profile.revocations = Some(list);
             self.save_profile(profile)?;
         }
+        // The revoked kept the directory key: a new one reaches only current members,
+        // and their entries are sealed under it (the revoked ones' are deleted).
+        self.rotate_directory_key().await?;
         Ok(grants.len())
     }
 }

@@ -17,6 +17,7 @@ use satchel_core::school::{DirectoryEntry, EntryId, GrantId, MemberCertificate};
 use crate::client::{Client, now_secs};
 use crate::enrol::put_own_entry;
 use crate::error::ClientError;
+use crate::store::ContactRecord;
 
 impl Client {
     /// Whether the school admitted this device's membership.
@@ -79,7 +80,9 @@ impl Client {
         }
         let issued: Vec<[u8; 16]> = self.store.issued()?.iter().map(|i| i.grant_id).collect();
         let revocations = self.profile()?.revocations.clone();
-        let directory_key = self.profile()?.directory_key.clone();
+        // A request may be sealed under an older directory key (an invite issued before
+        // the last rotation).
+        let directory_keys: Vec<_> = self.profile()?.directory_keys().cloned().collect();
         let root_key = root.public();
         let mut admitted: HashMap<([u8; 16], [u8; 16]), MemberCertificate> = HashMap::new();
         let mut signatures = Vec::new();
@@ -87,12 +90,15 @@ impl Client {
             // The relay is not trusted: the certificate must verify, be for a grant
             // this device issued and did not revoke, and carry the grant key whose
             // invite that member key redeemed.
-            let Ok(certificate) = MemberCertificate::open_admission_request(
-                &member.sealed_certificate,
-                &directory_key,
-                &root_key,
-                &member.member_key,
-            ) else {
+            let Some(certificate) = directory_keys.iter().find_map(|key| {
+                MemberCertificate::open_admission_request(
+                    &member.sealed_certificate,
+                    key,
+                    &root_key,
+                    &member.member_key,
+                )
+                .ok()
+            }) else {
                 continue;
             };
             let grant = certificate.grant();
@@ -116,7 +122,10 @@ impl Client {
             return Ok(0);
         }
         relay.put_admissions(&root, &signatures).await?;
-        self.reseal_admitted(&admitted).await?;
+        let resealed = self.reseal_admitted(&admitted).await?;
+        // Someone who joined with an invite issued before the last rotation holds an
+        // old directory key: the current one follows over their session.
+        self.send_current_directory_key(&resealed).await?;
         Ok(signatures.len())
     }
 
@@ -126,12 +135,12 @@ impl Client {
     async fn reseal_admitted(
         &mut self,
         admitted: &HashMap<([u8; 16], [u8; 16]), MemberCertificate>,
-    ) -> Result<(), ClientError> {
+    ) -> Result<Vec<ContactRecord>, ClientError> {
         self.refresh_directory().await?;
         let root = self.root()?;
         let relay = self.relay()?;
         let profile = self.profile()?;
-        let mut rewritten = false;
+        let mut rewritten = Vec::new();
         for contact in self.store.contacts()? {
             let Some(certificate) = admitted.get(&(contact.grant_id, contact.account_id)) else {
                 continue;
@@ -158,11 +167,11 @@ impl Client {
             relay
                 .put_directory_entry_as_root(&root, &entry_id, &blob)
                 .await?;
-            rewritten = true;
+            rewritten.push(contact);
         }
-        if rewritten {
+        if !rewritten.is_empty() {
             self.refresh_directory().await?;
         }
-        Ok(())
+        Ok(rewritten)
     }
 }

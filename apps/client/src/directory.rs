@@ -1,10 +1,10 @@
 //! The school directory: refreshing the local copy from the relay (with the revocation
 //! list), listing people, and resolving a name to the devices of exactly one person.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use satchel_core::school::{DirectoryEntry, RevocationList, Role};
-use satchel_core::{AccountId, PrekeyBundle};
+use satchel_core::{AccountId, DirectoryError, PrekeyBundle};
 
 use crate::client::{Client, now_secs};
 use crate::error::ClientError;
@@ -77,21 +77,38 @@ impl Client {
     }
 
     /// Fetches the directory and the revocation list from the relay into the local
-    /// store. Entries that do not verify are skipped.
+    /// store. Entries that do not verify are skipped. An entry that does not decrypt
+    /// under any directory key this device holds (sealed under a newer key that has not
+    /// reached it yet) keeps its last local copy, so a device that is one key behind
+    /// does not lose its contacts.
     pub(crate) async fn refresh_directory(&mut self) -> Result<(), ClientError> {
         self.refresh_revocations().await?;
         let relay = self.relay()?;
         let profile = self.profile()?;
         let school = profile.school_id;
         let own = self.account()?.device_id();
+        let kept: HashMap<[u8; 16], ContactRecord> = self
+            .store
+            .contacts()?
+            .into_iter()
+            .map(|c| (c.entry_id, c))
+            .collect();
         let contacts: Vec<ContactRecord> = relay
             .directory(&school)
             .await?
             .into_iter()
             .filter_map(|(id, blob)| {
-                let entry =
-                    DirectoryEntry::open(&blob, &profile.directory_key, &profile.root_key, &id)
-                        .ok()?;
+                let opened = profile.directory_keys().find_map(|key| {
+                    match DirectoryEntry::open(&blob, key, &profile.root_key, &id) {
+                        Err(DirectoryError::DecryptionFailed) => None,
+                        other => Some(other),
+                    }
+                });
+                let entry = match opened {
+                    Some(Ok(entry)) => entry,
+                    Some(Err(_)) => return None,
+                    None => return kept.get(id.as_bytes()).cloned(),
+                };
                 let details = entry.member.grant().details();
                 (entry.bundle.device().device_id() != own).then(|| ContactRecord {
                     entry_id: *id.as_bytes(),

@@ -274,6 +274,8 @@ async fn prepare_join(
         revocations: None,
         admin,
         school_name: contents.school_name,
+        directory_epoch: 0,
+        previous_directory_keys: Vec::new(),
     };
     Ok((account, profile))
 }

@@ -19,6 +19,7 @@ mod admin;
 mod admission;
 mod client;
 mod directory;
+mod directory_key;
 mod enrol;
 mod error;
 mod history;

@@ -31,6 +31,32 @@ pub(crate) struct Profile {
     pub(crate) admin: bool,
     /// The school's name, from the invite (empty for a school joined before 0.2).
     pub(crate) school_name: String,
+    /// The epoch of `directory_key` (0: the key the school was created with).
+    pub(crate) directory_epoch: u32,
+    /// Directory keys this device held before, newest first (at most
+    /// [`PREVIOUS_DIRECTORY_KEYS`]): entries and admission requests still sealed under
+    /// one of them open while their writers catch up.
+    pub(crate) previous_directory_keys: Vec<DirectoryKey>,
+}
+
+/// How many replaced directory keys a profile keeps.
+pub(crate) const PREVIOUS_DIRECTORY_KEYS: usize = 4;
+
+impl Profile {
+    /// Replaces the directory key with a newer one, keeping the old one for entries
+    /// not resealed yet.
+    pub(crate) fn replace_directory_key(&mut self, key: DirectoryKey, epoch: u32) {
+        let old = std::mem::replace(&mut self.directory_key, key);
+        self.previous_directory_keys.insert(0, old);
+        self.previous_directory_keys
+            .truncate(PREVIOUS_DIRECTORY_KEYS);
+        self.directory_epoch = epoch;
+    }
+
+    /// The current directory key, then the previous ones, newest first.
+    pub(crate) fn directory_keys(&self) -> impl Iterator<Item = &DirectoryKey> {
+        std::iter::once(&self.directory_key).chain(self.previous_directory_keys.iter())
+    }
 }
 
 impl std::fmt::Debug for Profile {
@@ -66,6 +92,10 @@ struct StoredProfile {
     admin: bool,
     #[prost(string, tag = "11")]
     school_name: String,
+    #[prost(uint32, tag = "12")]
+    directory_epoch: u32,
+    #[prost(bytes = "vec", repeated, tag = "13")]
+    previous_directory_keys: Vec<Vec<u8>>,
 }
 
 /// The school root's secret key, as Satchel 0.1 kept it in the profile.
@@ -117,6 +147,12 @@ impl Profile {
                 revocations: self.revocations.as_ref().map(RevocationList::to_bytes),
                 admin: self.admin,
                 school_name: self.school_name.clone(),
+                directory_epoch: self.directory_epoch,
+                previous_directory_keys: self
+                    .previous_directory_keys
+                    .iter()
+                    .map(|k| k.as_bytes().to_vec())
+                    .collect(),
             }
             .encode_to_vec(),
         )
@@ -146,6 +182,15 @@ impl Profile {
                 .transpose()?,
             admin: stored.admin,
             school_name: stored.school_name,
+            directory_epoch: stored.directory_epoch,
+            previous_directory_keys: stored
+                .previous_directory_keys
+                .into_iter()
+                .map(|bytes| {
+                    DirectoryKey::from_slice(&Zeroizing::new(bytes))
+                        .ok_or(ClientError::Profile("directory key"))
+                })
+                .collect::<Result<_, _>>()?,
             root_key,
         })
     }
@@ -189,6 +234,8 @@ impl Profile {
                 .transpose()?,
             admin: root_secret.is_some(),
             school_name: String::new(),
+            directory_epoch: 0,
+            previous_directory_keys: Vec::new(),
             root_key,
         };
         Ok((profile, root_secret))

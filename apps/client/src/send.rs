@@ -183,7 +183,7 @@ impl Client {
                 sent_at,
                 stored_at: now_millis(),
             };
-            self.encrypt_and_store(&peer, &content, &record)?;
+            self.encrypt_and_store(&peer, &content, Some(&record))?;
         }
         let flushed = self.flush_outbox(&relay).await?;
         Ok(SendReport {
@@ -309,7 +309,7 @@ impl Client {
         &mut self,
         peer: &DeviceCertificate,
         content: &[u8],
-        record: &MessageRecord,
+        record: Option<&MessageRecord>,
     ) -> Result<(), ClientError> {
         let mut attempts = 0;
         loop {
@@ -320,6 +320,27 @@ impl Client {
                 other => return other,
             }
         }
+    }
+
+    /// Sends `content` (control content, kept in no history) to each device in
+    /// `targets` over its session, starting sessions where needed, then deposits the
+    /// outbox. Returns the outbox state after the deposit.
+    pub(crate) async fn send_control(
+        &mut self,
+        targets: &[ContactRecord],
+        content: &[u8],
+    ) -> Result<Flushed, ClientError> {
+        let relay = self.relay()?;
+        let mut one_time = OneTimeUse::default();
+        for contact in targets {
+            let bundle = PrekeyBundle::from_bytes(&contact.bundle)
+                .map_err(|e| ClientError::Directory(e.into()))?;
+            let peer = bundle.device().clone();
+            self.ensure_session(&relay, contact, &peer, &mut one_time)
+                .await?;
+            self.encrypt_and_store(&peer, content, None)?;
+        }
+        self.flush_outbox(&relay).await
     }
 
     /// Deposits what is in the outbox, oldest first. A relay that cannot be reached
@@ -366,15 +387,22 @@ fn encrypt_in(
     w: &mut Writer<'_>,
     peer: &DeviceCertificate,
     content: &[u8],
-    record: &MessageRecord,
+    record: Option<&MessageRecord>,
 ) -> Result<(), ClientError> {
     // Read under the write lock: nobody else can advance this session until we commit.
     let mut row =
         preferred(w.sessions_with(peer)?).ok_or(ClientError::Store(StoreError::Conflict))?;
     let envelope = row.session.encrypt(content, &mut os_rng())?;
-    let conversation = w.conversation_of(peer);
     w.update_session(&mut row)?;
-    w.put_message(&conversation, record)?;
-    w.push_outbox(envelope.as_bytes(), record.stored_at)?;
+    // Control content (a directory key) goes out without a line in the history.
+    let queued_at = match record {
+        Some(record) => {
+            let conversation = w.conversation_of(peer);
+            w.put_message(&conversation, record)?;
+            record.stored_at
+        }
+        None => now_millis(),
+    };
+    w.push_outbox(envelope.as_bytes(), queued_at)?;
     Ok(())
 }

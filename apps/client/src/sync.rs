@@ -256,6 +256,8 @@ impl Client {
         // Sessions this sync accepted: their inbound queues exist before any reply
         // announces them.
         self.create_pending_queues(&relay).await?;
+        // A new directory key from the school (after a revocation) is adopted now.
+        self.adopt_received_directory_key().await?;
         // After the mail: first contacts that waited are accepted with the keys they
         // were made for before any rotation.
         // A member the school revoked still reads its mail; the relay refuses its
@@ -500,7 +502,7 @@ fn receive_one(
                     }
                 },
             };
-            store_message(w, status, row.session.peer(), &plaintext)
+            store_message(w, verifier.root, status, row.session.peer(), &plaintext)
         }
         Opened::New {
             session,
@@ -523,7 +525,7 @@ fn receive_one(
             account.commit_accepted(&handshake);
             state.account_changed = true;
             let status = verifier.status(w, Some(&sender_certificate), session.peer())?;
-            store_message(w, status, session.peer(), &plaintext)
+            store_message(w, verifier.root, status, session.peer(), &plaintext)
         }
     }
 }
@@ -532,6 +534,7 @@ fn receive_one(
 /// verified state now.
 fn store_message(
     w: &Writer<'_>,
+    root: &SchoolKey,
     status: SenderStatus,
     peer: &DeviceCertificate,
     plaintext: &[u8],
@@ -539,6 +542,11 @@ fn store_message(
     let Ok(content) = pb::Content::decode(plaintext) else {
         return Ok(Outcome::Dropped(DropReason::MalformedContent));
     };
+    if let Some(pb::content::Body::DirectoryKey(update)) = &content.body {
+        // Whoever sent it, only a key the school root signed is kept.
+        crate::directory_key::keep_received_directory_key(w, root, update)?;
+        return Ok(Outcome::Nothing);
+    }
     let Some(pb::content::Body::Text(text)) = content.body else {
         return Ok(Outcome::Nothing); // a kind of content this version does not show
     };

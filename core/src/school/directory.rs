@@ -17,11 +17,11 @@ use satchel_proto::v1 as pb;
 use zeroize::Zeroizing;
 
 use super::member::MemberCertificate;
-use super::root::{SchoolId, SchoolKey};
+use super::root::{SchoolId, SchoolKey, SchoolRoot};
 use crate::crypto::aead::{self, NONCE_LEN};
 use crate::crypto::dh::Hex;
 use crate::crypto::secret::Secret32;
-use crate::error::DirectoryError;
+use crate::error::{DirectoryError, TrustError};
 use crate::prekeys::PrekeyBundle;
 
 const LABEL_ENTRY: &[u8] = b"Satchel directory entry v1";
@@ -292,5 +292,113 @@ impl MemberCertificate {
             MAX_ADMISSION_REQUEST_LEN,
         )?;
         Ok(MemberCertificate::from_bytes(&plaintext, root)?)
+    }
+}
+
+const LABEL_KEY_UPDATE: &[u8] = b"Satchel directory key v1";
+const LABEL_KEY_COMMITMENT: &[u8] = b"Satchel directory key commitment v1";
+
+/// The string the root signs for a directory key (68 bytes): the epoch and a hash of
+/// the key, never the key itself.
+fn key_update_bytes(school_id: &SchoolId, epoch: u32, key: &DirectoryKey) -> Vec<u8> {
+    let commitment = crate::crypto::kdf::sha256(&[LABEL_KEY_COMMITMENT, key.as_bytes()]);
+    let mut bytes = Vec::with_capacity(LABEL_KEY_UPDATE.len() + 16 + 4 + 32);
+    bytes.extend_from_slice(LABEL_KEY_UPDATE);
+    bytes.extend_from_slice(school_id.as_bytes());
+    bytes.extend_from_slice(&epoch.to_be_bytes());
+    bytes.extend_from_slice(&commitment);
+    bytes
+}
+
+/// A new directory key, signed by the school root with its epoch (`docs/PROTOCOL.md`
+/// §5.6). After a revocation the admin's device makes one and sends it to each current
+/// member over their pairwise session, so a former member, who kept the old key, cannot
+/// read entries sealed under the new one. A member accepts an update only from the
+/// pinned root and only with a higher epoch than the key it holds.
+///
+/// ```
+/// use satchel_core::school::{DirectoryKey, DirectoryKeyUpdate, SchoolRoot};
+/// let mut rng = satchel_core::os_rng();
+/// let root = SchoolRoot::generate(&mut rng);
+/// let update = DirectoryKeyUpdate::sign(&root, 1, DirectoryKey::generate(&mut rng));
+/// let received = DirectoryKeyUpdate::from_proto(&update.to_proto(), &root.public()).unwrap();
+/// assert_eq!(received.epoch(), 1);
+/// ```
+#[derive(Clone)]
+pub struct DirectoryKeyUpdate {
+    epoch: u32,
+    key: DirectoryKey,
+    signature: [u8; 64],
+}
+
+impl DirectoryKeyUpdate {
+    /// Signs `key` as the school's directory key from `epoch` on.
+    #[must_use]
+    pub fn sign(root: &SchoolRoot, epoch: u32, key: DirectoryKey) -> Self {
+        let signature = root.sign(&key_update_bytes(&root.school_id(), epoch, &key));
+        Self {
+            epoch,
+            key,
+            signature,
+        }
+    }
+
+    /// Parses and verifies an update under the pinned root.
+    ///
+    /// # Errors
+    /// [`TrustError::Malformed`] for a key or signature of the wrong length,
+    /// [`TrustError::BadSignature`] if the root did not sign it.
+    pub fn from_proto(
+        proto: &pb::DirectoryKeyUpdate,
+        root: &SchoolKey,
+    ) -> Result<Self, TrustError> {
+        let key =
+            DirectoryKey::from_slice(&proto.key).ok_or(TrustError::Malformed { field: "key" })?;
+        let signature: [u8; 64] = proto
+            .signature
+            .as_slice()
+            .try_into()
+            .map_err(|_| TrustError::Malformed { field: "signature" })?;
+        if !root.verify(
+            &key_update_bytes(&root.school_id(), proto.epoch, &key),
+            &signature,
+        ) {
+            return Err(TrustError::BadSignature);
+        }
+        Ok(Self {
+            epoch: proto.epoch,
+            key,
+            signature,
+        })
+    }
+
+    /// The protobuf form (carries the key: send it only inside an encrypted session).
+    #[must_use]
+    pub fn to_proto(&self) -> pb::DirectoryKeyUpdate {
+        pb::DirectoryKeyUpdate {
+            epoch: self.epoch,
+            key: self.key.as_bytes().to_vec(),
+            signature: self.signature.to_vec(),
+        }
+    }
+
+    /// The epoch: higher replaces lower.
+    #[must_use]
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// The key.
+    #[must_use]
+    pub fn key(&self) -> &DirectoryKey {
+        &self.key
+    }
+}
+
+impl std::fmt::Debug for DirectoryKeyUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectoryKeyUpdate")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
     }
 }

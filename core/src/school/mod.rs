@@ -27,7 +27,8 @@ pub(crate) mod revocation;
 pub(crate) mod root;
 
 pub use directory::{
-    DirectoryEntry, DirectoryKey, EntryId, MAX_ADMISSION_REQUEST_LEN, MAX_ENTRY_LEN,
+    DirectoryEntry, DirectoryKey, DirectoryKeyUpdate, EntryId, MAX_ADMISSION_REQUEST_LEN,
+    MAX_ENTRY_LEN,
 };
 pub use grant::{Grant, GrantId, GrantRequest, MAX_CLASS_LEN, MAX_CLASSES, MAX_NAME_LEN, Role};
 pub use invite::{Invite, InviteCode, InviteContents, InviteSecret, JoinKeys, MAX_RECORD_LEN};
