@@ -484,3 +484,54 @@ fn the_invite_record_names_the_school() {
         })
     ));
 }
+
+/// A directory key update is the root's: another school's root, a changed epoch or key,
+/// or a truncated signature are refused; encoding round-trips.
+#[test]
+fn directory_key_updates_come_only_from_the_root() {
+    use satchel_core::school::DirectoryKeyUpdate;
+    let mut rng = rng(34);
+    let s = school(&mut rng);
+    let other = school(&mut rng);
+    let root = s.root.public();
+    let update = DirectoryKeyUpdate::sign(&s.root, 3, DirectoryKey::generate(&mut rng));
+    let proto = update.to_proto();
+    let parsed = DirectoryKeyUpdate::from_proto(&proto, &root).unwrap();
+    assert_eq!(parsed.epoch(), 3);
+    assert_eq!(parsed.key().as_bytes(), update.key().as_bytes());
+    assert!(!format!("{parsed:?}").contains(&hex_prefix(update.key().as_bytes())));
+
+    let foreign = DirectoryKeyUpdate::sign(&other.root, 3, DirectoryKey::generate(&mut rng));
+    assert_eq!(
+        DirectoryKeyUpdate::from_proto(&foreign.to_proto(), &root).err(),
+        Some(TrustError::BadSignature)
+    );
+    let mut later = proto.clone();
+    later.epoch = 4;
+    assert_eq!(
+        DirectoryKeyUpdate::from_proto(&later, &root).err(),
+        Some(TrustError::BadSignature)
+    );
+    let mut swapped = proto.clone();
+    swapped.key = s.directory_key.as_bytes().to_vec();
+    assert_eq!(
+        DirectoryKeyUpdate::from_proto(&swapped, &root).err(),
+        Some(TrustError::BadSignature)
+    );
+    let mut short = proto.clone();
+    short.signature.truncate(63);
+    assert!(matches!(
+        DirectoryKeyUpdate::from_proto(&short, &root),
+        Err(TrustError::Malformed { .. })
+    ));
+    let mut no_key = proto;
+    no_key.key.clear();
+    assert!(matches!(
+        DirectoryKeyUpdate::from_proto(&no_key, &root),
+        Err(TrustError::Malformed { .. })
+    ));
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}

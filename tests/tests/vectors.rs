@@ -492,6 +492,27 @@ fn school_vectors() -> Value {
     let sealed_request = member
         .seal_admission_request(&directory_key, &root.school_id(), &member_key, &mut rng)
         .unwrap();
+    // A directory key update for epoch 1 (PROTOCOL §5.6): the signed string rebuilt here.
+    let update =
+        satchel_core::school::DirectoryKeyUpdate::sign(&root, 1, DirectoryKey::generate(&mut rng));
+    let commitment = {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        hash.update(b"Satchel directory key commitment v1");
+        hash.update(update.key().as_bytes());
+        hash.finalize()
+    };
+    let mut key_update_bytes = b"Satchel directory key v1".to_vec();
+    key_update_bytes.extend_from_slice(root.school_id().as_bytes());
+    key_update_bytes.extend_from_slice(&1u32.to_be_bytes());
+    key_update_bytes.extend_from_slice(&commitment);
+    assert_eq!(key_update_bytes.len(), 76);
+    let update_proto = update.to_proto();
+    assert!(satchel_core::internal::fuzz::ed25519_verify(
+        root.public().as_bytes(),
+        &key_update_bytes,
+        &update_proto.signature
+    ));
     json!({
         "rng": "ChaCha20Rng, seed [78; 32]",
         "admission_signed_bytes": hex(&admission_bytes),
@@ -499,6 +520,8 @@ fn school_vectors() -> Value {
         "admitted_member_certificate": hex(&admitted.to_bytes()),
         "admission_request_member_key": hex(&member_key),
         "sealed_admission_request": hex(&sealed_request),
+        "directory_key_update_signed_bytes": hex(&key_update_bytes),
+        "directory_key_update": hex(&update_proto.encode_to_vec()),
         "school_id": hex(root.school_id().as_bytes()),
         "root_key": hex(root.public().as_bytes()),
         "invite_code": invite.code.to_line(),

@@ -1,6 +1,6 @@
 //! The `school` fuzz target: every school-trust parser (invite codes, member
 //! certificates, revocation lists, invite records, directory entries, sealed admission
-//! requests) against a fixed,
+//! requests, directory key updates) against a fixed,
 //! deterministic school. Part of [`super::fuzz`]; see there for the conventions.
 
 use std::sync::OnceLock;
@@ -9,8 +9,9 @@ use super::fuzz::{FuzzRng, Seed};
 use crate::Account;
 use crate::identity::certificate::DeviceCertificate;
 use crate::school::{
-    DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, JoinKeys,
-    MemberCertificate, RevocationList, RevokedGrant, Role, SchoolKey, SchoolRoot, verify_member,
+    DirectoryEntry, DirectoryKey, DirectoryKeyUpdate, EntryId, GrantRequest, Invite, InviteCode,
+    JoinKeys, MemberCertificate, RevocationList, RevokedGrant, Role, SchoolKey, SchoolRoot,
+    verify_member,
 };
 
 const NOW: u64 = 1_790_000_000;
@@ -88,6 +89,8 @@ fn build() -> Option<SchoolFixture> {
         .seal_admission_request(&directory_key, &root.school_id(), &member_key, &mut rng)
         .ok()?;
     let admitted = member.clone().admit(&root).ok()?;
+    let key_update =
+        DirectoryKeyUpdate::sign(&root, 2, DirectoryKey::generate(&mut rng)).to_proto();
     let seeds = vec![
         ("invite_code", invite.code.to_line().into_bytes()),
         ("invite_record", invite.record.clone()),
@@ -97,6 +100,10 @@ fn build() -> Option<SchoolFixture> {
         ("directory_entry", entry),
         ("admitted_member_certificate", admitted.to_bytes()),
         ("admission_request", admission_request),
+        (
+            "directory_key_update",
+            prost::Message::encode_to_vec(&key_update),
+        ),
         ("empty", Vec::new()),
     ];
     Some(SchoolFixture {
@@ -170,6 +177,12 @@ pub fn school(data: &[u8]) {
             Some(member)
         );
     }
+    if let Ok(proto) = <satchel_proto::v1::DirectoryKeyUpdate as prost::Message>::decode(data)
+        && let Ok(update) = DirectoryKeyUpdate::from_proto(&proto, &f.root)
+    {
+        let again = DirectoryKeyUpdate::from_proto(&update.to_proto(), &f.root);
+        assert_eq!(again.map(|u| u.epoch()).ok(), Some(update.epoch()));
+    }
     let _ = verify_member(&f.root, None, NOW, Some(data), &f.device);
 }
 
@@ -178,7 +191,7 @@ pub(crate) fn school_seeds() -> Vec<Seed> {
     let Some(f) = fixture() else {
         return Vec::new();
     };
-    let flipped: [&'static str; 8] = [
+    let flipped: [&'static str; 9] = [
         "invite_code_flipped",
         "invite_record_flipped",
         "member_certificate_flipped",
@@ -187,6 +200,7 @@ pub(crate) fn school_seeds() -> Vec<Seed> {
         "directory_entry_flipped",
         "admitted_member_certificate_flipped",
         "admission_request_flipped",
+        "directory_key_update_flipped",
     ];
     let mut seeds: Vec<Seed> = f
         .seeds

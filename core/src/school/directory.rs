@@ -298,7 +298,7 @@ impl MemberCertificate {
 const LABEL_KEY_UPDATE: &[u8] = b"Satchel directory key v1";
 const LABEL_KEY_COMMITMENT: &[u8] = b"Satchel directory key commitment v1";
 
-/// The string the root signs for a directory key (68 bytes): the epoch and a hash of
+/// The string the root signs for a directory key (76 bytes): the epoch and a hash of
 /// the key, never the key itself.
 fn key_update_bytes(school_id: &SchoolId, epoch: u32, key: &DirectoryKey) -> Vec<u8> {
     let commitment = crate::crypto::kdf::sha256(&[LABEL_KEY_COMMITMENT, key.as_bytes()]);
