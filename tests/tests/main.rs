@@ -20,6 +20,7 @@ mod properties;
 mod relay_abuse;
 mod relay_flow;
 mod revocation_scale;
+mod root_backup;
 mod school;
 mod sessions;
 mod support;
