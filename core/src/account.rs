@@ -124,6 +124,14 @@ pub struct InboundSession {
 }
 
 impl Account {
+    /// The account's Ed25519 identity key (signs device certificates and, for an
+    /// office, the school's objects).
+    pub(crate) fn identity_key(&self) -> &SigningKeyPair {
+        &self.identity
+    }
+}
+
+impl Account {
     /// Creates a new account with one device, a mailbox, a signed prekey and a KEM
     /// prekey. Generate one-time prekeys with [`Account::generate_one_time_prekeys`].
     pub fn new<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {

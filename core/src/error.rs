@@ -268,6 +268,10 @@ pub enum TrustError {
         /// What is allowed.
         reason: &'static str,
     },
+    /// Signed by a member that is no office of the school (not an admin the root
+    /// issued and admitted itself).
+    #[error("signed by someone who is not an office of this school: do not trust it")]
+    NotAnOffice,
     /// A format version this library does not know (a revocation list from a newer
     /// admin app).
     #[error("school list made by a newer app version ({found}): update the app")]

@@ -99,7 +99,9 @@ async fn join(
         .await
         .unwrap()
         .unwrap();
-    let certificate = certificate.with_admission(&picked, &contents.root).unwrap();
+    let certificate = certificate
+        .with_admission(&picked, None, &contents.root)
+        .unwrap();
     assert_eq!(certificate, admitted);
     // One-time prekeys go to the relay; the signed bundle goes into the directory.
     let bundle_id = *EntryId::random(&mut rng).as_bytes();

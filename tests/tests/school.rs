@@ -220,7 +220,7 @@ fn only_the_account_the_root_admitted_is_verified() {
     // The teacher's admission moved onto the copier's certificate does not verify.
     let signature = *admitted.admission().unwrap();
     assert_eq!(
-        bind(&copier).with_admission(&signature, &root),
+        bind(&copier).with_admission(&signature, None, &root),
         Err(TrustError::BadSignature)
     );
     let mut forged = copied.to_proto();
@@ -238,11 +238,13 @@ fn only_the_account_the_root_admitted_is_verified() {
     let foreign = SchoolRoot::generate(&mut rng);
     assert!(
         bind(&teacher)
-            .with_admission(&[7; 64], &foreign.public())
+            .with_admission(&[7; 64], None, &foreign.public())
             .is_err()
     );
     // An admission received from the relay is checked, then kept through encoding.
-    let attached = bind(&teacher).with_admission(&signature, &root).unwrap();
+    let attached = bind(&teacher)
+        .with_admission(&signature, None, &root)
+        .unwrap();
     assert_eq!(attached, admitted);
     assert_eq!(
         satchel_core::school::MemberCertificate::from_bytes(&attached.to_bytes(), &root).unwrap(),
@@ -534,4 +536,124 @@ fn directory_key_updates_come_only_from_the_root() {
 
 fn hex_prefix(bytes: &[u8]) -> String {
     bytes.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// An office — an admin the root granted and admitted — invites, admits, revokes and
+/// rotates the directory key with its own account key, while the root stays offline;
+/// the root revoking the office (or the office's grant expiring) ends what it vouched
+/// for. Only the root makes offices, and an issuer never has an issuer.
+#[test]
+fn an_office_acts_for_the_school_until_the_root_revokes_it() {
+    use satchel_core::school::{DirectoryKeyUpdate, MemberCertificate, Office};
+    let mut rng = rng(35);
+    let s = school(&mut rng);
+    let root = s.root.public();
+    let mut office_request = request("Front office", Role::Admin, &[]);
+    office_request.valid_until = NOW + YEAR / 2;
+    let (office_account, office_bytes, office_invite) = enrol(&s, office_request, &mut rng);
+    let office_cert = MemberCertificate::from_bytes(&office_bytes, &root).unwrap();
+    let office = Office::new(&office_account, office_cert.clone(), &root).unwrap();
+
+    // The office invites a teacher and admits her: verified, with the office as issuer.
+    let invite = Invite::create(
+        &office,
+        "",
+        request("Ms Rivera", Role::Teacher, &["5B"]),
+        &s.directory_key,
+        "http://127.0.0.1:7878",
+        &mut rng,
+    )
+    .unwrap();
+    let keys = invite.code.keys();
+    let contents = keys.open_record(&invite.record).unwrap();
+    assert_eq!(contents.root, root);
+    let teacher = Account::new(&mut rng);
+    let teacher_cert = keys
+        .bind(
+            contents.grant,
+            teacher.account_id(),
+            *teacher.certificate().account_key(),
+        )
+        .unwrap()
+        .admit(&office)
+        .unwrap();
+    let bytes = teacher_cert.to_bytes();
+    let parsed = MemberCertificate::from_bytes(&bytes, &root).unwrap();
+    assert_eq!(parsed.grant().issuer(), Some(&office_cert));
+    assert_eq!(parsed.admission_issuer(), Some(&office_cert));
+    let status = |list: Option<&RevocationList>, now| {
+        verify_member(&root, list, now, Some(&bytes), teacher.certificate())
+    };
+    assert!(status(None, NOW).is_verified());
+
+    // Only the root makes offices: an office may not grant or admit the admin role.
+    let admin_request = request("Second office", Role::Admin, &[]);
+    assert!(matches!(
+        Invite::create(
+            &office,
+            "",
+            admin_request,
+            &s.directory_key,
+            "http://x",
+            &mut rng
+        ),
+        Err(TrustError::InvalidField { field: "role", .. })
+    ));
+    // A teacher is no office, even with a certificate of this school.
+    assert_eq!(
+        Office::new(&teacher, parsed.clone(), &root).err(),
+        Some(TrustError::NotAnOffice)
+    );
+    let mut posing = parsed.grant().to_proto();
+    posing.issuer = bytes.clone();
+    assert!(matches!(
+        satchel_core::school::Grant::from_proto(&posing, &root),
+        Err(TrustError::Malformed { .. } | TrustError::NotAnOffice)
+    ));
+    // Nor is a teacher the root enrolled: refused as an issuer.
+    let (_, root_teacher, _) = enrol(&s, request("Mr Oak", Role::Teacher, &["5C"]), &mut rng);
+    let mut posing = parsed.grant().to_proto();
+    posing.issuer = root_teacher;
+    assert_eq!(
+        satchel_core::school::Grant::from_proto(&posing, &root).err(),
+        Some(TrustError::NotAnOffice)
+    );
+    // Another school's root does not make this office.
+    let other = school(&mut rng);
+    assert_eq!(
+        Office::new(&office_account, office_cert.clone(), &other.root.public()).err(),
+        Some(TrustError::WrongSchool)
+    );
+
+    // The office revokes the teacher: its list verifies, with the office as issuer.
+    let list = RevocationList::successor(None, &office, NOW, [(&invite.grant).into()]).unwrap();
+    let list = RevocationList::from_bytes(&list.to_bytes(), &root).unwrap();
+    assert_eq!(list.issuer(), Some(&office_cert));
+    assert_eq!(
+        status(Some(&list), NOW),
+        SenderStatus::Unverified(UnverifiedReason::Revoked)
+    );
+    // It rotates the directory key.
+    let update = DirectoryKeyUpdate::sign(&office, 1, DirectoryKey::generate(&mut rng));
+    let received = DirectoryKeyUpdate::from_proto(&update.to_proto(), &root).unwrap();
+    assert_eq!(received.issuer(), Some(&office_cert));
+
+    // The root revokes the office: what it vouched for is no longer verified.
+    let ends = RevocationList::sign(&s.root, 2, NOW, vec![(&office_invite.grant).into()]).unwrap();
+    assert_eq!(
+        status(Some(&ends), NOW),
+        SenderStatus::Unverified(UnverifiedReason::IssuerNotValid)
+    );
+    // So does the office's own grant expiring.
+    assert_eq!(
+        status(None, NOW + YEAR / 2 + 1),
+        SenderStatus::Unverified(UnverifiedReason::IssuerNotValid)
+    );
+    // A forged office signature does not verify.
+    let mut forged = teacher_cert.to_proto();
+    forged.admission[0] ^= 1;
+    assert_eq!(
+        MemberCertificate::from_proto(&forged, &root).err(),
+        Some(TrustError::BadSignature)
+    );
 }

@@ -508,6 +508,80 @@ fn school_vectors() -> Value {
     key_update_bytes.extend_from_slice(&commitment);
     assert_eq!(key_update_bytes.len(), 76);
     let update_proto = update.to_proto();
+    // An office (PROTOCOL §5.8): the root grants and admits "Front office" (admin); the
+    // office grants "Mr Oak" and admits his account; its signature covers the root's
+    // message prefixed with "Satchel office v1" and its grant id.
+    let office_invite = Invite::create(
+        &root,
+        "",
+        GrantRequest {
+            display_name: "Front office".into(),
+            role: Role::Admin,
+            classes: vec![],
+            valid_from: 1_790_000_000,
+            valid_until: 1_821_536_000,
+        },
+        &directory_key,
+        "http://127.0.0.1:7878",
+        &mut rng,
+    )
+    .unwrap();
+    let office_account = Account::new(&mut rng);
+    let office_keys = office_invite.code.keys();
+    let office_cert = office_keys
+        .bind(
+            office_keys
+                .open_record(&office_invite.record)
+                .unwrap()
+                .grant,
+            office_account.account_id(),
+            *office_account.certificate().account_key(),
+        )
+        .unwrap()
+        .admit(&root)
+        .unwrap();
+    let office =
+        satchel_core::school::Office::new(&office_account, office_cert, &root.public()).unwrap();
+    let oak_invite = Invite::create(
+        &office,
+        "",
+        GrantRequest {
+            display_name: "Mr Oak".into(),
+            role: Role::Teacher,
+            classes: vec!["5C".into()],
+            valid_from: 1_790_000_000,
+            valid_until: 1_821_536_000,
+        },
+        &directory_key,
+        "http://127.0.0.1:7878",
+        &mut rng,
+    )
+    .unwrap();
+    let oak_account = Account::new(&mut rng);
+    let oak_keys = oak_invite.code.keys();
+    let oak = oak_keys
+        .bind(
+            oak_keys.open_record(&oak_invite.record).unwrap().grant,
+            oak_account.account_id(),
+            *oak_account.certificate().account_key(),
+        )
+        .unwrap()
+        .admit(&office)
+        .unwrap();
+    // The office's admission, rebuilt from the spec: "Satchel office v1" || the office's
+    // grant id || the 100-byte admission string, signed by the office's account key.
+    let mut office_admission = b"Satchel office v1".to_vec();
+    office_admission.extend_from_slice(office.certificate().grant().id().as_bytes());
+    office_admission.extend_from_slice(b"Satchel admission v1");
+    office_admission.extend_from_slice(root.school_id().as_bytes());
+    office_admission.extend_from_slice(oak.grant().id().as_bytes());
+    office_admission.extend_from_slice(oak_account.account_id().as_bytes());
+    office_admission.extend_from_slice(oak_account.certificate().account_key());
+    assert!(satchel_core::internal::fuzz::ed25519_verify(
+        office_account.certificate().account_key(),
+        &office_admission,
+        oak.admission().unwrap()
+    ));
     assert!(satchel_core::internal::fuzz::ed25519_verify(
         root.public().as_bytes(),
         &key_update_bytes,
@@ -522,6 +596,8 @@ fn school_vectors() -> Value {
         "sealed_admission_request": hex(&sealed_request),
         "directory_key_update_signed_bytes": hex(&key_update_bytes),
         "directory_key_update": hex(&update_proto.encode_to_vec()),
+        "office_member_certificate": hex(&office.certificate().to_bytes()),
+        "office_issued_member_certificate": hex(&oak.to_bytes()),
         "school_id": hex(root.school_id().as_bytes()),
         "root_key": hex(root.public().as_bytes()),
         "invite_code": invite.code.to_line(),

@@ -53,7 +53,7 @@ impl Client {
         let member = profile
             .member
             .clone()
-            .with_admission(&signature, &profile.root_key)?;
+            .with_admission(&signature, None, &profile.root_key)?;
         let Some(mut profile) = self.profile.take() else {
             return Err(ClientError::NotEnrolled);
         };

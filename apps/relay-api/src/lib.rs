@@ -273,7 +273,7 @@ pub struct RedeemInviteResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PutRevocationsRequest {
-    /// The signed list (opaque, at most 2,400,128 bytes: 100,000 grants), base64url
+    /// The signed list (opaque, at most 2,404,228 bytes: 100,000 grants), base64url
     /// without padding.
     pub list: String,
     /// Its sequence number: above the stored one, below 2^63.

@@ -10,7 +10,7 @@ use crate::Account;
 use crate::identity::certificate::DeviceCertificate;
 use crate::school::{
     DirectoryEntry, DirectoryKey, DirectoryKeyUpdate, EntryId, GrantRequest, Invite, InviteCode,
-    JoinKeys, MemberCertificate, RevocationList, RevokedGrant, Role, SchoolKey, SchoolRoot,
+    JoinKeys, MemberCertificate, Office, RevocationList, RevokedGrant, Role, SchoolKey, SchoolRoot,
     verify_member,
 };
 
@@ -91,6 +91,37 @@ fn build() -> Option<SchoolFixture> {
     let admitted = member.clone().admit(&root).ok()?;
     let key_update =
         DirectoryKeyUpdate::sign(&root, 2, DirectoryKey::generate(&mut rng)).to_proto();
+    // An office and what it signs (drawn last: the seeds above keep their bytes).
+    let office_request = GrantRequest {
+        display_name: "Front office".into(),
+        role: Role::Admin,
+        classes: Vec::new(),
+        valid_from: NOW - 60,
+        valid_until: NOW + 3_600,
+    };
+    let office_invite = Invite::create(
+        &root,
+        "",
+        office_request,
+        &directory_key,
+        "http://127.0.0.1:7878",
+        &mut rng,
+    )
+    .ok()?;
+    let office_keys = office_invite.code.keys();
+    let office_account = Account::new(&mut rng);
+    let office_certificate = office_keys
+        .bind(
+            office_keys.open_record(&office_invite.record).ok()?.grant,
+            office_account.account_id(),
+            *office_account.certificate().account_key(),
+        )
+        .ok()?
+        .admit(&root)
+        .ok()?;
+    let office = Office::new(&office_account, office_certificate, &root.public()).ok()?;
+    let office_admitted = member.clone().admit(&office).ok()?;
+    let office_list = RevocationList::sign(&office, 3, NOW, vec![revoked(2)]).ok()?;
     let seeds = vec![
         ("invite_code", invite.code.to_line().into_bytes()),
         ("invite_record", invite.record.clone()),
@@ -104,6 +135,11 @@ fn build() -> Option<SchoolFixture> {
             "directory_key_update",
             prost::Message::encode_to_vec(&key_update),
         ),
+        (
+            "office_admitted_member_certificate",
+            office_admitted.to_bytes(),
+        ),
+        ("office_revocation_list", office_list.to_bytes()),
         ("empty", Vec::new()),
     ];
     Some(SchoolFixture {
@@ -191,7 +227,7 @@ pub(crate) fn school_seeds() -> Vec<Seed> {
     let Some(f) = fixture() else {
         return Vec::new();
     };
-    let flipped: [&'static str; 9] = [
+    let flipped: [&'static str; 11] = [
         "invite_code_flipped",
         "invite_record_flipped",
         "member_certificate_flipped",
@@ -201,6 +237,8 @@ pub(crate) fn school_seeds() -> Vec<Seed> {
         "admitted_member_certificate_flipped",
         "admission_request_flipped",
         "directory_key_update_flipped",
+        "office_admitted_member_certificate_flipped",
+        "office_revocation_list_flipped",
     ];
     let mut seeds: Vec<Seed> = f
         .seeds

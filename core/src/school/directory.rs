@@ -17,7 +17,8 @@ use satchel_proto::v1 as pb;
 use zeroize::Zeroizing;
 
 use super::member::MemberCertificate;
-use super::root::{SchoolId, SchoolKey, SchoolRoot};
+use super::office::{Authority, verify_issued};
+use super::root::{SchoolId, SchoolKey};
 use crate::crypto::aead::{self, NONCE_LEN};
 use crate::crypto::dh::Hex;
 use crate::crypto::secret::Secret32;
@@ -329,17 +330,21 @@ pub struct DirectoryKeyUpdate {
     epoch: u32,
     key: DirectoryKey,
     signature: [u8; 64],
+    issuer: Option<Box<MemberCertificate>>,
 }
 
 impl DirectoryKeyUpdate {
-    /// Signs `key` as the school's directory key from `epoch` on.
+    /// Signs `key` as the school's directory key from `epoch` on, as the root or an
+    /// office.
     #[must_use]
-    pub fn sign(root: &SchoolRoot, epoch: u32, key: DirectoryKey) -> Self {
-        let signature = root.sign(&key_update_bytes(&root.school_id(), epoch, &key));
+    pub fn sign(authority: &impl Authority, epoch: u32, key: DirectoryKey) -> Self {
+        let (signature, issuer) =
+            authority.sign_object(&key_update_bytes(&authority.school_id(), epoch, &key));
         Self {
             epoch,
             key,
             signature,
+            issuer: issuer.map(Box::new),
         }
     }
 
@@ -359,16 +364,17 @@ impl DirectoryKeyUpdate {
             .as_slice()
             .try_into()
             .map_err(|_| TrustError::Malformed { field: "signature" })?;
-        if !root.verify(
+        let issuer = verify_issued(
+            root,
+            &proto.issuer,
             &key_update_bytes(&root.school_id(), proto.epoch, &key),
             &signature,
-        ) {
-            return Err(TrustError::BadSignature);
-        }
+        )?;
         Ok(Self {
             epoch: proto.epoch,
             key,
             signature,
+            issuer: issuer.map(Box::new),
         })
     }
 
@@ -379,6 +385,11 @@ impl DirectoryKeyUpdate {
             epoch: self.epoch,
             key: self.key.as_bytes().to_vec(),
             signature: self.signature.to_vec(),
+            issuer: self
+                .issuer
+                .as_ref()
+                .map(|issuer| issuer.to_bytes())
+                .unwrap_or_default(),
         }
     }
 
@@ -392,6 +403,12 @@ impl DirectoryKeyUpdate {
     #[must_use]
     pub fn key(&self) -> &DirectoryKey {
         &self.key
+    }
+
+    /// The office that signed it (`None`: the root).
+    #[must_use]
+    pub fn issuer(&self) -> Option<&MemberCertificate> {
+        self.issuer.as_deref()
     }
 }
 

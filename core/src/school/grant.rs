@@ -3,7 +3,9 @@
 use rand_core::CryptoRng;
 use satchel_proto::v1 as pb;
 
-use super::root::{SchoolId, SchoolKey, SchoolRoot};
+use super::member::MemberCertificate;
+use super::office::{Authority, verify_issued};
+use super::root::{SchoolId, SchoolKey};
 use crate::crypto::dh::Hex;
 use crate::error::TrustError;
 
@@ -128,7 +130,8 @@ pub struct GrantRequest {
     pub valid_until: u64,
 }
 
-/// A grant whose root signature has been verified (or which was just signed).
+/// A grant whose signature — the root's, or an office's (§5.8) — has been verified (or
+/// which was just signed).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Grant {
     school_id: SchoolId,
@@ -136,7 +139,14 @@ pub struct Grant {
     request: GrantRequest,
     grant_key: [u8; 32],
     signature: [u8; 64],
+    issuer: Option<Box<MemberCertificate>>,
 }
+
+/// An office may not grant the admin role.
+const ONLY_ROOT_MAKES_OFFICES: TrustError = TrustError::InvalidField {
+    field: "role",
+    reason: "only the school root grants the admin role",
+};
 
 fn check_request(request: &GrantRequest) -> Result<(), TrustError> {
     if request.display_name.trim().is_empty() || request.display_name.len() > MAX_NAME_LEN {
@@ -198,13 +208,14 @@ impl Grant {
         bytes
     }
 
-    /// Signs a grant for the holder of `grant_key`.
+    /// Signs a grant for the holder of `grant_key`, as the root or an office.
     ///
     /// # Errors
-    /// [`TrustError::InvalidField`] if the name or classes are empty or too long, or the
-    /// validity period is empty.
+    /// [`TrustError::InvalidField`] if the name or classes are empty or too long, the
+    /// validity period is empty, or an office asks for the admin role (only the root
+    /// makes offices).
     pub fn sign<R: CryptoRng + ?Sized>(
-        root: &SchoolRoot,
+        authority: &impl Authority,
         request: GrantRequest,
         grant_key: [u8; 32],
         rng: &mut R,
@@ -213,22 +224,42 @@ impl Grant {
         let mut id = [0u8; 16];
         rng.fill_bytes(&mut id);
         let mut grant = Self {
-            school_id: root.school_id(),
+            school_id: authority.school_id(),
             grant_id: GrantId(id),
             request,
             grant_key,
             signature: [0u8; 64],
+            issuer: None,
         };
-        grant.signature = root.sign(&grant.signed_bytes());
+        let (signature, issuer) = authority.sign_object(&grant.signed_bytes());
+        if issuer.is_some() && grant.request.role == Role::Admin {
+            return Err(ONLY_ROOT_MAKES_OFFICES);
+        }
+        grant.signature = signature;
+        grant.issuer = issuer.map(Box::new);
         Ok(grant)
     }
 
-    /// Parses a grant and verifies it was signed by `root`.
+    /// Parses a grant and verifies it was signed by `root` or by an office of its
+    /// school (§5.8).
     ///
     /// # Errors
     /// [`TrustError`] if it is malformed, for another school, or the signature fails.
     pub fn from_proto(proto: &pb::Grant, root: &SchoolKey) -> Result<Self, TrustError> {
+        Self::parse(proto, root, true)
+    }
+
+    /// As [`Grant::from_proto`]; with `allow_issuer` false, only a root-signed grant
+    /// (an office's own, which cannot be office-issued: no chains).
+    pub(crate) fn parse(
+        proto: &pb::Grant,
+        root: &SchoolKey,
+        allow_issuer: bool,
+    ) -> Result<Self, TrustError> {
         let malformed = |field| TrustError::Malformed { field };
+        if !allow_issuer && !proto.issuer.is_empty() {
+            return Err(malformed("issuer"));
+        }
         let school_id = SchoolId::from_slice(&proto.school_id).ok_or(malformed("school_id"))?;
         if school_id != root.school_id() {
             return Err(TrustError::WrongSchool);
@@ -259,12 +290,23 @@ impl Grant {
                 .as_slice()
                 .try_into()
                 .map_err(|_| malformed("signature"))?,
+            issuer: None,
         };
         check_request(&grant.request)?;
-        if !root.verify(&grant.signed_bytes(), &grant.signature) {
-            return Err(TrustError::BadSignature);
+        let issuer = verify_issued(root, &proto.issuer, &grant.signed_bytes(), &grant.signature)?;
+        if issuer.is_some() && grant.request.role == Role::Admin {
+            return Err(ONLY_ROOT_MAKES_OFFICES);
         }
-        Ok(grant)
+        Ok(Self {
+            issuer: issuer.map(Box::new),
+            ..grant
+        })
+    }
+
+    /// The office that signed this grant (`None`: the root).
+    #[must_use]
+    pub fn issuer(&self) -> Option<&MemberCertificate> {
+        self.issuer.as_deref()
     }
 
     /// The protobuf form.
@@ -280,6 +322,11 @@ impl Grant {
             valid_until: self.request.valid_until,
             grant_key: self.grant_key.to_vec(),
             signature: self.signature.to_vec(),
+            issuer: self
+                .issuer
+                .as_ref()
+                .map(|issuer| issuer.to_bytes())
+                .unwrap_or_default(),
         }
     }
 

@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 use super::directory::DirectoryKey;
 use super::grant::{Grant, GrantRequest, MAX_NAME_LEN};
 use super::member::MemberCertificate;
-use super::root::{SchoolId, SchoolKey, SchoolRoot};
+use super::root::{SchoolId, SchoolKey};
 use crate::crypto::aead::{self, ZERO_NONCE};
 use crate::crypto::kdf::hkdf;
 use crate::crypto::secret::Secret32;
@@ -301,7 +301,7 @@ impl Invite {
     /// [`TrustError::InvalidField`] if the request's fields or the school name (at most
     /// [`MAX_NAME_LEN`] bytes) are out of bounds.
     pub fn create<R: CryptoRng + ?Sized>(
-        root: &SchoolRoot,
+        root: &impl super::office::Authority,
         school_name: &str,
         request: GrantRequest,
         directory_key: &DirectoryKey,
@@ -326,7 +326,7 @@ impl Invite {
         let plaintext = Zeroizing::new(
             pb::InviteRecord {
                 version: RECORD_VERSION,
-                root_key: root.public().as_bytes().to_vec(),
+                root_key: root.root_key().as_bytes().to_vec(),
                 grant: Some(grant.to_proto()),
                 directory_key: directory_key.as_bytes().to_vec(),
                 school_name: school_name.to_owned(),

@@ -5,8 +5,9 @@ use prost::Message;
 use satchel_proto::v1 as pb;
 
 use super::grant::{Grant, GrantId, Role};
+use super::office::{Authority, verify_issued};
 use super::revocation::RevocationList;
-use super::root::{SchoolKey, SchoolRoot};
+use super::root::SchoolKey;
 use crate::crypto::signing::{self, SigningKeyPair};
 use crate::error::TrustError;
 use crate::identity::certificate::DeviceCertificate;
@@ -32,6 +33,7 @@ pub struct MemberCertificate {
     account_key: [u8; 32],
     binding_signature: [u8; 64],
     admission: Option<[u8; 64]>,
+    admission_issuer: Option<Box<MemberCertificate>>,
 }
 
 /// The string the root signs to admit a bound account (100 bytes).
@@ -75,44 +77,64 @@ impl MemberCertificate {
             account_key,
             binding_signature,
             admission: None,
+            admission_issuer: None,
         })
     }
 
-    /// Admits this certificate's account: the root signs the binding (school, grant,
-    /// account id and key). The admin's app calls this for the one account that
-    /// redeemed the grant's invite at the relay, never for a certificate it merely saw.
+    /// Admits this certificate's account: the root (or an office, §5.8) signs the
+    /// binding (school, grant, account id and key). The admin's app calls this for the
+    /// one account that redeemed the grant's invite at the relay, never for a
+    /// certificate it merely saw.
     ///
     /// # Errors
-    /// [`TrustError::WrongSchool`] if the grant is another school's.
-    pub fn admit(mut self, root: &SchoolRoot) -> Result<Self, TrustError> {
-        if self.grant.school_id() != root.school_id() {
+    /// [`TrustError::WrongSchool`] if the grant is another school's;
+    /// [`TrustError::NotAnOffice`] if an office would admit an admin (only the root
+    /// makes offices).
+    pub fn admit(mut self, authority: &impl Authority) -> Result<Self, TrustError> {
+        if self.grant.school_id() != authority.school_id() {
             return Err(TrustError::WrongSchool);
         }
-        self.admission = Some(root.sign(&admission_bytes(
+        let (signature, issuer) = authority.sign_object(&admission_bytes(
             &self.grant,
             &self.account_id,
             &self.account_key,
-        )));
+        ));
+        if issuer.is_some() && self.grant.details().role == Role::Admin {
+            return Err(TrustError::NotAnOffice);
+        }
+        self.admission = Some(signature);
+        self.admission_issuer = issuer.map(Box::new);
         Ok(self)
     }
 
-    /// Attaches an admission signature received from the relay, after checking it
-    /// under the pinned root.
+    /// Attaches an admission received from the relay — the signature and, for an
+    /// office's admission, the office's encoded certificate — after checking it under
+    /// the pinned root.
     ///
     /// # Errors
-    /// [`TrustError::BadSignature`] if it is not the root's admission of this
-    /// certificate; nothing changes then.
+    /// [`TrustError::BadSignature`] if it is not the root's (or an office's) admission
+    /// of this certificate, [`TrustError`] for an issuer that is no office; nothing
+    /// changes then.
     pub fn with_admission(
         mut self,
         signature: &[u8; 64],
+        issuer: Option<&[u8]>,
         root: &SchoolKey,
     ) -> Result<Self, TrustError> {
         let bytes = admission_bytes(&self.grant, &self.account_id, &self.account_key);
-        if !root.verify(&bytes, signature) {
-            return Err(TrustError::BadSignature);
+        let issuer = verify_issued(root, issuer.unwrap_or_default(), &bytes, signature)?;
+        if issuer.is_some() && self.grant.details().role == Role::Admin {
+            return Err(TrustError::NotAnOffice);
         }
         self.admission = Some(*signature);
+        self.admission_issuer = issuer.map(Box::new);
         Ok(self)
+    }
+
+    /// The office that admitted this account (`None`: the root, or not admitted).
+    #[must_use]
+    pub fn admission_issuer(&self) -> Option<&MemberCertificate> {
+        self.admission_issuer.as_deref()
     }
 
     /// Whether the root admitted this account (see [`MemberCertificate::admit`]).
@@ -132,8 +154,37 @@ impl MemberCertificate {
     /// # Errors
     /// [`TrustError`] if it is malformed, for another school, or a signature fails.
     pub fn from_proto(proto: &pb::MemberCertificate, root: &SchoolKey) -> Result<Self, TrustError> {
+        Self::parse(proto, root, true)
+    }
+
+    /// Parses an office's certificate: as [`MemberCertificate::from_bytes`], but its
+    /// grant and admission must be the root's own (an issuer has no issuer).
+    pub(crate) fn from_bytes_root_issued(
+        bytes: &[u8],
+        root: &SchoolKey,
+    ) -> Result<Self, TrustError> {
+        if bytes.len() > MAX_MEMBER_CERTIFICATE_LEN {
+            return Err(TrustError::Malformed { field: "issuer" });
+        }
+        let proto = pb::MemberCertificate::decode(bytes)
+            .map_err(|_| TrustError::Malformed { field: "issuer" })?;
+        Self::parse(&proto, root, false)
+    }
+
+    fn parse(
+        proto: &pb::MemberCertificate,
+        root: &SchoolKey,
+        allow_issuer: bool,
+    ) -> Result<Self, TrustError> {
         let malformed = |field| TrustError::Malformed { field };
-        let grant = Grant::from_proto(proto.grant.as_ref().ok_or(malformed("grant"))?, root)?;
+        if !allow_issuer && !proto.admission_issuer.is_empty() {
+            return Err(malformed("issuer"));
+        }
+        let grant = Grant::parse(
+            proto.grant.as_ref().ok_or(malformed("grant"))?,
+            root,
+            allow_issuer,
+        )?;
         let account_id = AccountId::from_slice(&proto.account_id).ok_or(malformed("account_id"))?;
         let account_key: [u8; 32] = proto
             .account_key
@@ -151,17 +202,21 @@ impl MemberCertificate {
             &binding_signature,
         )
         .map_err(|_| TrustError::BadSignature)?;
-        let admission = match proto.admission.as_slice() {
-            [] => None,
+        let (admission, admission_issuer) = match proto.admission.as_slice() {
+            [] if proto.admission_issuer.is_empty() => (None, None),
+            [] => return Err(malformed("admission_issuer")),
             bytes => {
                 let signature: [u8; 64] = bytes.try_into().map_err(|_| malformed("admission"))?;
-                if !root.verify(
+                let issuer = verify_issued(
+                    root,
+                    &proto.admission_issuer,
                     &admission_bytes(&grant, &account_id, &account_key),
                     &signature,
-                ) {
-                    return Err(TrustError::BadSignature);
+                )?;
+                if issuer.is_some() && grant.details().role == Role::Admin {
+                    return Err(TrustError::NotAnOffice);
                 }
-                Some(signature)
+                (Some(signature), issuer.map(Box::new))
             }
         };
         Ok(Self {
@@ -170,6 +225,7 @@ impl MemberCertificate {
             account_key,
             binding_signature,
             admission,
+            admission_issuer,
         })
     }
 
@@ -196,6 +252,11 @@ impl MemberCertificate {
             account_key: self.account_key.to_vec(),
             binding_signature: self.binding_signature.to_vec(),
             admission: self.admission.map(|s| s.to_vec()).unwrap_or_default(),
+            admission_issuer: self
+                .admission_issuer
+                .as_ref()
+                .map(|issuer| issuer.to_bytes())
+                .unwrap_or_default(),
         }
     }
 
@@ -269,6 +330,9 @@ pub enum UnverifiedReason {
     /// under the same grant: someone bound a copied invite code to their own account.
     /// Core cannot see this; an app that keeps the directory reports it.
     HeldByAnother,
+    /// An office (§5.8) issued or admitted this certificate, and that office is no
+    /// longer valid: its own grant expired or the school revoked it.
+    IssuerNotValid,
     /// The certificate is genuine but the school has not admitted this account yet
     /// (its admin's app confirms enrolments when it next syncs). A certificate made
     /// from a copied invite code stays like this.
@@ -290,6 +354,10 @@ impl std::fmt::Display for UnverifiedReason {
             UnverifiedReason::Revoked => "the school has revoked this sender",
             UnverifiedReason::HeldByAnother => {
                 "the school gave this certificate to someone else: do not trust this sender"
+            }
+            UnverifiedReason::IssuerNotValid => {
+                "the school office that enrolled this sender no longer acts for the school: \
+                 treat as a stranger"
             }
             UnverifiedReason::NotAdmitted => {
                 "the school has not confirmed this enrolment yet: treat as a stranger until it does"
@@ -347,6 +415,16 @@ pub fn verify_member(
     }
     if !member.is_admitted() {
         return SenderStatus::Unverified(UnverifiedReason::NotAdmitted);
+    }
+    // An office's signature counts only while the office is valid and not revoked.
+    let issuers = [member.grant.issuer(), member.admission_issuer()];
+    let office_gone = issuers.into_iter().flatten().any(|office| {
+        let grant = office.grant();
+        let valid = grant.details().valid_from <= now && now < grant.details().valid_until;
+        !valid || revocations.is_some_and(|list| list.is_revoked(&grant.id()))
+    });
+    if office_gone {
+        return SenderStatus::Unverified(UnverifiedReason::IssuerNotValid);
     }
     SenderStatus::Verified(VerifiedMember {
         display_name: details.display_name.clone(),

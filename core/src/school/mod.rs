@@ -23,6 +23,7 @@ pub(crate) mod directory;
 pub(crate) mod grant;
 pub(crate) mod invite;
 pub(crate) mod member;
+pub(crate) mod office;
 pub(crate) mod revocation;
 pub(crate) mod root;
 
@@ -36,6 +37,7 @@ pub use member::{
     MAX_MEMBER_CERTIFICATE_LEN, MemberCertificate, SenderStatus, UnverifiedReason, VerifiedMember,
     verify_member,
 };
+pub use office::{Authority, Office};
 pub use revocation::{
     MAX_REVOCATION_LIST_LEN, MAX_REVOKED, PRUNE_MARGIN_SECS, RevocationFormat, RevocationList,
     RevokedGrant, UNKNOWN_EXPIRY,

@@ -11,6 +11,8 @@ use prost::Message;
 use satchel_proto::v1 as pb;
 
 use super::grant::{Grant, GrantId};
+use super::member::MemberCertificate;
+use super::office::{Authority, verify_issued};
 use super::root::{SchoolId, SchoolKey, SchoolRoot};
 use crate::error::TrustError;
 
@@ -38,7 +40,8 @@ pub const PRUNE_MARGIN_SECS: u64 = 7 * 86_400;
 
 /// The encoded size of the largest list [`RevocationList::sign`] makes: 24 bytes per
 /// entry plus the fixed fields (for the relay's limit).
-pub const MAX_REVOCATION_LIST_LEN: usize = ENTRY_LEN * MAX_REVOKED + 128;
+pub const MAX_REVOCATION_LIST_LEN: usize =
+    ENTRY_LEN * MAX_REVOKED + 128 + super::member::MAX_MEMBER_CERTIFICATE_LEN + 4;
 
 /// The format of a revocation list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +94,8 @@ pub struct RevocationList {
     /// v2: the `valid_until` of each grant in `revoked`, same order; v1: `None`.
     expiries: Option<Vec<u64>>,
     signature: [u8; 64],
+    /// The office that signed it (`None`: the root).
+    issuer: Option<Box<MemberCertificate>>,
 }
 
 /// The fixed fields every signed list starts with.
@@ -210,7 +215,7 @@ impl RevocationList {
     /// # Errors
     /// [`TrustError::InvalidField`] for more than [`MAX_REVOKED`] entries after pruning.
     pub fn sign(
-        root: &SchoolRoot,
+        authority: &impl Authority,
         sequence: u64,
         issued_at: u64,
         mut entries: Vec<RevokedGrant>,
@@ -224,8 +229,8 @@ impl RevocationList {
         }
         let revoked: Vec<GrantId> = entries.iter().map(|entry| entry.id).collect();
         let expiries: Vec<u64> = entries.iter().map(|entry| entry.valid_until).collect();
-        let school_id = root.school_id();
-        let signature = root.sign(&signed_bytes_v2(
+        let school_id = authority.school_id();
+        let (signature, issuer) = authority.sign_object(&signed_bytes_v2(
             &school_id,
             sequence,
             issued_at,
@@ -239,6 +244,7 @@ impl RevocationList {
             revoked,
             expiries: Some(expiries),
             signature,
+            issuer: issuer.map(Box::new),
         })
     }
 
@@ -251,7 +257,7 @@ impl RevocationList {
     /// highest sequence number possible.
     pub fn successor(
         previous: Option<&Self>,
-        root: &SchoolRoot,
+        authority: &impl Authority,
         issued_at: u64,
         added: impl IntoIterator<Item = RevokedGrant>,
     ) -> Result<Self, TrustError> {
@@ -269,7 +275,7 @@ impl RevocationList {
             .map(|list| list.entries().collect())
             .unwrap_or_default();
         entries.extend(added);
-        Self::sign(root, sequence, issued_at, entries)
+        Self::sign(authority, sequence, issued_at, entries)
     }
 
     /// Signs a version 1 list (no expiries). Only for known-answer vectors and tests of
@@ -294,6 +300,7 @@ impl RevocationList {
             revoked,
             expiries: None,
             signature,
+            issuer: None,
         })
     }
 
@@ -333,6 +340,9 @@ impl RevocationList {
                             .map_err(|_| malformed("revoked_grants"))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                if !proto.issuer.is_empty() {
+                    return Err(malformed("issuer (in a version 1 list)"));
+                }
                 let signed = signed_bytes_v1(&school_id, proto.sequence, proto.issued_at, &revoked);
                 (revoked, None, signed)
             }
@@ -356,9 +366,7 @@ impl RevocationList {
         if !strictly_ascending(&revoked) {
             return Err(malformed("revoked grants order"));
         }
-        if !root.verify(&signed, &signature) {
-            return Err(TrustError::BadSignature);
-        }
+        let issuer = verify_issued(root, &proto.issuer, &signed, &signature)?;
         Ok(Self {
             school_id,
             sequence: proto.sequence,
@@ -366,6 +374,7 @@ impl RevocationList {
             revoked,
             expiries,
             signature,
+            issuer: issuer.map(Box::new),
         })
     }
 
@@ -396,8 +405,21 @@ impl RevocationList {
             signature: self.signature.to_vec(),
             version,
             revoked_entries,
+            issuer: self
+                .issuer
+                .as_ref()
+                .map(|issuer| issuer.to_bytes())
+                .unwrap_or_default(),
         }
         .encode_to_vec()
+    }
+
+    /// The office that signed this list (`None`: the root). An app accepts an
+    /// office's list only while that office is valid and not revoked by the list it
+    /// already holds.
+    #[must_use]
+    pub fn issuer(&self) -> Option<&MemberCertificate> {
+        self.issuer.as_deref()
     }
 
     /// The list's format.

@@ -43,7 +43,7 @@ async fn put_list(
         "list",
         &request.list,
         MAX_REVOCATION_LIST,
-        "the revocation list (at most 2,400,128 bytes: 100,000 grants)",
+        "the revocation list (at most 2,404,228 bytes: 100,000 grants)",
     )?;
     if request.sequence > i64::MAX as u64 {
         return Err(Error::InvalidField {
