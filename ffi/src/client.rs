@@ -70,6 +70,9 @@ pub struct Identity {
     pub fingerprint: String,
     /// Whether this device holds the school's root key.
     pub admin: bool,
+    /// Whether this device is an office of the school (an admin the root confirmed):
+    /// it invites, confirms and revokes without the root key.
+    pub office: bool,
     /// Whether the school confirmed this enrolment. Until it does, others see this
     /// person as not verified and `send` fails with `NotYetAdmitted`; `sync` picks the
     /// confirmation up.
@@ -87,6 +90,7 @@ impl From<satchel_client::Identity> for Identity {
             school_id: i.school_id.to_hex(),
             fingerprint: i.fingerprint,
             admin: i.admin,
+            office: i.office,
             admitted: i.admitted,
         }
     }

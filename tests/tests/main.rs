@@ -15,6 +15,7 @@ mod directory_rotation;
 mod fuzz_corpus;
 mod join_resume;
 mod large_mail;
+mod office;
 mod prekey_attacks;
 mod properties;
 mod relay_abuse;

@@ -71,7 +71,7 @@ async fn join(
         None
     );
     // The admin sees it waiting, with the grant key of the redeemed invite, admits it.
-    let waiting = relay.pending_admissions(root).await.unwrap();
+    let waiting = relay.pending_admissions(&as_school(root)).await.unwrap();
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].member_key, member_key.public());
     assert_eq!(&waiting[0].grant_key, contents.grant.grant_key());
@@ -87,12 +87,18 @@ async fn join(
     let signature = *admitted.admission().unwrap();
     assert_eq!(
         relay
-            .put_admissions(root, &[(member_key.public(), signature)])
+            .put_admissions(&as_school(root), &[(member_key.public(), signature)])
             .await
             .unwrap(),
         1
     );
-    assert!(relay.pending_admissions(root).await.unwrap().is_empty());
+    assert!(
+        relay
+            .pending_admissions(&as_school(root))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The member picks it up and checks it under the pinned root.
     let picked = relay
         .request_admission(&code.school_id, &member_key, &sealed)
@@ -100,7 +106,7 @@ async fn join(
         .unwrap()
         .unwrap();
     let certificate = certificate
-        .with_admission(&picked, None, &contents.root)
+        .with_admission(&picked.signature, picked.issuer.as_deref(), &contents.root)
         .unwrap();
     assert_eq!(certificate, admitted);
     // One-time prekeys go to the relay; the signed bundle goes into the directory.
@@ -173,7 +179,10 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
     let teacher_invite = invite("Ms Rivera", Role::Teacher, "5B", &mut rng);
     let parent_invite = invite("Sam's mum", Role::Parent, "5B", &mut rng);
     for i in [&teacher_invite, &parent_invite] {
-        relay.put_invite(&root, i, now() + 3_600).await.unwrap();
+        relay
+            .put_invite(&as_school(&root), i, now() + 3_600)
+            .await
+            .unwrap();
     }
 
     let mut key = None;
@@ -291,7 +300,10 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
 
     // The school revokes the teacher; the parent's client sees it on the next sync.
     let list = RevocationList::sign(&root, 1, now(), vec![(&teacher.grant).into()]).unwrap();
-    relay.put_revocations(&root, &list).await.unwrap();
+    relay
+        .put_revocations(&as_school(&root), &list)
+        .await
+        .unwrap();
     let fetched_list = relay.get_revocations(&school).await.unwrap().unwrap();
     let list = RevocationList::from_bytes(&fetched_list, &root.public()).unwrap();
     assert_eq!(
@@ -319,4 +331,9 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
         other => panic!("{other:?}"),
     }
     server.shutdown().await;
+}
+
+/// The root as the signer of requests only the school may make.
+fn as_school(root: &satchel_core::school::SchoolRoot) -> satchel_core::school::SchoolAuthority {
+    satchel_core::school::SchoolAuthority::Root(Box::new(root.clone()))
 }

@@ -123,7 +123,10 @@ async fn a_school_with_20000_grants_and_5000_revocations() {
     for (i, grant) in school_grants.iter().enumerate() {
         assert_eq!(parsed.is_revoked(&grant.id), i % 4 == 0);
     }
-    relay_client.put_revocations(&root, &list).await.unwrap();
+    relay_client
+        .put_revocations(&as_school(&root), &list)
+        .await
+        .unwrap();
 
     // A member's client: the first sync fetches the new list, the next gets a 304.
     let started = Instant::now();
@@ -197,7 +200,10 @@ async fn an_admin_revoke_after_grants_expired_publishes_a_smaller_list() {
         old_ids.clone(),
     )
     .unwrap();
-    relay_client.put_revocations(&root, &v1).await.unwrap();
+    relay_client
+        .put_revocations(&as_school(&root), &v1)
+        .await
+        .unwrap();
 
     // The admin revokes an unused invite: the v1 entries all stay.
     assert_eq!(admin.revoke("Ms Rivera").await.unwrap(), 1);
@@ -230,7 +236,10 @@ async fn an_admin_revoke_after_grants_expired_publishes_a_smaller_list() {
     // Signed before they expired (so they are still listed).
     let before = RevocationList::sign(&root, 3, now - 3 * 365 * DAY, entries).unwrap();
     assert_eq!(before.revoked().len(), 2_551);
-    relay_client.put_revocations(&root, &before).await.unwrap();
+    relay_client
+        .put_revocations(&as_school(&root), &before)
+        .await
+        .unwrap();
 
     assert_eq!(admin.revoke("Mr Oak").await.unwrap(), 1);
     let after = relay_client
@@ -329,4 +338,9 @@ mod properties {
             TrustError::WrongSchool
         );
     }
+}
+
+/// The root as the signer of requests only the school may make.
+fn as_school(root: &satchel_core::school::SchoolRoot) -> satchel_core::school::SchoolAuthority {
+    satchel_core::school::SchoolAuthority::Root(Box::new(root.clone()))
 }

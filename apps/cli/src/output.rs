@@ -248,6 +248,8 @@ impl Output {
             me.role,
             if me.admin {
                 " (holds the school root key)"
+            } else if me.office {
+                " (an office of the school: invites, confirms and revokes)"
             } else {
                 ""
             }

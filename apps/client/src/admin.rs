@@ -122,7 +122,7 @@ impl Client {
         if name.is_empty() {
             return Err(ClientError::EmptyName);
         }
-        let root = self.root()?;
+        let root = self.authority()?;
         let profile = self.profile()?;
         let now = now_secs();
         let request = GrantRequest {
@@ -175,7 +175,7 @@ impl Client {
     /// # Errors
     /// [`ClientError::NotAdmin`] on other devices; relay or store errors.
     pub async fn invites(&mut self) -> Result<Vec<IssuedInviteStatus>, ClientError> {
-        self.root()?;
+        self.authority()?;
         self.refresh_revocations().await?;
         self.refresh_directory().await?;
         let profile = self.profile()?;
@@ -231,9 +231,9 @@ impl Client {
     /// # Errors
     /// [`ClientError::UnknownContact`] if nothing has that name or id; relay errors.
     pub async fn revoke(&mut self, name: &str) -> Result<usize, ClientError> {
-        let root = self.root()?;
+        let root = self.authority()?;
         self.refresh_directory().await?;
-        let root_key = root.public();
+        let root_key = self.profile()?.root_key;
         let wanted = name.trim().to_lowercase();
         let by_id = wanted.len() >= 8 && wanted.chars().all(|c| c.is_ascii_hexdigit());
         let matches = |grant: &[u8; 16], person: &str| {

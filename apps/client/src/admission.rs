@@ -44,16 +44,17 @@ impl Client {
             &profile.member_key.public(),
             &mut os_rng(),
         )?;
-        let Some(signature) = relay
+        let Some(admission) = relay
             .request_admission(&profile.school_id, &profile.member_key, &sealed)
             .await?
         else {
             return Ok(false);
         };
-        let member = profile
-            .member
-            .clone()
-            .with_admission(&signature, None, &profile.root_key)?;
+        let member = profile.member.clone().with_admission(
+            &admission.signature,
+            admission.issuer.as_deref(),
+            &profile.root_key,
+        )?;
         let Some(mut profile) = self.profile.take() else {
             return Err(ClientError::NotEnrolled);
         };
@@ -72,7 +73,7 @@ impl Client {
     /// # Errors
     /// [`ClientError::NotAdmin`] on other devices; relay or store errors.
     pub async fn confirm_new_members(&mut self) -> Result<usize, ClientError> {
-        let root = self.root()?;
+        let root = self.authority()?;
         let relay = self.relay()?;
         let waiting = relay.pending_admissions(&root).await?;
         if waiting.is_empty() {
@@ -83,7 +84,7 @@ impl Client {
         // A request may be sealed under an older directory key (an invite issued before
         // the last rotation).
         let directory_keys: Vec<_> = self.profile()?.directory_keys().cloned().collect();
-        let root_key = root.public();
+        let root_key = self.profile()?.root_key;
         let mut admitted: HashMap<([u8; 16], [u8; 16]), MemberCertificate> = HashMap::new();
         let mut signatures = Vec::new();
         for member in waiting {
@@ -137,7 +138,7 @@ impl Client {
         admitted: &HashMap<([u8; 16], [u8; 16]), MemberCertificate>,
     ) -> Result<Vec<ContactRecord>, ClientError> {
         self.refresh_directory().await?;
-        let root = self.root()?;
+        let root = self.authority()?;
         let relay = self.relay()?;
         let profile = self.profile()?;
         let mut rewritten = Vec::new();

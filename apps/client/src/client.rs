@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use satchel_core::Account;
 use satchel_core::DeviceCertificate;
-use satchel_core::school::{SchoolRoot, SenderStatus, verify_member};
+use satchel_core::school::{Office, SchoolAuthority, SchoolRoot, SenderStatus, verify_member};
 
 use crate::error::ClientError;
 use crate::profile::{PROFILE_KEY, Profile};
@@ -180,6 +180,41 @@ impl Client {
 
     pub(crate) fn account(&self) -> Result<Account, ClientError> {
         self.store.account()?.ok_or(ClientError::NotEnrolled)
+    }
+
+    /// Whether this device acts for the school: it holds the root key, or it is an
+    /// office (an admin the root admitted, `docs/PROTOCOL.md` §5.8).
+    pub(crate) fn acts_for_school(&self) -> Result<bool, ClientError> {
+        let profile = self.profile()?;
+        Ok(profile.admin || profile.member.is_office())
+    }
+
+    /// Who this device signs the school's objects as: the root (the admin's device,
+    /// its key unwrapped from its own file) or an office, which acts only while the
+    /// school vouches for it.
+    ///
+    /// # Errors
+    /// [`ClientError::NotAdmin`] on other devices; [`ClientError::MembershipEnded`] for
+    /// an office that was revoked or expired.
+    pub(crate) fn authority(&self) -> Result<SchoolAuthority, ClientError> {
+        let profile = self.profile()?;
+        if profile.admin {
+            return Ok(SchoolAuthority::Root(Box::new(self.root()?)));
+        }
+        if !profile.member.is_office() {
+            return Err(ClientError::NotAdmin);
+        }
+        let account = self.account()?;
+        if let SenderStatus::Unverified(reason) =
+            self.status_of(Some(&profile.member.to_bytes()), account.certificate())?
+        {
+            return Err(ClientError::MembershipEnded { reason });
+        }
+        Ok(SchoolAuthority::Office(Box::new(Office::new(
+            &account,
+            profile.member.clone(),
+            &profile.root_key,
+        )?)))
     }
 
     /// The school's root key, unwrapped from its own file (admin only).

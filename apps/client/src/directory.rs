@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use satchel_core::school::{DirectoryEntry, RevocationList, Role};
+use satchel_core::school::{DirectoryEntry, RevocationList, Role, office_acts};
 use satchel_core::{AccountId, DirectoryError, PrekeyBundle};
 
 use crate::client::{Client, now_secs};
@@ -55,10 +55,19 @@ impl Client {
             return Ok(());
         };
         let list = RevocationList::from_bytes(&bytes, &profile.root_key)?;
-        let newer = profile
-            .revocations
-            .as_ref()
-            .is_none_or(|current| list.sequence() > current.sequence());
+        // An office's list counts only while that office acts for the school: valid
+        // now, and revoked neither by the list held nor by this one (a revoked office
+        // cannot publish its way back).
+        let from_acting_office = list.issuer().is_none_or(|office| {
+            let now = now_secs();
+            office_acts(office, now, profile.revocations.as_ref())
+                && office_acts(office, now, Some(&list))
+        });
+        let newer = from_acting_office
+            && profile
+                .revocations
+                .as_ref()
+                .is_none_or(|current| list.sequence() > current.sequence());
         if newer && let Some(mut profile) = self.profile.take() {
             profile.revocations = Some(list);
             self.save_profile(profile)?;

@@ -34,7 +34,7 @@ impl Client {
     /// to each current member's devices. Call after the revocation list that motivated
     /// it is in the profile. Returns how many devices the key was sent to.
     pub(crate) async fn rotate_directory_key(&mut self) -> Result<usize, ClientError> {
-        let root = self.root()?;
+        let root = self.authority()?;
         self.refresh_directory().await?;
         let relay = self.relay()?;
         let mut profile = self.profile.take().ok_or(ClientError::NotEnrolled)?;
@@ -78,7 +78,7 @@ impl Client {
             return Ok(());
         }
         let update = DirectoryKeyUpdate::sign(
-            &self.root()?,
+            &self.authority()?,
             profile.directory_epoch,
             profile.directory_key.clone(),
         );
@@ -107,7 +107,7 @@ impl Client {
     /// Re-seals one member's entry under the current directory key, as the root.
     async fn reseal_as_root(
         &self,
-        root: &satchel_core::school::SchoolRoot,
+        root: &satchel_core::school::SchoolAuthority,
         contact: &ContactRecord,
         bundle: PrekeyBundle,
     ) -> Result<(), ClientError> {
@@ -179,11 +179,19 @@ impl Client {
 pub(crate) fn keep_received_directory_key(
     w: &crate::store::Writer<'_>,
     root: &satchel_core::school::SchoolKey,
+    revocations: Option<&satchel_core::school::RevocationList>,
     update: &pb::DirectoryKeyUpdate,
 ) -> Result<(), crate::store::StoreError> {
     let Ok(verified) = DirectoryKeyUpdate::from_proto(update, root) else {
         return Ok(());
     };
+    // An office's key counts only while that office acts for the school.
+    if verified
+        .issuer()
+        .is_some_and(|office| !satchel_core::school::office_acts(office, now_secs(), revocations))
+    {
+        return Ok(());
+    }
     let kept_epoch = w
         .meta(RECEIVED_DIRECTORY_KEY)?
         .and_then(|bytes| pb::DirectoryKeyUpdate::decode(bytes.as_slice()).ok())

@@ -4,7 +4,7 @@
 use satchel_core::relay_request::RequestKey;
 use satchel_core::school::{
     DirectoryEntry, DirectoryKey, EntryId, GrantRequest, Invite, InviteCode, JoinKeys, Role,
-    SchoolId, SchoolRoot,
+    SchoolAuthority, SchoolId, SchoolRoot,
 };
 use satchel_core::{Account, AccountId, BundleId, os_rng};
 use zeroize::Zeroizing;
@@ -51,6 +51,9 @@ pub struct Identity {
     pub fingerprint: String,
     /// Whether this device holds the school's root key.
     pub admin: bool,
+    /// Whether this device is an office of the school: an admin the root confirmed,
+    /// which invites, confirms and revokes without holding the root key.
+    pub office: bool,
     /// Whether the school confirmed this enrolment (its root admitted this account).
     /// Until it does, others see this device as a stranger and sending is refused.
     pub admitted: bool,
@@ -102,7 +105,11 @@ impl Client {
         };
         let invite = Invite::create(&root, name, request, &directory_key, relay_url, &mut rng)?;
         relay
-            .put_invite(&root, &invite, now + INVITE_LIFETIME_SECS)
+            .put_invite(
+                &SchoolAuthority::Root(Box::new(root.clone())),
+                &invite,
+                now + INVITE_LIFETIME_SECS,
+            )
             .await?;
         let file = KeyFile::wrap_secret(&root.to_secret_bytes(), &self.key)?;
         private_fs::write_private_file(&self.home.join(ROOT_KEY_FILE), &file.to_bytes())?;
@@ -222,6 +229,7 @@ impl Client {
             school_id: profile.school_id,
             fingerprint: account.fingerprint().to_string(),
             admin: profile.admin,
+            office: !profile.admin && profile.member.is_office(),
             admitted: profile.member.is_admitted(),
         })
     }

@@ -6,14 +6,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, StatusCode};
 use satchel_core::os_rng;
 use satchel_core::relay_request::{RelayRequest, RequestKey};
-use satchel_core::school::{EntryId, Invite, JoinKeys, RevocationList, SchoolId, SchoolRoot};
+use satchel_core::school::{
+    Authority, EntryId, Invite, JoinKeys, RevocationList, SchoolAuthority, SchoolId, SchoolRoot,
+};
 use satchel_core::{BundleError, BundleId, Envelope, QueueKeys, SignedOneTimePrekey};
 pub use satchel_relay_api::ErrorCode;
 use satchel_relay_api::{
     AUTH_HEADER, AckRequest, Admission, AdmissionRequest, AdmissionResponse, AuthValue,
     CreateQueueRequest, CreatedQueue, Deposited, DirectoryEntryPut, DirectoryList, ErrorBody,
-    FetchResponse, InviteResponse, KEY_HEADER, MAX_PENDING_IDS, PendingAdmissions, PendingResponse,
-    PrekeyCount, PrekeyUpload, PutAdmissionsRequest, PutAdmissionsResponse,
+    FetchResponse, InviteResponse, KEY_HEADER, MAX_PENDING_IDS, OFFICE_HEADER, PendingAdmissions,
+    PendingResponse, PrekeyCount, PrekeyUpload, PutAdmissionsRequest, PutAdmissionsResponse,
     PutDirectoryEntryRequest, PutInviteRequest, PutRevocationsRequest, REGISTRATION_HEADER,
     RedeemInviteRequest, RedeemInviteResponse, RegisterSchoolRequest, RegisterSchoolResponse,
     Revocations, RevokeMembersRequest, RevokeMembersResponse, TakenPrekey, UploadedPrekey, paths,
@@ -429,7 +431,8 @@ enum Retry {
 /// Who signs a request.
 enum Signer<'a> {
     None,
-    Root(&'a SchoolRoot),
+    /// The root or an office, for requests only the school may make.
+    School(&'a SchoolAuthority),
     /// The root, registering its school with the operator's token (if any).
     Registration(&'a SchoolRoot, Option<&'a str>),
     Join(&'a JoinKeys),
@@ -471,6 +474,16 @@ fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// An admission as the relay hands it to the member (unverified: the member checks it
+/// under the school root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedAdmission {
+    /// The signature.
+    pub signature: [u8; 64],
+    /// The office that signed it (its encoded certificate); `None`: the root.
+    pub issuer: Option<Vec<u8>>,
 }
 
 /// A member waiting to be admitted, as the relay lists it (nothing here is trusted:
@@ -624,7 +637,9 @@ impl RelayClient {
         let signed = RelayRequest::new(method.as_str(), path, now(), &body, &mut os_rng());
         let signature = match &signer {
             Signer::None => None,
-            Signer::Root(root) | Signer::Registration(root, _) => Some(root.sign_request(&signed)),
+            Signer::Registration(root, _) => Some(root.sign_request(&signed)),
+            Signer::School(SchoolAuthority::Root(root)) => Some(root.sign_request(&signed)),
+            Signer::School(SchoolAuthority::Office(office)) => Some(office.sign_request(&signed)),
             Signer::Join(keys) => Some(keys.sign_request(&signed)),
             Signer::Key(key) => Some(key.sign_request(&signed)),
             Signer::Queue(queue) => Some(queue.prove(&signed.message())),
@@ -640,6 +655,10 @@ impl RelayClient {
         if let Signer::Key(key) = *signer {
             // Tells the relay which member key signed (directory writes).
             request = request.header(KEY_HEADER, b64(&key.public()));
+        }
+        if let Signer::School(SchoolAuthority::Office(office)) = *signer {
+            // The relay checks the office's certificate before accepting its signature.
+            request = request.header(OFFICE_HEADER, b64(&office.certificate().to_bytes()));
         }
         if let Signer::Registration(_, Some(token)) = *signer {
             request = request.header(REGISTRATION_HEADER, token);
@@ -774,18 +793,18 @@ impl RelayClient {
     /// [`RelayError`].
     pub async fn put_invite(
         &self,
-        root: &SchoolRoot,
+        school: &SchoolAuthority,
         invite: &Invite,
         expires_at: u64,
     ) -> Result<(), RelayError> {
-        let path = paths::invite(&root.school_id().to_hex(), &hex::encode(invite.lookup_id));
+        let path = paths::invite(&school.school_id().to_hex(), &hex::encode(invite.lookup_id));
         let body = PutInviteRequest {
             record: b64(&invite.record),
             redeem_key: b64(&invite.redeem_key),
             // Past 2^63 seconds is as good as never.
             expires_at: i64::try_from(expires_at).unwrap_or(i64::MAX),
         };
-        self.call_json_no_content(Method::PUT, &path, &body, Signer::Root(root))
+        self.call_json_no_content(Method::PUT, &path, &body, Signer::School(school))
             .await
     }
 
@@ -795,12 +814,18 @@ impl RelayClient {
     /// [`RelayError`].
     pub async fn delete_invite(
         &self,
-        root: &SchoolRoot,
+        school: &SchoolAuthority,
         lookup_id: &[u8; 16],
     ) -> Result<(), RelayError> {
-        let path = paths::invite(&root.school_id().to_hex(), &hex::encode(lookup_id));
-        self.call(Method::DELETE, &path, Vec::new(), true, Signer::Root(root))
-            .await?;
+        let path = paths::invite(&school.school_id().to_hex(), &hex::encode(lookup_id));
+        self.call(
+            Method::DELETE,
+            &path,
+            Vec::new(),
+            true,
+            Signer::School(school),
+        )
+        .await?;
         Ok(())
     }
 
@@ -844,15 +869,15 @@ impl RelayClient {
     /// [`RelayError`].
     pub async fn put_revocations(
         &self,
-        root: &SchoolRoot,
+        school: &SchoolAuthority,
         list: &RevocationList,
     ) -> Result<(), RelayError> {
-        let path = paths::revocations(&root.school_id().to_hex());
+        let path = paths::revocations(&school.school_id().to_hex());
         let body = PutRevocationsRequest {
             list: b64(&list.to_bytes()),
             sequence: list.sequence(),
         };
-        self.call_json_no_content(Method::PUT, &path, &body, Signer::Root(root))
+        self.call_json_no_content(Method::PUT, &path, &body, Signer::School(school))
             .await
     }
 
@@ -864,17 +889,17 @@ impl RelayClient {
     /// [`RelayError`].
     pub async fn revoke_members(
         &self,
-        root: &SchoolRoot,
+        school: &SchoolAuthority,
         grant_keys: &[[u8; 32]],
         invites: &[[u8; 16]],
     ) -> Result<u64, RelayError> {
-        let path = paths::revoked_members(&root.school_id().to_hex());
+        let path = paths::revoked_members(&school.school_id().to_hex());
         let body = RevokeMembersRequest {
             grant_keys: grant_keys.iter().map(|key| b64(key)).collect(),
             invites: invites.iter().map(hex::encode).collect(),
         };
         let answer: RevokeMembersResponse = self
-            .call_json(Method::POST, &path, &body, Signer::Root(root))
+            .call_json(Method::POST, &path, &body, Signer::School(school))
             .await?;
         Ok(answer.revoked)
     }
@@ -947,15 +972,15 @@ impl RelayClient {
     /// [`RelayError`].
     pub async fn put_directory_entry_as_root(
         &self,
-        root: &SchoolRoot,
+        school: &SchoolAuthority,
         entry: &EntryId,
         blob: &[u8],
     ) -> Result<(), RelayError> {
         let path =
-            paths::directory_entry(&root.school_id().to_hex(), &hex::encode(entry.as_bytes()));
+            paths::directory_entry(&school.school_id().to_hex(), &hex::encode(entry.as_bytes()));
         let body = PutDirectoryEntryRequest { entry: b64(blob) };
         let _: DirectoryEntryPut = self
-            .call_json(Method::PUT, &path, &body, Signer::Root(root))
+            .call_json(Method::PUT, &path, &body, Signer::School(school))
             .await?;
         Ok(())
     }
@@ -972,7 +997,7 @@ impl RelayClient {
         school: &SchoolId,
         member_key: &RequestKey,
         sealed_certificate: &[u8],
-    ) -> Result<Option<[u8; 64]>, RelayError> {
+    ) -> Result<Option<ReceivedAdmission>, RelayError> {
         let path = paths::admission(&school.to_hex());
         let body = AdmissionRequest {
             sealed_certificate: b64(sealed_certificate),
@@ -980,14 +1005,18 @@ impl RelayClient {
         let answer: AdmissionResponse = self
             .call_json(Method::POST, &path, &body, Signer::Key(member_key))
             .await?;
-        answer
-            .admission
-            .map(|text| {
-                unb64(&text, "admission")?
-                    .try_into()
-                    .map_err(|_| RelayError::Unexpected("admission"))
-            })
-            .transpose()
+        let Some(text) = answer.admission else {
+            return Ok(None);
+        };
+        Ok(Some(ReceivedAdmission {
+            signature: unb64(&text, "admission")?
+                .try_into()
+                .map_err(|_| RelayError::Unexpected("admission"))?,
+            issuer: answer
+                .admission_issuer
+                .map(|text| unb64(&text, "admission_issuer"))
+                .transpose()?,
+        }))
     }
 
     /// The certificates members handed in that wait for the admin (at most
@@ -997,11 +1026,11 @@ impl RelayClient {
     /// [`RelayError`].
     pub async fn pending_admissions(
         &self,
-        root: &SchoolRoot,
+        school: &SchoolAuthority,
     ) -> Result<Vec<WaitingMember>, RelayError> {
-        let path = paths::admissions(&root.school_id().to_hex());
+        let path = paths::admissions(&school.school_id().to_hex());
         let answer: PendingAdmissions = self
-            .call_empty(Method::GET, &path, Signer::Root(root))
+            .call_empty(Method::GET, &path, Signer::School(school))
             .await?;
         answer
             .pending
@@ -1028,10 +1057,10 @@ impl RelayClient {
     /// [`RelayError`].
     pub async fn put_admissions(
         &self,
-        root: &SchoolRoot,
+        school: &SchoolAuthority,
         admissions: &[([u8; 32], [u8; 64])],
     ) -> Result<u64, RelayError> {
-        let path = paths::admissions(&root.school_id().to_hex());
+        let path = paths::admissions(&school.school_id().to_hex());
         let body = PutAdmissionsRequest {
             admissions: admissions
                 .iter()
@@ -1042,7 +1071,7 @@ impl RelayClient {
                 .collect(),
         };
         let answer: PutAdmissionsResponse = self
-            .call_json(Method::PUT, &path, &body, Signer::Root(root))
+            .call_json(Method::PUT, &path, &body, Signer::School(school))
             .await?;
         Ok(answer.stored)
     }

@@ -205,7 +205,7 @@ impl Client {
         self.refresh_revocations().await?;
         // The admin's device confirms new members first, so that the directory read
         // next shows them admitted.
-        let admitted = if self.profile()?.admin {
+        let admitted = if self.acts_for_school()? {
             self.confirm_new_members().await?
         } else {
             0
@@ -502,7 +502,7 @@ fn receive_one(
                     }
                 },
             };
-            store_message(w, verifier.root, status, row.session.peer(), &plaintext)
+            store_message(w, verifier, status, row.session.peer(), &plaintext)
         }
         Opened::New {
             session,
@@ -525,7 +525,7 @@ fn receive_one(
             account.commit_accepted(&handshake);
             state.account_changed = true;
             let status = verifier.status(w, Some(&sender_certificate), session.peer())?;
-            store_message(w, verifier.root, status, session.peer(), &plaintext)
+            store_message(w, verifier, status, session.peer(), &plaintext)
         }
     }
 }
@@ -534,7 +534,7 @@ fn receive_one(
 /// verified state now.
 fn store_message(
     w: &Writer<'_>,
-    root: &SchoolKey,
+    verifier: &Verifier<'_>,
     status: SenderStatus,
     peer: &DeviceCertificate,
     plaintext: &[u8],
@@ -544,7 +544,12 @@ fn store_message(
     };
     if let Some(pb::content::Body::DirectoryKey(update)) = &content.body {
         // Whoever sent it, only a key the school root signed is kept.
-        crate::directory_key::keep_received_directory_key(w, root, update)?;
+        crate::directory_key::keep_received_directory_key(
+            w,
+            verifier.root,
+            verifier.revocations,
+            update,
+        )?;
         return Ok(Outcome::Nothing);
     }
     let Some(pb::content::Body::Text(text)) = content.body else {

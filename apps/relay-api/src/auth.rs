@@ -15,6 +15,11 @@ pub const KEY_HEADER: &str = "satchel-key";
 /// (`POST /v1/schools`).
 pub const REGISTRATION_HEADER: &str = "satchel-registration";
 
+/// The header in which an office (`docs/PROTOCOL.md` §5.8) sends its member certificate
+/// (base64url) with a request it signed with its account key, where the school root's
+/// signature is otherwise needed.
+pub const OFFICE_HEADER: &str = "satchel-office";
+
 /// A parsed `Satchel-Auth` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthValue {

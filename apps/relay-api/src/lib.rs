@@ -47,7 +47,9 @@ use serde::{Deserialize, Serialize};
 
 mod auth;
 
-pub use auth::{AUTH_HEADER, AuthParseError, AuthValue, KEY_HEADER, REGISTRATION_HEADER};
+pub use auth::{
+    AUTH_HEADER, AuthParseError, AuthValue, KEY_HEADER, OFFICE_HEADER, REGISTRATION_HEADER,
+};
 
 /// The most receive ids in one pending-mail query.
 pub const MAX_PENDING_IDS: usize = 10_000;
@@ -320,6 +322,10 @@ pub struct AdmissionResponse {
     /// The root's admission signature (64 bytes, base64url without padding), or `None`
     /// while the admin has not admitted this member yet.
     pub admission: Option<String>,
+    /// When an office admitted the member: the office's member certificate (base64url),
+    /// which the member verifies the admission with.
+    #[serde(default)]
+    pub admission_issuer: Option<String>,
 }
 
 /// Certificates waiting for the admin (`GET /v1/schools/{school_id}/admissions`,

@@ -418,11 +418,10 @@ pub fn verify_member(
     }
     // An office's signature counts only while the office is valid and not revoked.
     let issuers = [member.grant.issuer(), member.admission_issuer()];
-    let office_gone = issuers.into_iter().flatten().any(|office| {
-        let grant = office.grant();
-        let valid = grant.details().valid_from <= now && now < grant.details().valid_until;
-        !valid || revocations.is_some_and(|list| list.is_revoked(&grant.id()))
-    });
+    let office_gone = issuers
+        .into_iter()
+        .flatten()
+        .any(|office| !super::office::office_acts(office, now, revocations));
     if office_gone {
         return SenderStatus::Unverified(UnverifiedReason::IssuerNotValid);
     }

@@ -37,7 +37,7 @@ pub use member::{
     MAX_MEMBER_CERTIFICATE_LEN, MemberCertificate, SenderStatus, UnverifiedReason, VerifiedMember,
     verify_member,
 };
-pub use office::{Authority, Office};
+pub use office::{Authority, Office, SchoolAuthority, office_acts};
 pub use revocation::{
     MAX_REVOCATION_LIST_LEN, MAX_REVOKED, PRUNE_MARGIN_SECS, RevocationFormat, RevocationList,
     RevokedGrant, UNKNOWN_EXPIRY,

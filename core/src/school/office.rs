@@ -108,6 +108,48 @@ impl Office {
     pub fn certificate(&self) -> &MemberCertificate {
         &self.certificate
     }
+
+    /// Signs a relay request made as this office (the relay checks the certificate,
+    /// sent along, before accepting it where the root's signature is needed). The
+    /// request label keeps these signatures apart from school objects.
+    #[must_use]
+    pub fn sign_request(&self, request: &crate::relay_request::RelayRequest<'_>) -> [u8; 64] {
+        self.key.sign(&request.message())
+    }
+}
+
+/// The root or an office, whichever this device is (an app holds one or the other).
+#[derive(Debug, Clone)]
+pub enum SchoolAuthority {
+    /// The school's root key.
+    Root(Box<SchoolRoot>),
+    /// An office of the school.
+    Office(Box<Office>),
+}
+
+impl sealed::Sealed for SchoolAuthority {}
+
+impl Authority for SchoolAuthority {
+    fn school_id(&self) -> SchoolId {
+        match self {
+            Self::Root(root) => Authority::school_id(root.as_ref()),
+            Self::Office(office) => office.school_id(),
+        }
+    }
+
+    fn root_key(&self) -> SchoolKey {
+        match self {
+            Self::Root(root) => root.root_key(),
+            Self::Office(office) => office.root_key(),
+        }
+    }
+
+    fn sign_object(&self, message: &[u8]) -> ([u8; 64], Option<MemberCertificate>) {
+        match self {
+            Self::Root(root) => root.sign_object(message),
+            Self::Office(office) => office.sign_object(message),
+        }
+    }
 }
 
 impl Authority for Office {
@@ -135,15 +177,39 @@ impl std::fmt::Debug for Office {
     }
 }
 
+/// Whether `office` may act for the school at `now`: its grant is valid then and not in
+/// `revocations`. Apps check this before adopting a revocation list or a directory key
+/// an office signed; [`super::verify_member`] checks it for what an office vouched for.
+#[must_use]
+pub fn office_acts(
+    office: &MemberCertificate,
+    now: u64,
+    revocations: Option<&super::RevocationList>,
+) -> bool {
+    let grant = office.grant();
+    let valid = grant.details().valid_from <= now && now < grant.details().valid_until;
+    valid && !revocations.is_some_and(|list| list.is_revoked(&grant.id()))
+}
+
 /// An office certificate: role admin, issued and admitted by the root itself.
 fn check_office(certificate: &MemberCertificate) -> Result<(), TrustError> {
-    let root_issued = certificate.grant().issuer().is_none()
-        && certificate.admission_issuer().is_none()
-        && certificate.is_admitted();
-    if certificate.grant().details().role != Role::Admin || !root_issued {
-        return Err(TrustError::NotAnOffice);
+    if certificate.is_office() {
+        Ok(())
+    } else {
+        Err(TrustError::NotAnOffice)
     }
-    Ok(())
+}
+
+impl MemberCertificate {
+    /// Whether this certificate makes its holder an office (§5.8): role admin, granted
+    /// and admitted by the root itself. Says nothing about validity or revocation.
+    #[must_use]
+    pub fn is_office(&self) -> bool {
+        self.grant().issuer().is_none()
+            && self.admission_issuer().is_none()
+            && self.is_admitted()
+            && self.grant().details().role == Role::Admin
+    }
 }
 
 /// Verifies `signature` over the root's `message` for an object: by the root when

@@ -22,7 +22,6 @@ use satchel_relay_api::{
     PutAdmissionsRequest, PutAdmissionsResponse,
 };
 
-use super::invites::school_root;
 use super::prekeys::SIGNATURE_64;
 use super::schools::unexpected;
 use super::{AppState, KEY_32, b64, decode_blob, decode_fixed, parse_id, parse_json};
@@ -89,6 +88,7 @@ async fn request_admission(
     }
     Ok(Json(AdmissionResponse {
         admission: member.admission.map(|signature| b64(&signature)),
+        admission_issuer: member.admission_issuer.map(|issuer| b64(&issuer)),
     }))
 }
 
@@ -99,7 +99,7 @@ async fn pending(
     signed: SignedRequest,
 ) -> Result<Json<PendingAdmissions>> {
     let school_id = parse_id("school id", &school_id)?;
-    signed.verify(&school_root(&state, school_id).await?)?;
+    super::school_authority::verify_school(&state, school_id, &signed).await?;
     let limit = u32::try_from(MAX_ADMISSIONS).unwrap_or(u32::MAX);
     let pending = state
         .read(move |store| store.pending_admissions(&school_id, limit))
@@ -138,12 +138,18 @@ async fn put_admissions(
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    signed.verify(&school_root(&state, school_id).await?)?;
+    let signer = super::school_authority::verify_school(&state, school_id, &signed).await?;
+    // An office's admissions carry its certificate, for members to verify.
+    let issuer = match signer {
+        super::school_authority::SchoolSigner::Root => None,
+        super::school_authority::SchoolSigner::Office(certificate) => Some(certificate),
+    };
     match state
         .writer
         .submit_one(WriteOp::PutAdmissions {
             school_id,
             admissions,
+            issuer,
         })
         .await?
     {

@@ -39,6 +39,13 @@ async fn writer(
     school_id: Id16,
     entry_id: Id16,
 ) -> Result<DirectoryWriter> {
+    if signed
+        .headers
+        .contains_key(satchel_relay_api::OFFICE_HEADER)
+    {
+        super::school_authority::verify_school(state, school_id, signed).await?;
+        return Ok(DirectoryWriter::Root);
+    }
     let root = school_root(state, school_id).await?;
     if let Some(key) = signed.named_key()? {
         signed.verify(&key)?;

@@ -64,7 +64,7 @@ async fn put_invite(
             expected: "a unix time in the future",
         });
     }
-    signed.verify(&school_root(&state, school_id).await?)?;
+    super::school_authority::verify_school(&state, school_id, &signed).await?;
     match state
         .writer
         .submit_one(WriteOp::PutInvite {
@@ -149,7 +149,7 @@ async fn delete_invite(
     signed: SignedRequest,
 ) -> Result<StatusCode> {
     let (school_id, lookup_id) = ids(&school_id, &lookup_id)?;
-    signed.verify(&school_root(&state, school_id).await?)?;
+    super::school_authority::verify_school(&state, school_id, &signed).await?;
     match state
         .writer
         .submit_one(WriteOp::DeleteInvite {

@@ -13,7 +13,6 @@ use axum::routing::post;
 use axum::{Json, Router};
 use satchel_relay_api::{MAX_REVOKE_MEMBERS, RevokeMembersRequest, RevokeMembersResponse};
 
-use super::invites::school_root;
 use super::schools::unexpected;
 use super::{AppState, KEY_32, decode_fixed, parse_id, parse_json};
 use crate::auth::SignedRequest;
@@ -52,7 +51,7 @@ async fn revoke_members(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    signed.verify(&school_root(&state, school_id).await?)?;
+    super::school_authority::verify_school(&state, school_id, &signed).await?;
     match state
         .writer
         .submit_one(WriteOp::RevokeMembers {

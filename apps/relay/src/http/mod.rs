@@ -10,6 +10,7 @@ pub mod prekeys;
 pub mod push;
 pub mod queues;
 pub mod revocations;
+pub mod school_authority;
 pub mod schools;
 pub mod take_limit;
 

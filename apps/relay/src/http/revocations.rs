@@ -9,7 +9,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use satchel_relay_api::{PutRevocationsRequest, Revocations};
 
-use super::invites::school_root;
 use super::schools::unexpected;
 use super::{AppState, b64, decode_blob, parse_id, parse_json};
 use crate::auth::SignedRequest;
@@ -51,7 +50,7 @@ async fn put_list(
             expected: "an integer below 2^63",
         });
     }
-    signed.verify(&school_root(&state, school_id).await?)?;
+    super::school_authority::verify_school(&state, school_id, &signed).await?;
     match state
         .writer
         .submit_one(WriteOp::PutRevocations {

@@ -243,6 +243,8 @@ pub enum WriteOp {
         school_id: Id16,
         /// Member key and admission signature (opaque to the relay).
         admissions: Vec<(PublicKey, [u8; 64])>,
+        /// The office that signed them (its encoded certificate); `None`: the root.
+        issuer: Option<Vec<u8>>,
     },
     /// Delete invites that expired before `now`.
     PurgeInvites {
@@ -334,6 +336,8 @@ pub struct Member {
     pub certificate: Option<Vec<u8>>,
     /// The root's admission of that certificate, once the admin signed it.
     pub admission: Option<[u8; 64]>,
+    /// The office that signed the admission (its encoded certificate); `None`: the root.
+    pub admission_issuer: Option<Vec<u8>>,
 }
 
 /// A member waiting to be admitted.
@@ -403,6 +407,13 @@ pub trait RelayStore: Send + Sync + 'static {
         lookup_id: &Id16,
         now: i64,
     ) -> Result<Option<Invite>, StoreError>;
+
+    /// Whether the school revoked the grant whose key is `grant_key`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn is_revoked_grant(&self, school_id: &Id16, grant_key: &PublicKey)
+    -> Result<bool, StoreError>;
 
     /// Whether a school revoked the membership of `member_key`.
     ///

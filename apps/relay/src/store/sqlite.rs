@@ -283,6 +283,12 @@ CREATE INDEX members_pending ON members (school_id, member_key)
     WHERE certificate IS NOT NULL AND admission IS NULL;
 ";
 
+/// Version 10: offices. An admission an office signed keeps the office's certificate,
+/// which the member needs to verify it.
+const SCHEMA_V10: &str = "
+ALTER TABLE members ADD COLUMN admission_issuer BLOB;
+";
+
 /// Whether the school revoked `grant_key`.
 fn grant_revoked(
     conn: &Connection,
@@ -407,7 +413,7 @@ enum Migration {
 
 /// The steps to schema version `index + 1`, in order; each runs in its own transaction
 /// with the version it reaches.
-const MIGRATIONS: [Migration; 9] = [
+const MIGRATIONS: [Migration; 10] = [
     Migration::Sql(SCHEMA_V1),
     Migration::Sql(SCHEMA_V2),
     Migration::Sql(SCHEMA_V3),
@@ -417,6 +423,7 @@ const MIGRATIONS: [Migration; 9] = [
     Migration::Sql(SCHEMA_V7),
     Migration::Sql(SCHEMA_V8),
     Migration::Sql(SCHEMA_V9),
+    Migration::Sql(SCHEMA_V10),
 ];
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -1085,18 +1092,20 @@ fn apply(
         WriteOp::PutAdmissions {
             school_id,
             admissions,
+            issuer,
         } => {
             let mut stored = 0u64;
             for (member_key, admission) in admissions {
                 stored += tx
                     .prepare_cached(
-                        "UPDATE members SET admission = ?3 \
+                        "UPDATE members SET admission = ?3, admission_issuer = ?4 \
                          WHERE school_id = ?1 AND member_key = ?2 AND certificate IS NOT NULL",
                     )?
-                    .execute([
+                    .execute(params![
                         school_id.as_slice(),
                         member_key.as_slice(),
                         admission.as_slice(),
+                        issuer.as_deref(),
                     ])? as u64;
             }
             Ok(WriteOutcome::Stored(stored))
@@ -1202,6 +1211,14 @@ impl RelayStore for SqliteStore {
         })
     }
 
+    fn is_revoked_grant(
+        &self,
+        school_id: &Id16,
+        grant_key: &PublicKey,
+    ) -> Result<bool, StoreError> {
+        self.read(|conn| grant_revoked(conn, school_id, grant_key))
+    }
+
     fn is_revoked_member(&self, member_key: &PublicKey) -> Result<bool, StoreError> {
         self.read(|conn| member_revoked(conn, member_key))
     }
@@ -1222,24 +1239,25 @@ impl RelayStore for SqliteStore {
         member_key: &PublicKey,
     ) -> Result<Option<Member>, StoreError> {
         self.read(|conn| {
-            let row: Option<(OptionalBlob, OptionalBlob, OptionalBlob)> = conn
+            let row: Option<(OptionalBlob, OptionalBlob, OptionalBlob, OptionalBlob)> = conn
                 .prepare_cached(
-                    "SELECT grant_key, certificate, admission FROM members \
+                    "SELECT grant_key, certificate, admission, admission_issuer FROM members \
                      WHERE school_id = ?1 AND member_key = ?2",
                 )?
                 .query_row([school_id.as_slice(), member_key.as_slice()], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                 })
                 .optional()?;
             // A member recorded before relays kept grant keys (schema 7) cannot be
             // matched with a grant: it is not a member for admission.
-            let Some((Some(grant_key), certificate, admission)) = row else {
+            let Some((Some(grant_key), certificate, admission, admission_issuer)) = row else {
                 return Ok(None);
             };
             Ok(Some(Member {
                 grant_key: key32(&grant_key)?,
                 certificate,
                 admission: admission.map(|bytes| sig64(&bytes)).transpose()?,
+                admission_issuer,
             }))
         })
     }

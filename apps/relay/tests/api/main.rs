@@ -20,6 +20,7 @@ mod errors;
 mod invites;
 mod limits;
 mod members;
+mod offices;
 mod prekeys;
 mod privacy;
 mod process;
