@@ -101,7 +101,8 @@ enum SchoolCommand {
     },
     /// Create a one-time invite code for a teacher, staff member or parent.
     Invite {
-        /// teacher, staff or parent.
+        /// teacher, staff or parent; or admin, for an office that runs the school from
+        /// its own computer once this root device has confirmed it (`satchel sync`).
         #[arg(long, value_parser = ["teacher", "staff", "parent", "admin"])]
         role: String,
         /// The name others will see, e.g. "Ms Rivera" or "Sam's mum".

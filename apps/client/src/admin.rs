@@ -10,6 +10,7 @@ use crate::client::{Client, now_secs};
 use crate::enrol::GRANT_LIFETIME_SECS;
 use crate::error::ClientError;
 use crate::store::IssuedInvite;
+use satchel_relay_api::ErrorCode;
 
 /// Where an issued invite stands ([`Client::invites`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -290,10 +291,22 @@ impl Client {
             relay.delete_invite(&root, &invite.lookup_id).await?;
         }
         // The kept list's entries (v1 ones unpruned, v2 ones without the grants expired
-        // by now) plus these.
-        let previous = self.profile()?.revocations.as_ref();
-        let list = RevocationList::successor(previous, &root, now_secs(), grants.iter().copied())?;
-        relay.put_revocations(&root, &list).await?;
+        // by now) plus these. Another admin device (the root or an office) may have
+        // published a list meanwhile: then start from that one.
+        let mut attempts = 0;
+        let list = loop {
+            attempts += 1;
+            let previous = self.profile()?.revocations.as_ref();
+            let list =
+                RevocationList::successor(previous, &root, now_secs(), grants.iter().copied())?;
+            match relay.put_revocations(&root, &list).await {
+                Ok(()) => break list,
+                Err(error) if attempts < 3 && error.code() == Some(ErrorCode::StaleSequence) => {
+                    self.refresh_revocations().await?;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
         if let Some(mut profile) = self.profile.take() {
             profile.revocations = Some(list);
             self.save_profile(profile)?;

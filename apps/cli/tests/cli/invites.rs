@@ -127,3 +127,48 @@ fn creating_a_school_needs_the_relay_operators_token_and_says_so() {
     let out = admin.ok(&create);
     assert!(out.contains("Oak Primary"), "{out}");
 }
+
+/// The README's "make an office": the root invites an admin, the office joins, the root's
+/// sync confirms it; from then on the office invites, confirms and revokes on its own.
+#[test]
+fn an_office_runs_the_school_from_its_own_computer() {
+    let school = School::start();
+    let code = school.invite("admin", "Front office", "Office");
+    let office = school.person("office");
+    office.ok(&["join", &code]);
+    let synced = school.admin.ok(&["sync"]);
+    assert!(synced.contains("Confirmed 1 new member"), "{synced}");
+    office.ok(&["sync"]);
+    let me = office.ok(&["whoami"]);
+    assert!(me.contains("an office of the school"), "{me}");
+
+    // The office invites a parent and confirms her at its next sync.
+    let out = office.ok(&[
+        "--json",
+        "school",
+        "invite",
+        "--role",
+        "parent",
+        "--name",
+        "Sam's mum",
+        "--class",
+        "5B",
+    ]);
+    let mum_code = serde_json::from_str::<Value>(&out).unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mum = school.person("mum");
+    mum.ok(&["join", &mum_code]);
+    let synced = office.ok(&["sync"]);
+    assert!(synced.contains("Confirmed 1 new member"), "{synced}");
+    mum.ok(&["send", "Front office", "Hello office"]);
+    let got = office.ok(&["sync"]);
+    assert!(
+        got.contains("Sam's mum (parent, verified by the school)"),
+        "{got}"
+    );
+    // And revokes her.
+    let revoked = office.ok(&["school", "revoke", "Sam's mum"]);
+    assert!(revoked.contains("Revoked"), "{revoked}");
+}
