@@ -424,6 +424,11 @@ fn rate_limited() -> RelayError {
 enum Retry {
     /// Rate-limited: try again after this long.
     After(std::time::Duration),
+    /// The relay closed the connection before answering (it does so to a network it
+    /// rate-limits, and an idle connection may close just as a request goes out): try
+    /// again on a new connection after a short pause. A relay that cannot be reached at
+    /// all is not retried.
+    Reconnect(RelayError),
     /// Any other failure.
     No(RelayError),
 }
@@ -616,6 +621,12 @@ impl RelayClient {
                     tokio::time::sleep(wait).await;
                 }
                 Err(Retry::After(_)) => return Err(rate_limited()),
+                Err(Retry::Reconnect(_)) if attempt < RATE_LIMIT_RETRIES => {
+                    attempt += 1;
+                    // 1, 2, 4 s: long enough for a rate-limited network's debt to clear.
+                    tokio::time::sleep(std::time::Duration::from_secs(1 << (attempt - 1))).await;
+                }
+                Err(Retry::Reconnect(error)) => return Err(error),
                 Err(Retry::No(error)) => return Err(error),
                 Ok(answer) => return Ok(answer),
             }
@@ -673,7 +684,13 @@ impl RelayClient {
             .body(body)
             .send()
             .await
-            .map_err(|e| Retry::No(e.into()))?;
+            .map_err(|e| {
+                if e.is_request() && !e.is_connect() && !e.is_timeout() {
+                    Retry::Reconnect(e.into())
+                } else {
+                    Retry::No(e.into())
+                }
+            })?;
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             let wait = response
@@ -739,7 +756,7 @@ impl RelayClient {
         {
             Ok((_, bytes)) => parse(&bytes),
             Err(Retry::After(_)) => Err(rate_limited()),
-            Err(Retry::No(error)) => Err(error),
+            Err(Retry::No(error) | Retry::Reconnect(error)) => Err(error),
         }
     }
 
