@@ -32,6 +32,13 @@
 //!   1 KiB, and X25519 from x25519-dalek 2 (`*_dalek4`, the version vodozemac uses) to
 //!   show that the peer's primitives cost the same.
 //! * `vodozemac/*` — the peer: Olm steady-state message, DH-step message, handshake.
+//! * `school/*` — what a recipient pays to decide whether a sender is the school's
+//!   (`verify_member`): a certificate the root granted and admitted (3 Ed25519 verifies:
+//!   grant, binding, admission) and one an office granted and admitted (9: the office's
+//!   own grant, binding and admission, checked once for the grant and once for the
+//!   admission, the office's two signatures, the member's binding); against
+//!   `school/ed25519_verify_x3`, three bare verifies in the same run. Also opening a directory key update and a
+//!   sealed admission request.
 
 // Bench code panics on what it set up itself; the workspace lints are for library code.
 #![allow(
@@ -317,6 +324,133 @@ fn vodozemac_baseline(c: &mut Criterion) {
     group.finish();
 }
 
+/// A member certificate of a deterministic school: admitted by the root, and one
+/// granted and admitted by an office; with the sender's device certificate for each.
+fn school(c: &mut Criterion) {
+    use satchel_core::school::{
+        DirectoryKey, DirectoryKeyUpdate, GrantRequest, Invite, MemberCertificate, Office, Role,
+        SchoolAuthority, SchoolRoot, verify_member,
+    };
+    let mut rng = rng();
+    let root = SchoolRoot::generate(&mut rng);
+    let directory_key = DirectoryKey::generate(&mut rng);
+    let request = |name: &str, role| GrantRequest {
+        display_name: name.into(),
+        role,
+        classes: vec!["5B".into()],
+        valid_from: 1_790_000_000,
+        valid_until: 1_821_536_000,
+    };
+    let enrol = |authority: &SchoolAuthority, name: &str, role, rng: &mut ChaCha20Rng| {
+        let invite = Invite::create(
+            authority,
+            "",
+            request(name, role),
+            &directory_key,
+            "http://127.0.0.1:1",
+            rng,
+        )
+        .expect("invite");
+        let keys = invite.code.keys();
+        let account = Account::new(rng);
+        let member = keys
+            .bind(
+                keys.open_record(&invite.record).expect("record").grant,
+                account.account_id(),
+                *account.certificate().account_key(),
+            )
+            .expect("bind")
+            .admit(authority)
+            .expect("admit");
+        (account, member)
+    };
+    let as_root = SchoolAuthority::Root(Box::new(root.clone()));
+    let (teacher, teacher_cert) = enrol(&as_root, "Ms Rivera", Role::Teacher, &mut rng);
+    let (office_account, office_cert) = enrol(&as_root, "Front office", Role::Admin, &mut rng);
+    let office = SchoolAuthority::Office(Box::new(
+        Office::new(&office_account, office_cert, &root.public()).expect("office"),
+    ));
+    let (parent, parent_cert) = enrol(&office, "Sam's mum", Role::Parent, &mut rng);
+    let root_key = root.public();
+    let now = 1_800_000_000;
+    let (teacher_bytes, parent_bytes) = (teacher_cert.to_bytes(), parent_cert.to_bytes());
+    assert!(
+        verify_member(
+            &root_key,
+            None,
+            now,
+            Some(&teacher_bytes),
+            teacher.certificate()
+        )
+        .is_verified()
+    );
+    assert!(
+        verify_member(
+            &root_key,
+            None,
+            now,
+            Some(&parent_bytes),
+            parent.certificate()
+        )
+        .is_verified()
+    );
+
+    let mut group = c.benchmark_group("school");
+    let signing = SigningKey::generate(&mut rng);
+    let public = signing.verifying_key().to_bytes();
+    let message = [7u8; 150];
+    let signature = signing.sign(&message);
+    group.bench_function("ed25519_verify_x3", |b| {
+        b.iter(|| {
+            for _ in 0..3 {
+                let key = VerifyingKey::from_bytes(black_box(&public)).expect("key");
+                key.verify_strict(&message, &signature).expect("verify");
+            }
+        })
+    });
+    group.bench_function("verify_member_root", |b| {
+        b.iter(|| {
+            verify_member(
+                &root_key,
+                None,
+                now,
+                Some(black_box(&teacher_bytes)),
+                teacher.certificate(),
+            )
+        })
+    });
+    group.bench_function("verify_member_office", |b| {
+        b.iter(|| {
+            verify_member(
+                &root_key,
+                None,
+                now,
+                Some(black_box(&parent_bytes)),
+                parent.certificate(),
+            )
+        })
+    });
+    let update = DirectoryKeyUpdate::sign(&root, 1, DirectoryKey::generate(&mut rng)).to_proto();
+    group.bench_function("directory_key_update_open", |b| {
+        b.iter(|| DirectoryKeyUpdate::from_proto(black_box(&update), &root_key).expect("update"))
+    });
+    let sealed = teacher_cert
+        .seal_admission_request(&directory_key, &root.school_id(), &[9; 32], &mut rng)
+        .expect("seal");
+    group.bench_function("admission_request_open", |b| {
+        b.iter(|| {
+            MemberCertificate::open_admission_request(
+                black_box(&sealed),
+                &directory_key,
+                &root_key,
+                &[9; 32],
+            )
+            .expect("open")
+        })
+    });
+    group.finish();
+}
+
 #[allow(missing_docs)]
 mod group {
     use super::*;
@@ -325,7 +459,7 @@ mod group {
         config = Criterion::default()
             .warm_up_time(std::time::Duration::from_secs(1))
             .measurement_time(std::time::Duration::from_secs(3));
-        targets = primitives, vodozemac_baseline, handshake, message_steady, message_dh_step, seal_open, padding, kdfs
+        targets = primitives, vodozemac_baseline, handshake, message_steady, message_dh_step, seal_open, padding, kdfs, school
     }
 }
 criterion_main!(group::benches);
