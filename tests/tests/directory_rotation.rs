@@ -113,3 +113,55 @@ async fn a_revoked_member_reads_nothing_new_and_current_members_carry_on() {
     assert_eq!(opens_with_old_key(&latest), 1);
     server.shutdown().await;
 }
+
+/// A class of 24 families and their teacher: the office revokes one parent, and every
+/// other member device gets the new key over its session and reads the whole directory
+/// under it. Prints how long the revocation (with the rotation) took, per member device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_current_member_of_a_class_gets_the_new_key() {
+    const PARENTS: u8 = 24;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = relay(&dir.path().join("relay"), "127.0.0.1:0", 5_000).await;
+    let mut admin = oak_admin(dir.path(), &url).await;
+    let five_b = ["5B".to_string()];
+    let mut members = Vec::new();
+    for n in 0..=PARENTS {
+        let (role, name) = if n == 0 {
+            (Role::Teacher, "Ms Rivera".to_string())
+        } else {
+            (Role::Parent, format!("Parent {n}"))
+        };
+        let code = admin.invite(role, &name, &five_b).await.unwrap();
+        let mut member = client(&dir.path().join(format!("m{n}")), 10 + n);
+        member.join(&code).await.unwrap();
+        members.push(member);
+    }
+    assert_eq!(
+        admin.confirm_new_members().await.unwrap(),
+        usize::from(PARENTS) + 1
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(admin.revoke("Parent 7").await.unwrap(), 1);
+    let took = started.elapsed();
+    println!(
+        "revoke with rotation, {} current member devices: {:.0} ms ({:.1} ms per device)",
+        PARENTS,
+        took.as_secs_f64() * 1e3,
+        took.as_secs_f64() * 1e3 / f64::from(PARENTS)
+    );
+    // Everyone but the revoked parent reads the re-sealed directory: all 25 others.
+    for (n, member) in members.iter_mut().enumerate() {
+        member.sync().await.unwrap();
+        if n == 7 {
+            continue;
+        }
+        let contacts = member.contacts().await.unwrap();
+        let verified = contacts.iter().filter(|c| c.verified).count();
+        assert_eq!(
+            verified,
+            usize::from(PARENTS),
+            "member {n} sees {contacts:?}"
+        );
+    }
+    server.shutdown().await;
+}
