@@ -34,9 +34,9 @@
 //! * `vodozemac/*` — the peer: Olm steady-state message, DH-step message, handshake.
 //! * `school/*` — what a recipient pays to decide whether a sender is the school's
 //!   (`verify_member`): a certificate the root granted and admitted (3 Ed25519 verifies:
-//!   grant, binding, admission) and one an office granted and admitted (9: the office's
-//!   own grant, binding and admission, checked once for the grant and once for the
-//!   admission, the office's two signatures, the member's binding); against
+//!   grant, binding, admission) and one an office granted and admitted (6: the office's
+//!   own grant, binding and admission, checked once for both, the office's two
+//!   signatures, the member's binding); against
 //!   `school/ed25519_verify_x3`, three bare verifies in the same run. Also opening a directory key update and a
 //!   sealed admission request.
 

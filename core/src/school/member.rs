@@ -5,7 +5,7 @@ use prost::Message;
 use satchel_proto::v1 as pb;
 
 use super::grant::{Grant, GrantId, Role};
-use super::office::{Authority, verify_issued};
+use super::office::{Authority, verify_by_office, verify_issued};
 use super::revocation::RevocationList;
 use super::root::SchoolKey;
 use crate::crypto::signing::{self, SigningKeyPair};
@@ -207,12 +207,22 @@ impl MemberCertificate {
             [] => return Err(malformed("admission_issuer")),
             bytes => {
                 let signature: [u8; 64] = bytes.try_into().map_err(|_| malformed("admission"))?;
-                let issuer = verify_issued(
-                    root,
-                    &proto.admission_issuer,
-                    &admission_bytes(&grant, &account_id, &account_key),
-                    &signature,
-                )?;
+                let admission = admission_bytes(&grant, &account_id, &account_key);
+                // The office that granted often admits too: its certificate, already
+                // checked for the grant, is not parsed and verified again.
+                let same_office = grant.issuer().filter(|office| {
+                    !proto.admission_issuer.is_empty()
+                        && proto.grant.as_ref().map(|g| g.issuer.as_slice())
+                            == Some(proto.admission_issuer.as_slice())
+                        && office.is_office()
+                });
+                let issuer = match same_office {
+                    Some(office) => {
+                        verify_by_office(office, &admission, &signature)?;
+                        Some(office.clone())
+                    }
+                    None => verify_issued(root, &proto.admission_issuer, &admission, &signature)?,
+                };
                 if issuer.is_some() && grant.details().role == Role::Admin {
                     return Err(TrustError::NotAnOffice);
                 }

@@ -235,11 +235,22 @@ pub(crate) fn verify_issued(
     }
     let office = MemberCertificate::from_bytes_root_issued(issuer, root)?;
     check_office(&office)?;
+    verify_by_office(&office, message, signature)?;
+    Ok(Some(office))
+}
+
+/// Verifies an office's signature over the root's `message` for an object, for an
+/// office certificate already parsed and checked (the same office often signs a grant
+/// and its admission: its certificate is checked once).
+pub(crate) fn verify_by_office(
+    office: &MemberCertificate,
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Result<(), TrustError> {
     signing::verify(
         office.account_key(),
         &office_message(&office.grant().id(), message),
         signature,
     )
-    .map_err(|_| TrustError::BadSignature)?;
-    Ok(Some(office))
+    .map_err(|_| TrustError::BadSignature)
 }
