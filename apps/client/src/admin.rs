@@ -86,8 +86,8 @@ impl InviteOptions {
 const DEFAULT_CODE_VALID_DAYS: u32 = 14;
 
 impl Client {
-    /// Creates an invite code for a teacher, staff member or parent (admin only), valid
-    /// for 14 days.
+    /// Creates an invite code for a teacher, staff member or parent, valid for 14 days
+    /// (the root's device, or an office: an office cannot invite an admin).
     ///
     /// # Errors
     /// [`ClientError::NotAdmin`] on other devices; [`ClientError::EmptyName`]; bad
@@ -169,9 +169,9 @@ impl Client {
         Ok(self.store.write(|w| w.put_issued(&record))?)
     }
 
-    /// Every invite this admin device issued, oldest first, with where it stands now:
-    /// joined, waiting for its person, expired unused, or revoked (admin only). The
-    /// directory and the revocation list are refreshed first.
+    /// Every invite this device issued (the root's device or an office), oldest first,
+    /// with where it stands now: joined, waiting for its person, expired unused, or
+    /// revoked. The directory and the revocation list are refreshed first.
     ///
     /// # Errors
     /// [`ClientError::NotAdmin`] on other devices; relay or store errors.
@@ -220,14 +220,15 @@ impl Client {
             .collect())
     }
 
-    /// Revokes (admin only) everyone called `name` — enrolled members in the directory
-    /// and invites issued for that name that nobody used yet — or the one grant whose
-    /// id starts with `name` (at least 8 hex digits, as `satchel school invites` shows
-    /// it). Publishes a new revocation list, tells the relay to refuse their keys,
-    /// deletes unused invites from the relay so their codes yield nothing, and rotates
-    /// the directory key: a new key, signed by the root, goes to every current member
-    /// over their session, the directory is re-sealed under it and the revoked members'
-    /// entries are deleted. Returns how many grants were revoked.
+    /// Revokes (the root's device or an office) everyone called `name` — enrolled
+    /// members in the directory and invites issued for that name that nobody used yet —
+    /// or the one grant whose id starts with `name` (at least 8 hex digits, as
+    /// `satchel school invites` shows it). Publishes a new revocation list, tells the
+    /// relay to refuse their keys, deletes unused invites from the relay so their codes
+    /// yield nothing, and rotates the directory key: a new key, signed by this device
+    /// as the school, goes to every current member over their session and the
+    /// directory is re-sealed under it (the revoked members' entries stay under the old
+    /// key, shown to others as revoked). Returns how many grants were revoked.
     ///
     /// # Errors
     /// [`ClientError::UnknownContact`] if nothing has that name or id; relay errors.

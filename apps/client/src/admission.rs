@@ -64,11 +64,12 @@ impl Client {
         Ok(true)
     }
 
-    /// Confirms (admin only) the people who joined since the last time: admits every
-    /// member waiting whose certificate binds a grant this device issued, not revoked,
-    /// with the grant key the relay recorded for the redemption of its invite, and
-    /// re-seals their directory entries so others see them verified at once. Returns
-    /// how many were admitted. [`Client::sync`] does this on the admin's device too.
+    /// Confirms (the root's device or an office) the people who joined since the last
+    /// time: admits every member waiting whose certificate binds a grant this device
+    /// issued, not revoked, with the grant key the relay recorded for the redemption of
+    /// its invite, and re-seals their directory entries so others see them verified at
+    /// once. Returns how many were admitted. [`Client::sync`] does this on such a
+    /// device too.
     ///
     /// # Errors
     /// [`ClientError::NotAdmin`] on other devices; relay or store errors.
