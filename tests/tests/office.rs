@@ -73,6 +73,22 @@ async fn an_office_invites_confirms_and_revokes_until_the_root_revokes_it() {
     let got = mum.sync().await.unwrap().messages;
     assert_eq!((got.len(), got[0].verified), (1, true), "{got:?}");
 
+    // Someone the office invited joins while the office is away: the root confirms
+    // them (the office's signature on the grant says who made it), and the office then
+    // finds nothing left to confirm.
+    let uncle_code = office
+        .invite(Role::Parent, "Sam's uncle", &five_b)
+        .await
+        .unwrap();
+    let mut uncle = client(&dir.path().join("uncle"), 5);
+    uncle.join(&uncle_code).await.unwrap();
+    // (The root's sync first adopts the directory key the office made when it revoked
+    // the teacher: the uncle's code carries that key.)
+    assert_eq!(root.sync().await.unwrap().admitted, 1);
+    assert_eq!(office.confirm_new_members().await.unwrap(), 0);
+    uncle.sync().await.unwrap();
+    assert!(uncle.whoami().unwrap().admitted);
+
     // The root comes back and revokes the office: the relay and every app stop
     // accepting it, and the grants it made no longer verify (the school re-invites).
     assert_eq!(root.revoke("Front office").await.unwrap(), 1);

@@ -12,7 +12,10 @@ use std::collections::HashMap;
 
 use satchel_core::PrekeyBundle;
 use satchel_core::os_rng;
-use satchel_core::school::{DirectoryEntry, EntryId, GrantId, MemberCertificate};
+use satchel_core::school::{
+    DirectoryEntry, EntryId, GrantId, MemberCertificate, RevocationList, SchoolAuthority,
+    office_acts,
+};
 
 use crate::client::{Client, now_secs};
 use crate::enrol::put_own_entry;
@@ -66,7 +69,8 @@ impl Client {
 
     /// Confirms (the root's device or an office) the people who joined since the last
     /// time: admits every member waiting whose certificate binds a grant this device
-    /// issued, not revoked, with the grant key the relay recorded for the redemption of
+    /// may vouch for (the root: its own and those of offices acting now; an office: its
+    /// own), not revoked, with the grant key the relay recorded for the redemption of
     /// its invite, and re-seals their directory entries so others see them verified at
     /// once. Returns how many were admitted. [`Client::sync`] does this on such a
     /// device too.
@@ -80,8 +84,8 @@ impl Client {
         if waiting.is_empty() {
             return Ok(0);
         }
-        let issued: Vec<[u8; 16]> = self.store.issued()?.iter().map(|i| i.grant_id).collect();
         let revocations = self.profile()?.revocations.clone();
+        let now = now_secs();
         // A request may be sealed under an older directory key (an invite issued before
         // the last rotation).
         let directory_keys: Vec<_> = self.profile()?.directory_keys().cloned().collect();
@@ -90,8 +94,8 @@ impl Client {
         let mut signatures = Vec::new();
         for member in waiting {
             // The relay is not trusted: the certificate must verify, be for a grant
-            // this device issued and did not revoke, and carry the grant key whose
-            // invite that member key redeemed.
+            // this device may vouch for that is not revoked, and carry the grant key
+            // whose invite that member key redeemed.
             let Some(certificate) = directory_keys.iter().find_map(|key| {
                 MemberCertificate::open_admission_request(
                     &member.sealed_certificate,
@@ -108,7 +112,10 @@ impl Client {
             let revoked = revocations
                 .as_ref()
                 .is_some_and(|list| list.is_revoked(&GrantId::from_bytes(grant_id)));
-            if grant.grant_key() != &member.grant_key || !issued.contains(&grant_id) || revoked {
+            if grant.grant_key() != &member.grant_key
+                || revoked
+                || !may_vouch_for(&root, grant.issuer(), now, revocations.as_ref())
+            {
                 continue;
             }
             let certificate = certificate.admit(&root)?;
@@ -175,5 +182,24 @@ impl Client {
             self.refresh_directory().await?;
         }
         Ok(rewritten)
+    }
+}
+
+/// Whether `authority` admits members of a grant signed by `issuer` (`None`: the root).
+/// The root admits its own grants and those of an office that acts now (so people an
+/// office invited are confirmed even while that office is away); an office admits only
+/// the grants it made itself. No list of issued invites is needed: the signature on
+/// the grant says who made it.
+fn may_vouch_for(
+    authority: &SchoolAuthority,
+    issuer: Option<&MemberCertificate>,
+    now: u64,
+    revocations: Option<&RevocationList>,
+) -> bool {
+    match (authority, issuer) {
+        (SchoolAuthority::Root(_), None) => true,
+        (SchoolAuthority::Root(_), Some(office)) => office_acts(office, now, revocations),
+        (SchoolAuthority::Office(me), Some(office)) => office == me.certificate(),
+        (SchoolAuthority::Office(_), None) => false,
     }
 }

@@ -203,13 +203,6 @@ impl Client {
     pub async fn sync(&mut self) -> Result<SyncReport, ClientError> {
         let relay = self.relay()?;
         self.refresh_revocations().await?;
-        // The admin's device confirms new members first, so that the directory read
-        // next shows them admitted.
-        let admitted = if self.acts_for_school()? {
-            self.confirm_new_members().await?
-        } else {
-            0
-        };
         // A relay that refuses the request (a revoked member; a member key recorded
         // before relays kept grant keys, which a new invite replaces) does not fail
         // the sync: the mail is still read. `Identity::admitted` stays false.
@@ -224,7 +217,6 @@ impl Client {
         }
         let flushed = self.flush_outbox(&relay).await?;
         let mut report = SyncReport {
-            admitted,
             flushed: flushed.deposited,
             pending: flushed.pending,
             undeliverable: flushed.undeliverable,
@@ -258,6 +250,13 @@ impl Client {
         self.create_pending_queues(&relay).await?;
         // A new directory key from the school (after a revocation) is adopted now.
         self.adopt_received_directory_key().await?;
+        // The root's device or an office confirms new members, with every directory key
+        // it holds by now (a newcomer's request is sealed under the key of its invite).
+        report.admitted = if self.acts_for_school()? {
+            self.confirm_new_members().await?
+        } else {
+            0
+        };
         // After the mail: first contacts that waited are accepted with the keys they
         // were made for before any rotation.
         // A member the school revoked still reads its mail; the relay refuses its
