@@ -8,7 +8,6 @@ use satchel_core::school::{
     RevocationList, Role, SchoolRoot, SenderStatus, UnverifiedReason, verify_member,
 };
 use satchel_core::{Account, BundleId, Envelope, Session, os_rng};
-use satchel_relay::{Config, serve};
 use satchel_relay_api::ErrorCode;
 
 fn now() -> u64 {
@@ -152,10 +151,7 @@ async fn join(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
-    config.registration_token = Some(crate::support::registration_token());
-    let server = serve(config).await.unwrap();
-    let url = format!("http://{}", server.local_addr());
+    let (server, url) = crate::support::relay(&dir.path().join("data"), "127.0.0.1:0", 200).await;
     let relay = RelayClient::new(&url).unwrap();
     let mut rng = os_rng();
 
@@ -336,4 +332,67 @@ async fn a_teacher_and_a_parent_talk_through_the_relay_and_revocation_is_visible
 /// The root as the signer of requests only the school may make.
 fn as_school(root: &satchel_core::school::SchoolRoot) -> satchel_core::school::SchoolAuthority {
     satchel_core::school::SchoolAuthority::Root(Box::new(root.clone()))
+}
+
+/// A relay (or a confused admin app) that hands a member an admission the root never
+/// signed changes nothing: the member's app ignores it, stays unconfirmed and keeps
+/// syncing; the real admission, once signed, is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_admission_is_ignored_and_the_real_one_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = crate::support::relay(&dir.path().join("data"), "127.0.0.1:0", 200).await;
+    let relay = RelayClient::new(&url).unwrap();
+    let mut rng = os_rng();
+    let root = SchoolRoot::generate(&mut rng);
+    relay
+        .register_school(&root, Some(crate::support::REGISTRATION_TOKEN))
+        .await
+        .unwrap();
+    let request = GrantRequest {
+        display_name: "Sam's mum".into(),
+        role: Role::Parent,
+        classes: vec!["5B".into()],
+        valid_from: now() - 60,
+        valid_until: now() + 86_400,
+    };
+    let directory_key = DirectoryKey::generate(&mut rng);
+    let invite = Invite::create(&root, "", request, &directory_key, &url, &mut rng).unwrap();
+    relay
+        .put_invite(&as_school(&root), &invite, now() + 3_600)
+        .await
+        .unwrap();
+    let mut mum = crate::support::client(&dir.path().join("mum"), 3);
+    mum.join(&invite.code.to_line()).await.unwrap();
+
+    // A signature the root never made is stored for her member key.
+    let waiting = relay.pending_admissions(&as_school(&root)).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    let member_key = waiting[0].member_key;
+    relay
+        .put_admissions(&as_school(&root), &[(member_key, [7; 64])])
+        .await
+        .unwrap();
+    mum.sync().await.unwrap();
+    assert!(!mum.whoami().unwrap().admitted);
+
+    // The real one replaces it and is taken.
+    let certificate = MemberCertificate::open_admission_request(
+        &waiting[0].sealed_certificate,
+        &directory_key,
+        &root.public(),
+        &member_key,
+    )
+    .unwrap()
+    .admit(&root)
+    .unwrap();
+    relay
+        .put_admissions(
+            &as_school(&root),
+            &[(member_key, *certificate.admission().unwrap())],
+        )
+        .await
+        .unwrap();
+    mum.sync().await.unwrap();
+    assert!(mum.whoami().unwrap().admitted);
+    server.shutdown().await;
 }

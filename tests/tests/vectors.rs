@@ -511,63 +511,24 @@ fn school_vectors() -> Value {
     // An office (PROTOCOL §5.8): the root grants and admits "Front office" (admin); the
     // office grants "Mr Oak" and admits his account; its signature covers the root's
     // message prefixed with "Satchel office v1" and its grant id.
-    let office_invite = Invite::create(
+    let (office_account, office_cert) = enrolled(
         &root,
-        "",
-        GrantRequest {
-            display_name: "Front office".into(),
-            role: Role::Admin,
-            classes: vec![],
-            valid_from: 1_790_000_000,
-            valid_until: 1_821_536_000,
-        },
+        "Front office",
+        Role::Admin,
+        &[],
         &directory_key,
-        "http://127.0.0.1:7878",
         &mut rng,
-    )
-    .unwrap();
-    let office_account = Account::new(&mut rng);
-    let office_keys = office_invite.code.keys();
-    let office_cert = office_keys
-        .bind(
-            office_keys
-                .open_record(&office_invite.record)
-                .unwrap()
-                .grant,
-            office_account.account_id(),
-            *office_account.certificate().account_key(),
-        )
-        .unwrap()
-        .admit(&root)
-        .unwrap();
+    );
     let office =
         satchel_core::school::Office::new(&office_account, office_cert, &root.public()).unwrap();
-    let oak_invite = Invite::create(
+    let (oak_account, oak) = enrolled(
         &office,
-        "",
-        GrantRequest {
-            display_name: "Mr Oak".into(),
-            role: Role::Teacher,
-            classes: vec!["5C".into()],
-            valid_from: 1_790_000_000,
-            valid_until: 1_821_536_000,
-        },
+        "Mr Oak",
+        Role::Teacher,
+        &["5C"],
         &directory_key,
-        "http://127.0.0.1:7878",
         &mut rng,
-    )
-    .unwrap();
-    let oak_account = Account::new(&mut rng);
-    let oak_keys = oak_invite.code.keys();
-    let oak = oak_keys
-        .bind(
-            oak_keys.open_record(&oak_invite.record).unwrap().grant,
-            oak_account.account_id(),
-            *oak_account.certificate().account_key(),
-        )
-        .unwrap()
-        .admit(&office)
-        .unwrap();
+    );
     // The office's admission, rebuilt from the spec: "Satchel office v1" || the office's
     // grant id || the 100-byte admission string, signed by the office's account key.
     let mut office_admission = b"Satchel office v1".to_vec();
@@ -610,6 +571,46 @@ fn school_vectors() -> Value {
         "directory_entry_id": hex(entry_id.as_bytes()),
         "directory_entry": hex(&entry),
     })
+}
+
+/// A member invited, bound and admitted by `authority` (the root or an office), valid
+/// 1,790,000,000 to 1,821,536,000: its account and certificate.
+fn enrolled(
+    authority: &impl satchel_core::school::Authority,
+    name: &str,
+    role: satchel_core::school::Role,
+    classes: &[&str],
+    directory_key: &satchel_core::school::DirectoryKey,
+    rng: &mut ChaCha20Rng,
+) -> (Account, satchel_core::school::MemberCertificate) {
+    let request = satchel_core::school::GrantRequest {
+        display_name: name.into(),
+        role,
+        classes: classes.iter().map(|c| (*c).to_owned()).collect(),
+        valid_from: 1_790_000_000,
+        valid_until: 1_821_536_000,
+    };
+    let invite = satchel_core::school::Invite::create(
+        authority,
+        "",
+        request,
+        directory_key,
+        "http://127.0.0.1:7878",
+        rng,
+    )
+    .unwrap();
+    let account = Account::new(rng);
+    let keys = invite.code.keys();
+    let member = keys
+        .bind(
+            keys.open_record(&invite.record).unwrap().grant,
+            account.account_id(),
+            *account.certificate().account_key(),
+        )
+        .unwrap()
+        .admit(authority)
+        .unwrap();
+    (account, member)
 }
 
 /// A version 2 revocation list (`docs/PROTOCOL.md` §5.5): the entries given (one expired

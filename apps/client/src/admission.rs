@@ -13,8 +13,7 @@ use std::collections::HashMap;
 use satchel_core::PrekeyBundle;
 use satchel_core::os_rng;
 use satchel_core::school::{
-    DirectoryEntry, EntryId, GrantId, MemberCertificate, RevocationList, SchoolAuthority,
-    office_acts,
+    GrantId, MemberCertificate, RevocationList, SchoolAuthority, office_acts,
 };
 
 use crate::client::{Client, now_secs};
@@ -32,9 +31,9 @@ impl Client {
     }
 
     /// If this device is not admitted yet: hands its certificate to the relay and, once
-    /// the admin signed an admission, attaches it (checked under the pinned root), saves
-    /// the profile and rewrites its directory entry. Returns whether it became admitted
-    /// now.
+    /// the admin signed an admission, attaches it (checked under the pinned root; one
+    /// that does not verify is ignored), saves the profile and rewrites its directory
+    /// entry. Returns whether it became admitted now.
     pub(crate) async fn refresh_admission(&mut self) -> Result<bool, ClientError> {
         let profile = self.profile()?;
         if profile.member.is_admitted() {
@@ -53,11 +52,15 @@ impl Client {
         else {
             return Ok(false);
         };
-        let member = profile.member.clone().with_admission(
+        // An admission that does not verify (a broken or hostile relay, a confused
+        // admin app) changes nothing: this device stays unconfirmed and keeps working.
+        let Ok(member) = profile.member.clone().with_admission(
             &admission.signature,
             admission.issuer.as_deref(),
             &profile.root_key,
-        )?;
+        ) else {
+            return Ok(false);
+        };
         let Some(mut profile) = self.profile.take() else {
             return Err(ClientError::NotEnrolled);
         };
@@ -148,7 +151,6 @@ impl Client {
         self.refresh_directory().await?;
         let root = self.authority()?;
         let relay = self.relay()?;
-        let profile = self.profile()?;
         let mut rewritten = Vec::new();
         for contact in self.store.contacts()? {
             let Some(certificate) = admitted.get(&(contact.grant_id, contact.account_id)) else {
@@ -160,19 +162,7 @@ impl Client {
             let Ok(bundle) = PrekeyBundle::from_bytes(&contact.bundle) else {
                 continue;
             };
-            let entry_id = EntryId::from_bytes(contact.entry_id);
-            let blob = DirectoryEntry {
-                member: certificate.clone(),
-                bundle,
-                bundle_id: contact.bundle_id,
-                updated_at: now_secs(),
-            }
-            .seal(
-                &profile.directory_key,
-                &profile.school_id,
-                &entry_id,
-                &mut os_rng(),
-            )?;
+            let (entry_id, blob) = self.resealed_entry(&contact, certificate.clone(), bundle)?;
             relay
                 .put_directory_entry_as_root(&root, &entry_id, &blob)
                 .await?;

@@ -14,7 +14,8 @@
 
 use prost::Message as _;
 use satchel_core::school::{
-    DirectoryEntry, DirectoryKey, DirectoryKeyUpdate, EntryId, SenderStatus, UnverifiedReason,
+    DirectoryEntry, DirectoryKey, DirectoryKeyUpdate, EntryId, MemberCertificate, SenderStatus,
+    UnverifiedReason,
 };
 use satchel_core::{PrekeyBundle, os_rng};
 use satchel_proto::v1 as pb;
@@ -48,17 +49,25 @@ impl Client {
             let Ok(bundle) = PrekeyBundle::from_bytes(&contact.bundle) else {
                 continue;
             };
-            match self.status_of(Some(&contact.certificate), bundle.device())? {
-                SenderStatus::Verified(_) => {
-                    self.reseal_as_root(&root, &contact, bundle).await?;
-                    current.push(contact);
-                }
-                // Joined but not confirmed yet: kept; the key follows at admission.
-                SenderStatus::Unverified(UnverifiedReason::NotAdmitted) => {
-                    self.reseal_as_root(&root, &contact, bundle).await?;
-                }
-                // Revoked, expired: left under the old key.
-                SenderStatus::Unverified(_) => {}
+            let status = self.status_of(Some(&contact.certificate), bundle.device())?;
+            // Current members, and those who joined but wait for admission (the key
+            // follows at admission), are re-sealed; the revoked and expired are left
+            // under the old key.
+            let keep = matches!(
+                status,
+                SenderStatus::Verified(_) | SenderStatus::Unverified(UnverifiedReason::NotAdmitted)
+            );
+            if !keep {
+                continue;
+            }
+            let member =
+                MemberCertificate::from_bytes(&contact.certificate, &self.profile()?.root_key)?;
+            let (entry_id, blob) = self.resealed_entry(&contact, member, bundle)?;
+            relay
+                .put_directory_entry_as_root(&root, &entry_id, &blob)
+                .await?;
+            if status.is_verified() {
+                current.push(contact);
             }
         }
         put_own_entry(&relay, &self.account()?, self.profile()?).await?;
@@ -104,18 +113,17 @@ impl Client {
         Ok(())
     }
 
-    /// Re-seals one member's entry under the current directory key, as the root.
-    async fn reseal_as_root(
+    /// One member's entry sealed again under the current directory key with `member`
+    /// (its certificate, possibly just admitted), for the school to write (the entry
+    /// keeps its owner). Not async: the caller holds the client mutably across the
+    /// request, which keeps its future `Send`.
+    pub(crate) fn resealed_entry(
         &self,
-        root: &satchel_core::school::SchoolAuthority,
         contact: &ContactRecord,
+        member: MemberCertificate,
         bundle: PrekeyBundle,
-    ) -> Result<(), ClientError> {
+    ) -> Result<(EntryId, Vec<u8>), ClientError> {
         let profile = self.profile()?;
-        let member = satchel_core::school::MemberCertificate::from_bytes(
-            &contact.certificate,
-            &profile.root_key,
-        )?;
         let entry_id = EntryId::from_bytes(contact.entry_id);
         let blob = DirectoryEntry {
             member,
@@ -129,10 +137,7 @@ impl Client {
             &entry_id,
             &mut os_rng(),
         )?;
-        self.relay()?
-            .put_directory_entry_as_root(root, &entry_id, &blob)
-            .await?;
-        Ok(())
+        Ok((entry_id, blob))
     }
 
     /// A member's side: adopts a directory key received by an earlier sync if it is

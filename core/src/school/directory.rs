@@ -17,7 +17,7 @@ use satchel_proto::v1 as pb;
 use zeroize::Zeroizing;
 
 use super::member::MemberCertificate;
-use super::office::{Authority, verify_issued};
+use super::office::{Authority, issuer_bytes, verify_issued};
 use super::root::{SchoolId, SchoolKey};
 use crate::crypto::aead::{self, NONCE_LEN};
 use crate::crypto::dh::Hex;
@@ -385,11 +385,7 @@ impl DirectoryKeyUpdate {
             epoch: self.epoch,
             key: self.key.as_bytes().to_vec(),
             signature: self.signature.to_vec(),
-            issuer: self
-                .issuer
-                .as_ref()
-                .map(|issuer| issuer.to_bytes())
-                .unwrap_or_default(),
+            issuer: issuer_bytes(self.issuer.as_deref()),
         }
     }
 

@@ -4,7 +4,7 @@ use rand_core::CryptoRng;
 use satchel_proto::v1 as pb;
 
 use super::member::MemberCertificate;
-use super::office::{Authority, verify_issued};
+use super::office::{Authority, issuer_bytes, verify_issued};
 use super::root::{SchoolId, SchoolKey};
 use crate::crypto::dh::Hex;
 use crate::error::TrustError;
@@ -322,11 +322,7 @@ impl Grant {
             valid_until: self.request.valid_until,
             grant_key: self.grant_key.to_vec(),
             signature: self.signature.to_vec(),
-            issuer: self
-                .issuer
-                .as_ref()
-                .map(|issuer| issuer.to_bytes())
-                .unwrap_or_default(),
+            issuer: issuer_bytes(self.issuer.as_deref()),
         }
     }
 

@@ -5,7 +5,7 @@ use prost::Message;
 use satchel_proto::v1 as pb;
 
 use super::grant::{Grant, GrantId, Role};
-use super::office::{Authority, verify_by_office, verify_issued};
+use super::office::{Authority, issuer_bytes, verify_by_office, verify_issued};
 use super::revocation::RevocationList;
 use super::root::SchoolKey;
 use crate::crypto::signing::{self, SigningKeyPair};
@@ -262,11 +262,7 @@ impl MemberCertificate {
             account_key: self.account_key.to_vec(),
             binding_signature: self.binding_signature.to_vec(),
             admission: self.admission.map(|s| s.to_vec()).unwrap_or_default(),
-            admission_issuer: self
-                .admission_issuer
-                .as_ref()
-                .map(|issuer| issuer.to_bytes())
-                .unwrap_or_default(),
+            admission_issuer: issuer_bytes(self.admission_issuer.as_deref()),
         }
     }
 

@@ -212,6 +212,11 @@ impl MemberCertificate {
     }
 }
 
+/// The encoded issuer of an object, as its protobuf carries it (empty: the root).
+pub(crate) fn issuer_bytes(issuer: Option<&MemberCertificate>) -> Vec<u8> {
+    issuer.map(MemberCertificate::to_bytes).unwrap_or_default()
+}
+
 /// Verifies `signature` over the root's `message` for an object: by the root when
 /// `issuer` is empty, else by the office whose encoded certificate `issuer` is. Returns
 /// the office's certificate.

@@ -12,7 +12,7 @@ use satchel_proto::v1 as pb;
 
 use super::grant::{Grant, GrantId};
 use super::member::MemberCertificate;
-use super::office::{Authority, verify_issued};
+use super::office::{Authority, issuer_bytes, verify_issued};
 use super::root::{SchoolId, SchoolKey, SchoolRoot};
 use crate::error::TrustError;
 
@@ -405,11 +405,7 @@ impl RevocationList {
             signature: self.signature.to_vec(),
             version,
             revoked_entries,
-            issuer: self
-                .issuer
-                .as_ref()
-                .map(|issuer| issuer.to_bytes())
-                .unwrap_or_default(),
+            issuer: issuer_bytes(self.issuer.as_deref()),
         }
         .encode_to_vec()
     }

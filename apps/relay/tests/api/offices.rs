@@ -11,7 +11,7 @@ use satchel_core::{Account, os_rng};
 use satchel_relay_api::AuthValue;
 use serde_json::json;
 
-use crate::support::{Key, TestRelay, b64, now, random};
+use crate::support::{Key, TestRelay, b64, json_with_headers, now, random};
 
 /// A member of `root`'s school with `role`, bound and admitted by the root; its
 /// validity runs from `from` to `until` (Unix seconds).
@@ -70,24 +70,11 @@ async fn put_invite_as(
         nonce: request.nonce,
         signature: office.sign_request(&request),
     };
-    let response = relay
-        .client
-        .put(relay.url(&path))
-        .header("satchel-auth", auth.to_header())
-        .header("satchel-office", b64(&certificate.to_bytes()))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await.unwrap();
-    let json = if bytes.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    crate::support::Response { status, json }
+    let headers = [
+        ("satchel-auth", auth.to_header()),
+        ("satchel-office", b64(&certificate.to_bytes())),
+    ];
+    json_with_headers(relay, "PUT", &path, body, &headers).await
 }
 
 #[tokio::test]

@@ -379,17 +379,30 @@ pub async fn member_json(
         serde_json::to_vec(&body).unwrap()
     };
     let auth = key.auth(method, path, &body);
+    let headers = [("satchel-auth", auth), ("satchel-key", key.public_b64())];
+    json_with_headers(relay, method, path, body, &headers).await
+}
+
+/// A JSON request with the given headers (signatures made by the caller).
+pub async fn json_with_headers(
+    relay: &TestRelay,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&str, String)],
+) -> Response {
     let mut request = relay
         .client
         .request(
             reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
             relay.url(path),
         )
-        .header("satchel-auth", auth)
-        .header("satchel-key", key.public_b64())
         .header("content-type", "application/json")
-        .body(body);
-    request = request.timeout(std::time::Duration::from_secs(10));
+        .body(body)
+        .timeout(std::time::Duration::from_secs(10));
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let bytes = response.bytes().await.unwrap();
