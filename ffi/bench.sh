@@ -11,9 +11,14 @@ out=target/bindings-bench
 rm -rf "$out"
 target/release/uniffi-bindgen generate --no-format --language kotlin --out-dir "$out" \
   target/release/libsatchel_ffi.so > /dev/null
+if [[ ${UNPATCHED:-0} != 1 ]]; then
+  python3 scripts/patch-kotlin-bindings.py "$out/uniffi/satchel/satchel.kt"
+fi
 "$KC/bin/kotlinc" -nowarn -cp "$CP" -d "$out/bench.jar" "$out/uniffi/satchel/satchel.kt" \
   ffi/benches/kotlin/BindingBench.kt 2> /dev/null
 
+jna=$(unzip -p /usr/share/java/jna.jar META-INF/MANIFEST.MF 2>/dev/null | sed -n 's/^Implementation-Version: //p' | tr -d '\r')
+echo "machine: $(nproc) cores; $(java -version 2>&1 | head -1); JNA ${jna:-unknown}; bindings $([[ ${UNPATCHED:-0} == 1 ]] && echo as generated || echo patched)"
 cargo bench --profile release --locked -q -p satchel-ffi --bench ffi -- --warm-up-time 1 --measurement-time 4 \
   2>/dev/null | tee "$out/rust.txt" | grep -E "^ffi_rust|time:"
 java -Djna.library.path=target/release -cp "$out/bench.jar:$CP:$KC/lib/kotlin-stdlib.jar" \

@@ -41,7 +41,7 @@ for t in "${targets[@]}"; do
     cp -p "fuzz/seeds/$t"/* "fuzz/corpus/$t/"
     extra=()
     case "$t" in
-        persisted_state | prekey_bundle | one_time_prekey | sealed_content) extra=(-dict=fuzz/protobuf.dict) ;;
+        persisted_state | prekey_bundle | one_time_prekey | sealed_content | sender_key_distribution | group_state) extra=(-dict=fuzz/protobuf.dict) ;;
     esac
     echo "=== $t: ${seconds}s"
     status=0

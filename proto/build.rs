@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/satchel/v1/state.proto",
         "proto/satchel/v1/school.proto",
         "proto/satchel/v1/content.proto",
+        "proto/satchel/v1/group.proto",
     ];
     let descriptors = protox::compile(files, ["proto"])?;
     prost_build::Config::new().compile_fds(descriptors)?;

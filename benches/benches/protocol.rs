@@ -31,7 +31,11 @@
 //! * `primitives/*` — the primitive operations above, plus ChaCha20-Poly1305 on 100 B and
 //!   1 KiB, and X25519 from x25519-dalek 2 (`*_dalek4`, the version vodozemac uses) to
 //!   show that the peer's primitives cost the same.
-//! * `vodozemac/*` — the peer: Olm steady-state message, DH-step message, handshake.
+//! * `vodozemac/*` — the peer: Olm steady-state message, DH-step message, handshake;
+//!   Megolm encrypt and decrypt of 100 B (`megolm_*`).
+//! * `groups/*` — sender keys: encrypt and decrypt of 100 B (against `vodozemac/megolm_*`;
+//!   targets ≤ 1.0× and ≤ 0.9×), and catching up on 1,000 messages one at a time and in
+//!   one batch (target: batch ≥ 1.5× faster).
 //! * `school/*` — what a recipient pays to decide whether a sender is the school's
 //!   (`verify_member`): a certificate the root granted and admitted (3 Ed25519 verifies:
 //!   grant, binding, admission) and one an office granted and admitted (6: the office's
@@ -321,6 +325,125 @@ fn vodozemac_baseline(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    group.bench_function("megolm_encrypt_100", |bench| {
+        let mut outbound = vodozemac::megolm::GroupSession::new(Default::default());
+        bench.iter(|| black_box(outbound.encrypt(black_box(plaintext))))
+    });
+    // Megolm's floor: vodozemac's Ed25519 (ed25519-dalek 2) verifying a 100 B message's
+    // signed part, against `groups/ed25519_verify_strict_168` (ed25519-dalek 3).
+    group.bench_function("ed25519_verify_168", |bench| {
+        let key = vodozemac::Ed25519Keypair::new();
+        let message = [0x17u8; 168];
+        let signature = key.sign(&message);
+        let public = key.public_key();
+        bench.iter(|| {
+            public
+                .verify(black_box(&message), black_box(&signature))
+                .expect("verify")
+        })
+    });
+    group.bench_function("megolm_decrypt_100", |bench| {
+        let mut outbound = vodozemac::megolm::GroupSession::new(Default::default());
+        let mut inbound = vodozemac::megolm::InboundGroupSession::new(
+            &outbound.session_key(),
+            Default::default(),
+        );
+        bench.iter_batched(
+            || outbound.encrypt(plaintext),
+            |message| black_box(inbound.decrypt(&message).expect("decrypt")),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+/// Sender keys (`core/src/group`): one message encrypted, one decrypted (100 B), against
+/// vodozemac's Megolm in `vodozemac/megolm_*`; and a member catching up on 1,000
+/// messages, one `decrypt` at a time and with `decrypt_batch` (signatures verified in one
+/// batch), from the same state.
+fn groups(c: &mut Criterion) {
+    use satchel_core::group::{GroupId, GroupSession, SenderDevice};
+
+    const NOW: u64 = 1_767_225_600;
+    let mut rng = ChaCha20Rng::from_seed([31; 32]);
+    let id = GroupId::random(&mut rng);
+    let new_pair = |rng: &mut ChaCha20Rng| {
+        let sender = GroupSession::new(id, SenderDevice::from_bytes([1; 32]), NOW, rng);
+        let mut member = GroupSession::new(id, SenderDevice::from_bytes([2; 32]), NOW, rng);
+        member
+            .receive_distribution(sender.own_device(), &sender.distribution())
+            .expect("key");
+        (sender, member)
+    };
+    let plaintext = [0x42u8; 100];
+    let mut group = c.benchmark_group("groups");
+    group.bench_function("encrypt_100", |bench| {
+        let (mut sender, _) = new_pair(&mut rng);
+        bench.iter(|| {
+            if sender.rotation_due(NOW) {
+                // Every 1,000 messages, as the default schedule asks (not timed apart:
+                // 1 key generation per 1,000 messages).
+                let _ = sender.rotate(NOW, &mut ChaCha20Rng::from_seed([5; 32]));
+            }
+            black_box(sender.encrypt(black_box(&plaintext), NOW).expect("encrypt"))
+        })
+    });
+    group.bench_function("decrypt_100", |bench| {
+        let (mut sender, mut member) = new_pair(&mut rng);
+        // No rotation while measuring: one chain, as Megolm's.
+        sender.set_config(satchel_core::group::GroupConfig {
+            rotate_after_messages: u32::MAX,
+            ..Default::default()
+        });
+        bench.iter_batched(
+            || sender.encrypt(&plaintext, NOW).expect("encrypt"),
+            |message| black_box(member.decrypt(&message).expect("decrypt")),
+            BatchSize::SmallInput,
+        )
+    });
+    // The floor of a decrypt: one verify_strict of a 168-byte message (what a 100 B group
+    // message signs) with the key already decoded, as both Satchel and vodozemac keep it.
+    group.bench_function("ed25519_verify_strict_168", |bench| {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let verifying: VerifyingKey = key.verifying_key();
+        let message = [0x17u8; 168];
+        let signature = key.sign(&message);
+        bench.iter(|| {
+            verifying
+                .verify_strict(black_box(&message), black_box(&signature))
+                .expect("verify")
+        })
+    });
+    let (mut sender, member) = new_pair(&mut rng);
+    let state = member.to_bytes();
+    let messages: Vec<Vec<u8>> = (0..1_000)
+        .map(|_| sender.encrypt(&plaintext, NOW).expect("encrypt"))
+        .collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    group.throughput(Throughput::Elements(1_000));
+    group.bench_function("catch_up_1000/one_at_a_time", |bench| {
+        bench.iter_batched(
+            || GroupSession::from_bytes(&state).expect("state"),
+            |mut member| {
+                for message in &refs {
+                    black_box(member.decrypt(message).expect("decrypt"));
+                }
+                member
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("catch_up_1000/batch", |bench| {
+        bench.iter_batched(
+            || GroupSession::from_bytes(&state).expect("state"),
+            |mut member| {
+                let results = member.decrypt_batch(&refs);
+                assert!(results.iter().all(Result::is_ok));
+                (member, results)
+            },
+            BatchSize::LargeInput,
+        )
+    });
     group.finish();
 }
 
@@ -459,7 +582,7 @@ mod group {
         config = Criterion::default()
             .warm_up_time(std::time::Duration::from_secs(1))
             .measurement_time(std::time::Duration::from_secs(3));
-        targets = primitives, vodozemac_baseline, handshake, message_steady, message_dh_step, seal_open, padding, kdfs, school
+        targets = primitives, vodozemac_baseline, handshake, message_steady, message_dh_step, seal_open, padding, kdfs, school, groups
     }
 }
 criterion_main!(group::benches);

@@ -331,3 +331,99 @@ pub enum DirectoryError {
     #[error("directory entry's device belongs to another account than its certificate")]
     AccountMismatch,
 }
+
+/// Encrypting a group message failed. The group session is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum GroupEncryptError {
+    /// The plaintext exceeds [`crate::MAX_PLAINTEXT_LEN`].
+    #[error("message too large ({len} bytes, at most {max}): send large content as an attachment")]
+    PlaintextTooLarge {
+        /// Plaintext length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// This device's sender key is due for rotation (its age or message count reached the
+    /// group's limit, [`crate::group::GroupConfig`]).
+    #[error(
+        "this device's group key is due for rotation: rotate it and send the new key to every member first"
+    )]
+    RotationDue,
+}
+
+/// Decrypting a group message failed. The group session is exactly as it was before.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum GroupDecryptError {
+    /// Shorter than any group message, or longer than any envelope.
+    #[error("group message has an impossible length ({len} bytes): it was damaged in transit")]
+    BadLength {
+        /// Bytes received.
+        len: usize,
+    },
+    /// No sender key this device holds for the group opens the message: the sender's
+    /// key has not arrived yet (it travels separately, over the pairwise conversation:
+    /// keep the message and try again after the next sync), the sender removed this
+    /// device from the group, or the message is forged. Opaque on purpose.
+    #[error(
+        "no key for this group message yet: it is kept and tried again once the sender's key arrives"
+    )]
+    NoSenderKey,
+    /// A sender key opened the header but the body or the signature did not verify: the
+    /// message was damaged or forged by someone who is not its sender.
+    #[error("group message could not be decrypted: it was damaged or forged")]
+    DecryptionFailed,
+    /// The message was already decrypted (or its key expired from the skipped-key store).
+    #[error("group message was already received (a duplicate or replay); it is ignored")]
+    Duplicate,
+    /// The message is further ahead in its sender's chain than the group allows to skip.
+    #[error(
+        "group message is {gap} messages ahead of the last one from its sender (at most {max}); too many were lost to catch up"
+    )]
+    TooFarAhead {
+        /// How many message keys would have to be skipped.
+        gap: u64,
+        /// The configured maximum.
+        max: u32,
+    },
+    /// The message authenticated but its padding is malformed (a faulty sender).
+    #[error("group message is malformed ({field}); the sender's app may be faulty")]
+    Malformed {
+        /// What was wrong.
+        field: &'static str,
+    },
+}
+
+/// A sender-key distribution was refused. The group session is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DistributionError {
+    /// Not a protobuf `SenderKeyDistribution`, or a field had the wrong length.
+    #[error("group key message is malformed ({field}); the sender's app may be faulty")]
+    Malformed {
+        /// Which field.
+        field: &'static str,
+    },
+    /// A distribution version this library does not know.
+    #[error("group key version {found} is not supported (this library reads {supported})")]
+    UnsupportedVersion {
+        /// Version found.
+        found: u32,
+        /// Version supported.
+        supported: u32,
+    },
+    /// The key is for another group than this session's.
+    #[error("group key belongs to another group")]
+    WrongGroup,
+    /// The key's binding does not name the device it came from: a member forwarded
+    /// someone else's key as their own.
+    #[error("group key was not made by the device that sent it: ignore it")]
+    NotFromSender,
+    /// The group already holds as many senders as it may.
+    #[error("group has too many senders ({max}): remove members before adding more")]
+    TooManySenders {
+        /// The limit.
+        max: usize,
+    },
+}

@@ -8,6 +8,8 @@
 //! * [`PrekeyBundle`] — another device's published prekeys, verified when parsed.
 //! * [`Session`] — a conversation with one device: PQXDH handshake, then a double
 //!   ratchet with header encryption over a pair of one-way queues.
+//! * [`group`] — groups: sender keys ([`group::GroupSession`]), one encryption and one
+//!   signature per message whatever the group's size.
 //! * [`Envelope`] — what the relay sees: version, send id, Padmé-padded ciphertext.
 //! * [`school`] — school trust: root key, grants and member certificates, invite codes,
 //!   revocation lists, the encrypted directory, and [`school::verify_member`].
@@ -51,6 +53,7 @@ mod account;
 mod crypto;
 mod envelope;
 mod error;
+pub mod group;
 mod handshake;
 mod identity;
 mod prekeys;
@@ -70,8 +73,9 @@ pub use envelope::{
     ENVELOPE_PREFIX_LEN, ENVELOPE_VERSION, Envelope, MAX_ENVELOPE_LEN, MAX_PLAINTEXT_LEN,
 };
 pub use error::{
-    BundleError, CertificateError, DecryptError, DirectoryError, EncryptError, EnvelopeError,
-    FirstContactError, HandshakeError, InviteError, StateError, TrustError,
+    BundleError, CertificateError, DecryptError, DirectoryError, DistributionError, EncryptError,
+    EnvelopeError, FirstContactError, GroupDecryptError, GroupEncryptError, HandshakeError,
+    InviteError, StateError, TrustError,
 };
 pub use identity::certificate::DeviceCertificate;
 pub use identity::fingerprint::{Fingerprint, SafetyNumber};

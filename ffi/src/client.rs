@@ -143,6 +143,16 @@ pub struct Message {
     pub sent_at: u64,
     /// Whether this device sent it.
     pub outgoing: bool,
+    /// The group it was posted in (its title: the creator chose it, escape it), or
+    /// `None` for a message between two people.
+    pub group: Option<String>,
+    /// The group's id (hex), or `None`.
+    pub group_id: Option<String>,
+    /// This device's announcement: how many people confirmed reading it, else `None`
+    /// (people can switch confirmations off: a lower bound).
+    pub read_by: Option<u32>,
+    /// …of how many people it went to.
+    pub read_of: Option<u32>,
 }
 
 impl From<satchel_client::Message> for Message {
@@ -154,6 +164,80 @@ impl From<satchel_client::Message> for Message {
             text: m.text,
             sent_at: m.sent_at,
             outgoing: m.outgoing,
+            group: m.group,
+            group_id: m.group_id,
+            read_by: m.read_by.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            read_of: m.read_of.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        }
+    }
+}
+
+/// What kind of group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum GroupKind {
+    /// A teacher (or the office, for the whole school) posts to every parent of a class.
+    Announcement,
+    /// Teachers and parents of a class; parents post if the teacher allows it.
+    ClassGroup,
+    /// A parent's thread with the teachers of a class.
+    TeamThread,
+}
+
+impl From<GroupKind> for satchel_client::GroupKind {
+    fn from(kind: GroupKind) -> Self {
+        match kind {
+            GroupKind::Announcement => Self::Announcement,
+            GroupKind::ClassGroup => Self::ClassGroup,
+            GroupKind::TeamThread => Self::TeamThread,
+        }
+    }
+}
+
+impl From<satchel_client::GroupKind> for GroupKind {
+    fn from(kind: satchel_client::GroupKind) -> Self {
+        match kind {
+            satchel_client::GroupKind::Announcement => Self::Announcement,
+            satchel_client::GroupKind::ClassGroup => Self::ClassGroup,
+            satchel_client::GroupKind::TeamThread => Self::TeamThread,
+        }
+    }
+}
+
+/// A group this device is in (or was).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Group {
+    /// Its id (hex); a prefix of 6 characters or more names it.
+    pub id: String,
+    /// Its kind.
+    pub kind: GroupKind,
+    /// Its title (the creator chose it: escape it).
+    pub title: String,
+    /// The class ("" for the whole school).
+    pub class_name: String,
+    /// How many people are in it.
+    pub people: u32,
+    /// Whether this device created it (and decides who is in it).
+    pub created_by_me: bool,
+    /// Whether this device may post.
+    pub may_post: bool,
+    /// Class groups: whether parents may post.
+    pub members_may_post: bool,
+    /// `false` once the creator removed this device.
+    pub active: bool,
+}
+
+impl From<satchel_client::GroupInfo> for Group {
+    fn from(g: satchel_client::GroupInfo) -> Self {
+        Self {
+            id: g.id,
+            kind: g.kind.into(),
+            title: g.title,
+            class_name: g.class_name,
+            people: u32::try_from(g.people).unwrap_or(u32::MAX),
+            created_by_me: g.created_by_me,
+            may_post: g.may_post,
+            members_may_post: g.members_may_post,
+            active: g.active,
         }
     }
 }
@@ -389,5 +473,183 @@ impl SatchelClient {
                 .await?)
         })
         .await
+    }
+
+    /// Creates a group of `class_name`; the school directory decides who is in it (see
+    /// `GroupKind`). Staff create announcements and class groups; the office announces
+    /// to the whole school (an empty class).
+    ///
+    /// # Errors
+    /// `NotAllowedInGroup`, `NotYetAdmitted`, `MembershipEnded`, `InvalidInput` (too
+    /// many devices), `Network`.
+    #[uniffi::method(default(title = None, members_may_post = false))]
+    pub async fn create_group(
+        &self,
+        kind: GroupKind,
+        class_name: String,
+        title: Option<String>,
+        members_may_post: bool,
+    ) -> Result<Group, SatchelError> {
+        let client = self.shared();
+        run(async move {
+            Ok(client
+                .lock()
+                .await
+                .create_group(kind.into(), &class_name, title.as_deref(), members_may_post)
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// Every group this device is in (or was).
+    ///
+    /// # Errors
+    /// `Storage`.
+    pub async fn groups(&self) -> Result<Vec<Group>, SatchelError> {
+        let client = self.shared();
+        run(async move {
+            let groups = client.lock().await.groups()?;
+            Ok(groups.into_iter().map(Group::from).collect())
+        })
+        .await
+    }
+
+    /// The people in a group, as this device's school directory names them.
+    ///
+    /// # Errors
+    /// `UnknownGroup`, `Storage`.
+    pub async fn group_members(&self, group: String) -> Result<Vec<String>, SatchelError> {
+        let client = self.shared();
+        run(async move { Ok(client.lock().await.group_members(&group)?) }).await
+    }
+
+    /// A group's messages, oldest first.
+    ///
+    /// # Errors
+    /// `UnknownGroup`, `Storage`.
+    pub async fn group_history(&self, group: String) -> Result<Vec<Message>, SatchelError> {
+        let client = self.shared();
+        run(async move {
+            let history = client.lock().await.group_history(&group)?;
+            Ok(history.into_iter().map(Message::from).collect())
+        })
+        .await
+    }
+
+    /// Posts in a group (its title or id). Returns `true` if the relay took it now,
+    /// `false` if it waits in the outbox.
+    ///
+    /// # Errors
+    /// `UnknownGroup`, `NotAllowedInGroup`, `NotYetAdmitted`, `MembershipEnded`.
+    pub async fn send_to_group(&self, group: String, text: String) -> Result<bool, SatchelError> {
+        let client = self.shared();
+        run(async move {
+            Ok(client
+                .lock()
+                .await
+                .send_to_group(&group, &text)
+                .await?
+                .delivered_to_relay)
+        })
+        .await
+    }
+
+    /// Posts to every parent of `class_name` (the whole school with "", from the office).
+    ///
+    /// # Errors
+    /// As `create_group` and `send_to_group`.
+    pub async fn announce(&self, class_name: String, text: String) -> Result<bool, SatchelError> {
+        let client = self.shared();
+        run(async move {
+            Ok(client
+                .lock()
+                .await
+                .announce(&class_name, &text)
+                .await?
+                .delivered_to_relay)
+        })
+        .await
+    }
+
+    /// Writes to the teachers of `class_name` ("the teachers of 5B"): whoever teaches it
+    /// now receives it, and every one of them sees the others' replies.
+    ///
+    /// # Errors
+    /// As `create_group` and `send_to_group`.
+    pub async fn send_to_class_team(
+        &self,
+        class_name: String,
+        text: String,
+    ) -> Result<bool, SatchelError> {
+        let client = self.shared();
+        run(async move {
+            Ok(client
+                .lock()
+                .await
+                .send_to_class_team(&class_name, &text)
+                .await?
+                .delivered_to_relay)
+        })
+        .await
+    }
+
+    /// The creator adds a person to a group.
+    ///
+    /// # Errors
+    /// `UnknownGroup`, `UnknownContact`, `NotAllowedInGroup`.
+    pub async fn group_add(&self, group: String, person: String) -> Result<Group, SatchelError> {
+        let client = self.shared();
+        run(async move { Ok(client.lock().await.group_add(&group, &person).await?.into()) }).await
+    }
+
+    /// The creator removes a person: they read nothing sent afterwards.
+    ///
+    /// # Errors
+    /// As `group_add`.
+    pub async fn group_remove(&self, group: String, person: String) -> Result<Group, SatchelError> {
+        let client = self.shared();
+        run(async move {
+            Ok(client
+                .lock()
+                .await
+                .group_remove(&group, &person)
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// Tells an announcement's author that this person read the group's messages: call
+    /// it when they are shown. Nothing is sent when read confirmations are off, for
+    /// other groups, or when nothing is new. Returns how many were confirmed.
+    ///
+    /// # Errors
+    /// `UnknownGroup`, `Network`.
+    pub async fn mark_group_read(&self, group: String) -> Result<u32, SatchelError> {
+        let client = self.shared();
+        run(async move {
+            let count = client.lock().await.mark_group_read(&group).await?;
+            Ok(u32::try_from(count).unwrap_or(u32::MAX))
+        })
+        .await
+    }
+
+    /// Whether authors of announcements are told when this person reads them.
+    ///
+    /// # Errors
+    /// `Storage`.
+    pub async fn read_receipts(&self) -> Result<bool, SatchelError> {
+        let client = self.shared();
+        run(async move { Ok(client.lock().await.read_receipts()?) }).await
+    }
+
+    /// Switches read confirmations on or off (kept in the profile).
+    ///
+    /// # Errors
+    /// `Storage`.
+    pub async fn set_read_receipts(&self, on: bool) -> Result<(), SatchelError> {
+        let client = self.shared();
+        run(async move { Ok(client.lock().await.set_read_receipts(on)?) }).await
     }
 }

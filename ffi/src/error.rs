@@ -35,6 +35,9 @@ use satchel_core::{
 /// | `MembershipEnded` | the school revoked (or let expire) this person's membership: say so plainly; nothing was sent |
 /// | `NotYetAdmitted` | the school office has not confirmed this enrolment yet: say so; sync and retry later |
 /// | `RecipientNotVerified` | the school does not vouch for the recipient now: warn; `sendToUnverified` only if the person insists |
+/// | `NoKeyYet` | a group message whose sender's key has not arrived: keep it, retry after the next sync |
+/// | `UnknownGroup` | let the person pick from `groups()` |
+/// | `NotAllowedInGroup` | the group does not let this person do that (post, change members): say so |
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 #[uniffi(flat_error)]
 pub enum SatchelError {
@@ -124,6 +127,51 @@ pub enum SatchelError {
     /// The school does not vouch for the recipient now: nothing was sent.
     #[error("{0}")]
     RecipientNotVerified(String),
+    /// No key opens this group message yet: keep it and try again after the next sync.
+    #[error("{0}")]
+    NoKeyYet(String),
+    /// No group (or several) by that name or id.
+    #[error("{0}")]
+    UnknownGroup(String),
+    /// The group does not allow this device to do that (post, change who is in it).
+    #[error("{0}")]
+    NotAllowedInGroup(String),
+}
+
+impl From<satchel_core::GroupDecryptError> for SatchelError {
+    fn from(error: satchel_core::GroupDecryptError) -> Self {
+        let message = error.to_string();
+        match crate::group::failure_of(&error) {
+            crate::group::DecryptFailure::Duplicate => Self::Duplicate(message),
+            crate::group::DecryptFailure::NoKeyYet => Self::NoKeyYet(message),
+            crate::group::DecryptFailure::TooLargeGap => Self::TooLargeGap(message),
+            _ => Self::CorruptedMessage(message),
+        }
+    }
+}
+
+impl From<satchel_core::GroupEncryptError> for SatchelError {
+    fn from(error: satchel_core::GroupEncryptError) -> Self {
+        let message = error.to_string();
+        match error {
+            satchel_core::GroupEncryptError::PlaintextTooLarge { .. } => {
+                Self::MessageTooLarge(message)
+            }
+            _ => Self::SessionExhausted(message),
+        }
+    }
+}
+
+impl From<satchel_core::DistributionError> for SatchelError {
+    fn from(error: satchel_core::DistributionError) -> Self {
+        let message = error.to_string();
+        match error {
+            satchel_core::DistributionError::UnsupportedVersion { .. } => {
+                Self::UpdateRequired(message)
+            }
+            _ => Self::CorruptedMessage(message),
+        }
+    }
 }
 
 impl From<EnvelopeError> for SatchelError {
@@ -247,6 +295,13 @@ impl From<ClientError> for SatchelError {
             ClientError::InviteUnknown => Self::InvalidInvite(error.to_string()),
             ClientError::UnknownContact { .. } => Self::UnknownContact(error.to_string()),
             ClientError::AmbiguousContact { .. } => Self::AmbiguousContact(error.to_string()),
+            ClientError::UnknownGroup { .. } | ClientError::AmbiguousGroup { .. } => {
+                Self::UnknownGroup(error.to_string())
+            }
+            ClientError::NotAllowedInGroup { .. } => Self::NotAllowedInGroup(error.to_string()),
+            ClientError::GroupTooLarge { .. } | ClientError::EmptyGroup { .. } => {
+                Self::InvalidInput(error.to_string())
+            }
             ClientError::EmptyMessage | ClientError::EmptyName => {
                 Self::InvalidInput(error.to_string())
             }

@@ -3,8 +3,8 @@
 //!
 //! Two levels:
 //!
-//! * **Low level** — [`Account`] and [`Session`]: the end-to-end encrypted protocol,
-//!   bytes in and bytes out. The app stores state blobs and moves envelopes itself.
+//! * **Low level** — [`Account`], [`Session`] and [`GroupSession`]: the end-to-end
+//!   encrypted protocol, bytes in and bytes out. The app stores state blobs and moves envelopes itself.
 //! * **High level** — [`SatchelClient`]: the whole client on a profile folder (SQLite):
 //!   enrolment with an invite code, the school directory, send, sync, history, and the
 //!   school admin's calls. Async in every language.
@@ -18,12 +18,14 @@
 mod account;
 mod client;
 mod error;
+mod group;
 mod runtime;
 mod session;
 
 pub use account::{Account, InboundSession};
-pub use client::{Contact, Identity, Message, Role, SatchelClient};
+pub use client::{Contact, Group, GroupKind, Identity, Message, Role, SatchelClient};
 pub use error::SatchelError;
+pub use group::{DecryptFailure, GroupDecryptResult, GroupPlaintext, GroupSession};
 pub use session::{DecryptResult, Session};
 
 uniffi::setup_scaffolding!("satchel");

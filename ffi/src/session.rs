@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use satchel_core::{DecryptError, EncryptError, Envelope, Fingerprint, MAX_PLAINTEXT_LEN};
 
-use crate::{Account, SatchelError};
+use crate::{Account, DecryptFailure, SatchelError};
 
 /// One end of an end-to-end encrypted conversation with one peer device.
 ///
@@ -141,10 +141,12 @@ impl Session {
                 match result {
                     Ok(plaintext) => DecryptResult {
                         plaintext: Some(plaintext),
+                        failure: None,
                         error: None,
                     },
                     Err(error) => DecryptResult {
                         plaintext: None,
+                        failure: Some(DecryptFailure::of(&error)),
                         error: Some(error.to_string()),
                     },
                 }
@@ -166,6 +168,22 @@ impl Session {
 pub struct DecryptResult {
     /// The decrypted message, if it decrypted.
     pub plaintext: Option<Vec<u8>>,
-    /// Why it did not (a person-readable sentence), if it failed.
+    /// Why it did not, if it failed: what to do with it.
+    pub failure: Option<DecryptFailure>,
+    /// The same as a person-readable sentence.
     pub error: Option<String>,
+}
+
+impl DecryptFailure {
+    fn of(error: &SatchelError) -> Self {
+        match error {
+            SatchelError::Duplicate(_) => Self::Duplicate,
+            SatchelError::UnknownSession(_) => Self::UnknownSession,
+            SatchelError::TooLargeGap(_) => Self::TooLargeGap,
+            SatchelError::UpdateRequired(_) | SatchelError::OutdatedState(_) => {
+                Self::UpdateRequired
+            }
+            _ => Self::Corrupted,
+        }
+    }
 }

@@ -5,35 +5,14 @@
 use std::path::Path;
 
 use satchel_client::relay::RelayClient;
-use satchel_client::store::SqliteStore;
-use satchel_client::store::cipher::StoreKey;
-use satchel_client::store::keyfile::{KeyFile, KeySource};
 use satchel_client::{Client, DropReason};
 use satchel_core::school::Role;
 use satchel_core::{Account, Envelope, Session, os_rng};
-use zeroize::Zeroizing;
 
-use crate::support::{client, join_confirmed, oak_admin, relay};
-
-/// Each test person's platform key (the app would keep it in the Keychain).
-fn platform_key(seed: u8) -> KeySource {
-    KeySource::Platform(Zeroizing::new([seed; 32]))
-}
+use crate::support::{client, join_confirmed, oak_admin, open_store, relay, stored_account};
 
 fn open(home: &Path, seed: u8) -> Client {
     client(home, seed)
-}
-
-/// Someone's store, opened beside their client (the test holds their platform key).
-fn open_store(home: &Path, seed: u8) -> SqliteStore {
-    let file = KeyFile::from_bytes(&std::fs::read(home.join("store.key")).unwrap()).unwrap();
-    let key: StoreKey = file.unlock(&platform_key(seed)).unwrap();
-    SqliteStore::open(&home.join("satchel.db"), &key).unwrap()
-}
-
-/// The account stored in someone's profile.
-fn stored_account(home: &Path, seed: u8) -> Account {
-    open_store(home, seed).account().unwrap().unwrap()
 }
 
 /// A relay on 127.0.0.1 with a school, its teacher and a parent, each a real client.

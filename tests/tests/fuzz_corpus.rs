@@ -12,8 +12,11 @@ use satchel_core::internal::fuzz;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 12] = [
+const TARGETS: [(&str, Target); 17] = [
     ("school", fuzz::school),
+    ("group_message", fuzz::group_message),
+    ("sender_key_distribution", fuzz::sender_key_distribution),
+    ("group_state", fuzz::group_state),
     ("queue_envelope", fuzz::queue_envelope),
     ("sealed_envelope", fuzz::sealed_envelope),
     ("sealed_content", fuzz::sealed_content),
@@ -25,6 +28,8 @@ const TARGETS: [(&str, Target); 12] = [
     ("persisted_state", fuzz::persisted_state),
     ("key_file", client_fuzz::key_file),
     ("store_value", client_fuzz::store_value),
+    ("group_record", client_fuzz::group_record),
+    ("group_content", satchel_client::group_fuzz::group_content),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -100,6 +105,7 @@ fn generated_seeds_replay_without_panics() {
         .chain(
             client_seeds
                 .into_iter()
+                .chain(satchel_client::group_fuzz::group_content_seeds())
                 .map(|seed| (seed.target, seed.name, seed.bytes)),
         );
     for (target, name, bytes) in seeds {

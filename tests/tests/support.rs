@@ -122,3 +122,38 @@ pub async fn join_confirmed(
     assert_eq!(admin.confirm_new_members().await.unwrap(), 1);
     person.whoami().unwrap()
 }
+
+/// Someone's store, opened beside their client (the test holds their platform key, as
+/// [`client`] makes it from `seed`).
+pub fn open_store(home: &std::path::Path, seed: u8) -> satchel_client::store::SqliteStore {
+    use satchel_client::store::keyfile::{KeyFile, KeySource};
+    let file = KeyFile::from_bytes(&std::fs::read(home.join("store.key")).unwrap()).unwrap();
+    let key = file
+        .unlock(&KeySource::Platform(zeroize::Zeroizing::new([seed; 32])))
+        .unwrap();
+    satchel_client::store::SqliteStore::open(&home.join("satchel.db"), &key).unwrap()
+}
+
+/// The account stored in someone's profile.
+pub fn stored_account(home: &std::path::Path, seed: u8) -> satchel_core::Account {
+    open_store(home, seed).account().unwrap().unwrap()
+}
+
+/// A member of Oak Primary in folder `folder` of `dir` (store seed `seed`), invited by
+/// `admin` and confirmed, as [`join_confirmed`] does.
+pub async fn enrol(
+    admin: &mut satchel_client::Client,
+    dir: &std::path::Path,
+    (folder, seed): (&str, u8),
+    role: satchel_core::school::Role,
+    name: &str,
+    class: &str,
+) -> satchel_client::Client {
+    let code = admin
+        .invite(role, name, &[class.to_string()])
+        .await
+        .unwrap();
+    let mut person = client(&dir.join(folder), seed);
+    join_confirmed(admin, &mut person, &code).await;
+    person
+}

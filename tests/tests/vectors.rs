@@ -1179,6 +1179,94 @@ fn all_vectors() -> Value {
         "one_time_prekey": one_time_prekey_vectors(),
         "encrypted_export": export_vectors(),
         "relay_request": relay_request_vectors(),
+        "group": group_vectors(),
+    })
+}
+
+const GROUP_DRAWS: [(&str, usize); 4] = [
+    ("group id", 16),
+    ("ck_0: the sender key's first chain key", 32),
+    ("HK: the sender key's header key", 32),
+    ("Ed25519 secret of the sender key's signing key", 32),
+];
+
+/// Sender keys (PROTOCOL §13): a group created by a teacher's device, its key handed to
+/// a parent, three messages, and messages the parent must refuse.
+fn group_vectors() -> Value {
+    use satchel_core::group::{GroupId, GroupSession, SenderDevice, SenderKeyDistribution};
+    let now = 1_767_225_600u64;
+    let teacher_device = SenderDevice::from_bytes(filled(0x71));
+    let parent_device = SenderDevice::from_bytes(filled(0x72));
+    let mut recording = Recording {
+        inner: rng(91),
+        draws: Vec::new(),
+    };
+    let group = GroupId::random(&mut recording);
+    let mut teacher = GroupSession::new(group, teacher_device, now, &mut recording);
+    let draws = draws(recording.take(), &GROUP_DRAWS);
+    let key = teacher.distribution();
+    let key_bytes = key.to_bytes();
+    let proto = pb::SenderKeyDistribution::decode(key_bytes.as_slice()).unwrap();
+    let mut parent = GroupSession::new(group, parent_device, now, &mut rng(92));
+    parent
+        .receive_distribution(
+            teacher_device,
+            &SenderKeyDistribution::from_bytes(&key_bytes).unwrap(),
+        )
+        .unwrap();
+    let texts = [
+        "The trip to the zoo is on Friday.",
+        "",
+        "Bring a packed lunch and a raincoat, please.",
+    ];
+    let messages: Vec<Vec<u8>> = texts
+        .iter()
+        .map(|text| teacher.encrypt(text.as_bytes(), now).unwrap())
+        .collect();
+    let mut read = Vec::new();
+    for i in [0usize, 2, 1] {
+        let plaintext = parent.decrypt(&messages[i]).unwrap();
+        assert_eq!(plaintext.plaintext, texts[i].as_bytes());
+        read.push(i);
+    }
+    let mut signature_flipped = teacher.encrypt(b"See you there.", now).unwrap();
+    *signature_flipped.last_mut().unwrap() ^= 1;
+    let forged =
+        satchel_core::internal::forge_group_message(&key, 4, b"forged", &mut rng(93)).unwrap();
+    let refused: Vec<Value> = [
+        ("replay of message 0", messages[0].clone()),
+        (
+            "message 3 (See you there.), last signature bit flipped",
+            signature_flipped,
+        ),
+        (
+            "message 4 by a member holding the key, signed with its own key",
+            forged,
+        ),
+        ("truncated", messages[1][..159].to_vec()),
+    ]
+    .into_iter()
+    .map(|(what, bytes)| {
+        let before = parent.to_bytes();
+        let error = parent.decrypt(&bytes).unwrap_err();
+        assert_eq!(parent.to_bytes(), before);
+        json!({"what": what, "message": hex(&bytes), "error": format!("{error:?}")})
+    })
+    .collect();
+    json!({
+        "rng": "ChaCha20Rng, seed [91; 32]: GroupId::random, then GroupSession::new (teacher)",
+        "draws": draws,
+        "now": now,
+        "teacher_device": hex(teacher_device.as_bytes()),
+        "parent_device": hex(parent_device.as_bytes()),
+        "signing_key": hex(&proto.signing_key),
+        "binding": hex(&proto.binding),
+        "distribution": hex(&key_bytes),
+        "messages": messages.iter().zip(texts).enumerate().map(|(i, (m, t))| json!({
+            "index": i, "plaintext": t, "message": hex(m),
+        })).collect::<Vec<_>>(),
+        "read_in_order": read,
+        "refused": refused,
     })
 }
 

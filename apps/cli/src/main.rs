@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use satchel_client::relay::TransportConfig;
-use satchel_client::{Client, ClientConfig, ClientError, InviteOptions, SendOptions};
+use satchel_client::{Client, ClientConfig, ClientError, GroupKind, InviteOptions, SendOptions};
 use satchel_core::school::Role;
 
 /// Satchel: end-to-end encrypted messages between a school, its teachers and parents.
@@ -56,7 +56,24 @@ enum Command {
     Whoami,
     /// List the people in the school directory, with verified state and safety numbers.
     Contacts,
-    /// Send a message.
+    /// Groups: class groups, class announcements, threads with a class's teachers.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Post to every parent of a class (or, from the school's office, to everyone).
+    Announce {
+        /// The class, e.g. 5B. Without it: the whole school (the office only).
+        #[arg(long)]
+        class: Option<String>,
+        /// The text; `-` reads it from standard input.
+        text: String,
+    },
+    /// Whether authors of announcements are told you read them: `on` or `off` (without
+    /// a value: show the setting).
+    ReadReceipts {
+        /// on or off.
+        setting: Option<String>,
+    },
+    /// Send a message. To write to the teachers of a class, send to "teachers of 5B".
     Send {
         /// Send even if the school does not vouch for the recipient now (revoked,
         /// expired). Without it such a send is refused, and nothing is sent.
@@ -73,6 +90,55 @@ enum Command {
     History {
         /// A name from `satchel contacts`, or an account id.
         with: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Create a group of a class: the school directory decides who is in it.
+    Create {
+        /// class-group (teachers and parents), announcement (parents read, you post)
+        /// or team (you and the class's teachers).
+        #[arg(long, default_value = "class-group")]
+        kind: String,
+        /// The class, e.g. 5B.
+        #[arg(long)]
+        class: String,
+        /// The title everyone sees (default: from the kind and class).
+        #[arg(long)]
+        title: Option<String>,
+        /// Class groups: parents may post too (default: only staff).
+        #[arg(long)]
+        parents_may_post: bool,
+    },
+    /// Add a person to a group you created.
+    Add {
+        /// The group: its title or id (a prefix of 6 characters or more).
+        group: String,
+        /// A name from `satchel contacts`, or an account id.
+        person: String,
+    },
+    /// Remove a person from a group you created: they read nothing sent afterwards.
+    Remove {
+        /// The group.
+        group: String,
+        /// The person.
+        person: String,
+    },
+    /// List your groups.
+    List,
+    /// Show a group: who is in it, and its messages (for an announcement, its author
+    /// is told you read them, unless you switched that off).
+    Show {
+        /// The group.
+        group: String,
+    },
+    /// Post in a group.
+    Send {
+        /// The group.
+        group: String,
+        /// The text; `-` reads it from standard input.
+        text: String,
     },
 }
 
@@ -139,6 +205,8 @@ enum CliError {
     Passphrase(#[from] passphrase::PassphraseError),
     #[error("cannot read the message from standard input: it must be UTF-8 text")]
     Stdin,
+    #[error("{0}")]
+    Usage(&'static str),
 }
 
 impl CliError {
@@ -148,6 +216,7 @@ impl CliError {
             CliError::Client(error) => output::error_code(error),
             CliError::Passphrase(_) => "passphrase",
             CliError::Stdin => "stdin",
+            CliError::Usage(_) => "usage",
         }
     }
 
@@ -218,6 +287,32 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let me = client.join(&code.join("")).await?;
             out.joined(&me);
         }
+        Command::Group(command) => group(&mut client, &out, command).await?,
+        Command::Announce { class, text } => {
+            let text = read_text(text)?;
+            let class = class.unwrap_or_default();
+            let report = client.announce(&class, &text).await?;
+            let to = if class.trim().is_empty() {
+                "the whole school".to_string()
+            } else {
+                format!("the parents of {}", class.trim())
+            };
+            out.sent(&to, &report);
+        }
+        Command::ReadReceipts { setting } => {
+            match setting
+                .as_deref()
+                .map(str::trim)
+                .map(str::to_lowercase)
+                .as_deref()
+            {
+                Some("on") => client.set_read_receipts(true)?,
+                Some("off") => client.set_read_receipts(false)?,
+                None => {}
+                Some(_) => return Err(CliError::Usage("read-receipts takes on or off")),
+            }
+            out.read_receipts(client.read_receipts()?);
+        }
         Command::Whoami => out.whoami(&client.whoami()?),
         Command::Contacts => out.contacts(&client.contacts().await?),
         Command::Send {
@@ -225,15 +320,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             text,
             allow_unverified,
         } => {
-            let text = if text == "-" {
-                let mut input = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut input)
-                    .map_err(|_| CliError::Stdin)?;
-                input.trim_end_matches('\n').to_string()
-            } else {
-                text
-            };
+            let text = read_text(text)?;
+            if let Some(class) = team_of(&to) {
+                let report = client.send_to_class_team(class, &text).await?;
+                out.sent(&to, &report);
+                return Ok(());
+            }
             let options = if allow_unverified {
                 SendOptions::new().allow_unverified()
             } else {
@@ -244,6 +336,79 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Sync => out.synced(&client.sync().await?),
         Command::History { with } => out.messages(&client.history(&with)?),
+    }
+    Ok(())
+}
+
+/// The text argument, or standard input for `-`.
+fn read_text(text: String) -> Result<String, CliError> {
+    if text != "-" {
+        return Ok(text);
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|_| CliError::Stdin)?;
+    Ok(input.trim_end_matches('\n').to_string())
+}
+
+/// The class in "teachers of 5B" (any case, surrounding spaces ignored).
+fn team_of(to: &str) -> Option<&str> {
+    let to = to.trim();
+    let prefix = to.get(..12)?;
+    prefix
+        .eq_ignore_ascii_case("teachers of ")
+        .then(|| to.get(12..).unwrap_or_default().trim())
+        .filter(|class| !class.is_empty())
+}
+
+async fn group(
+    client: &mut Client,
+    out: &output::Output,
+    command: GroupCommand,
+) -> Result<(), CliError> {
+    match command {
+        GroupCommand::Create {
+            kind,
+            class,
+            title,
+            parents_may_post,
+        } => {
+            let kind = match kind.trim().to_lowercase().replace('_', "-").as_str() {
+                "announcement" | "announcements" => GroupKind::Announcement,
+                "team" | "team-thread" => GroupKind::TeamThread,
+                _ => GroupKind::ClassGroup,
+            };
+            let info = client
+                .create_group(kind, &class, title.as_deref(), parents_may_post)
+                .await?;
+            out.group(&info, None);
+        }
+        GroupCommand::Add { group, person } => {
+            out.group(&client.group_add(&group, &person).await?, None);
+        }
+        GroupCommand::Remove { group, person } => {
+            out.group(&client.group_remove(&group, &person).await?, None);
+        }
+        GroupCommand::List => out.groups(&client.groups()?),
+        GroupCommand::Show { group } => {
+            let info = client.group(&group)?;
+            let members = client.group_members(&group)?;
+            out.group(&info, Some(&members));
+            out.messages(&client.group_history(&group)?);
+            // Shown now: the announcement's author may be told (a failure to reach the
+            // relay does not hide what was shown).
+            match client.mark_group_read(&group).await {
+                Ok(_) | Err(ClientError::Relay(_)) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        GroupCommand::Send { group, text } => {
+            let text = read_text(text)?;
+            let report = client.send_to_group(&group, &text).await?;
+            let title = client.group(&group)?.title;
+            out.sent(&title, &report);
+        }
     }
     Ok(())
 }

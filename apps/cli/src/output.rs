@@ -3,8 +3,8 @@
 
 use satchel_client::relay::RelayError;
 use satchel_client::{
-    ClientError, Contact, Identity, InviteStatus, IssuedInviteStatus, Message, SendReport,
-    SyncReport,
+    ClientError, Contact, GroupInfo, GroupKind, Identity, InviteStatus, IssuedInviteStatus,
+    Message, SendReport, SyncReport,
 };
 use satchel_core::school::Role;
 use serde_json::json;
@@ -52,6 +52,11 @@ pub fn error_code(error: &ClientError) -> &'static str {
         ClientError::Encrypt(_) => "encrypt",
         ClientError::Directory(_) => "directory",
         ClientError::Profile(_) => "profile",
+        ClientError::UnknownGroup { .. } => "unknown_group",
+        ClientError::AmbiguousGroup { .. } => "ambiguous_group",
+        ClientError::NotAllowedInGroup { .. } => "not_allowed_in_group",
+        ClientError::GroupTooLarge { .. } => "group_too_large",
+        ClientError::EmptyGroup { .. } => "empty_group",
         _ => "error",
     }
 }
@@ -83,6 +88,10 @@ impl Output {
                 "text": message.text,
                 "sent_at": message.sent_at,
                 "outgoing": message.outgoing,
+                "group": message.group,
+                "group_id": message.group_id,
+                "read_by": message.read_by,
+                "read_of": message.read_of,
             }));
             return;
         }
@@ -100,9 +109,19 @@ impl Output {
                 display::name(&message.from)
             )
         };
-        println!("[{}] {who}", time(message.sent_at));
+        match &message.group {
+            Some(group) => println!(
+                "[{}] {who} in group {}",
+                time(message.sent_at),
+                display::name(group)
+            ),
+            None => println!("[{}] {who}", time(message.sent_at)),
+        }
         for line in display::text_lines(&message.text) {
             println!("  │ {line}");
+        }
+        if let (Some(read_by), Some(read_of)) = (message.read_by, message.read_of) {
+            println!("  read by {read_by} of {read_of}");
         }
     }
 
@@ -340,6 +359,71 @@ impl Output {
                 "Warning: {} one-time key(s) handed out for this conversation were not signed by the recipient's device (someone may be tampering with the school directory or the relay). The message went out without one and is still end-to-end encrypted.",
                 report.refused_one_time_prekeys
             );
+        }
+    }
+
+    /// One group (after create, add, remove; with its members for `group show`).
+    pub fn group(&self, group: &GroupInfo, members: Option<&[String]>) {
+        if self.json {
+            let mut value = json!(group);
+            if let (Some(members), Some(object)) = (members, value.as_object_mut()) {
+                object.insert("members".to_string(), json!(members));
+            }
+            print_json(&value);
+            return;
+        }
+        let kind = match group.kind {
+            GroupKind::Announcement => "announcements",
+            GroupKind::ClassGroup => "class group",
+            GroupKind::TeamThread => "thread with the teachers",
+        };
+        let mut notes = Vec::new();
+        if group.created_by_me {
+            notes.push("you run it".to_string());
+        }
+        notes.push(if group.may_post {
+            "you may post".to_string()
+        } else {
+            "read only for you".to_string()
+        });
+        if !group.active {
+            notes.push("you were removed: nothing new arrives".to_string());
+        }
+        println!(
+            "{} — {kind}{}, {} people ({}) id {}",
+            display::name(&group.title),
+            if group.class_name.is_empty() {
+                String::new()
+            } else {
+                format!(" of {}", display::name(&group.class_name))
+            },
+            group.people,
+            notes.join(", "),
+            group.id
+        );
+        for member in members.unwrap_or_default() {
+            println!("  · {}", display::name(member));
+        }
+    }
+
+    /// `read-receipts`.
+    pub fn read_receipts(&self, on: bool) {
+        if self.json {
+            print_json(&json!({ "read_receipts": on }));
+        } else if on {
+            println!("Authors of announcements are told when you read them.");
+        } else {
+            println!("Authors of announcements are not told when you read them.");
+        }
+    }
+
+    /// `group list`.
+    pub fn groups(&self, groups: &[GroupInfo]) {
+        for group in groups {
+            self.group(group, None);
+        }
+        if !self.json && groups.is_empty() {
+            println!("You are in no group yet.");
         }
     }
 

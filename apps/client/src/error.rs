@@ -135,6 +135,42 @@ pub enum ClientError {
     /// A directory entry is unusable.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    /// No group by that name or id.
+    #[error("no group called {name:?}: see the list of groups")]
+    UnknownGroup {
+        /// The name or id as given.
+        name: String,
+    },
+    /// Several groups match.
+    #[error("{} groups match {name:?}: choose one by id ({})", choices.len(), choices.join("; "))]
+    AmbiguousGroup {
+        /// The name as given.
+        name: String,
+        /// The ids of the matching groups.
+        choices: Vec<String>,
+    },
+    /// The group does not allow this device to do that.
+    #[error("this device may not {what}")]
+    NotAllowedInGroup {
+        /// What was refused.
+        what: &'static str,
+    },
+    /// Nobody the group would reach is in the school directory.
+    #[error(
+        "nobody in the school directory belongs in this group for class {class:?}: check the class name"
+    )]
+    EmptyGroup {
+        /// The class as given.
+        class: String,
+    },
+    /// More member devices than one shared deposit reaches.
+    #[error("a group can reach at most {max} devices, this one would have {devices}")]
+    GroupTooLarge {
+        /// Devices the group would have.
+        devices: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The profile stored in this folder is damaged.
     #[error(
         "the profile in this folder is damaged ({0}): restore it from a backup or enrol again in a new folder"

@@ -28,6 +28,16 @@ pub struct Message {
     pub sent_at: u64,
     /// Whether this device sent it.
     pub outgoing: bool,
+    /// The group it was posted in (its title; attacker-controlled text), `None` for a
+    /// message between two people.
+    pub group: Option<String>,
+    /// The group's id (hex), `None` for a message between two people.
+    pub group_id: Option<String>,
+    /// This device's announcement: how many people confirmed reading it (`None` for
+    /// anything else). People can switch confirmations off, so it is a lower bound.
+    pub read_by: Option<usize>,
+    /// …of how many people it went to.
+    pub read_of: Option<usize>,
 }
 
 impl std::fmt::Debug for Message {
@@ -53,7 +63,40 @@ impl From<MessageRecord> for Message {
             text: record.body,
             sent_at: record.sent_at,
             outgoing: record.outgoing,
+            group: None,
+            group_id: None,
+            read_by: None,
+            read_of: None,
         }
+    }
+}
+
+impl Message {
+    /// The message as posted in `group`.
+    pub(crate) fn in_group(mut self, group: &crate::groups::GroupRecord) -> Self {
+        self.group = Some(group.title.clone());
+        self.group_id = Some(group.id.to_string());
+        self
+    }
+
+    /// With "read by N of M" for an announcement this device sent.
+    pub(crate) fn with_reads(
+        mut self,
+        group: &crate::groups::GroupRecord,
+        message_id: &[u8; 16],
+    ) -> Self {
+        if !self.outgoing || group.kind != crate::groups::GroupKind::Announcement {
+            return self;
+        }
+        let Some((_, readers)) = group.reads.iter().find(|(id, _)| id == message_id) else {
+            return self;
+        };
+        let mut people: Vec<[u8; 16]> = group.members.iter().map(|m| m.account_id).collect();
+        people.sort_unstable();
+        people.dedup();
+        self.read_by = Some(readers.len());
+        self.read_of = Some(people.len().saturating_sub(1));
+        self
     }
 }
 

@@ -22,6 +22,7 @@ mod directory;
 mod directory_key;
 mod enrol;
 mod error;
+mod groups;
 mod history;
 mod prekeys;
 mod profile;
@@ -35,6 +36,9 @@ pub use client::{Client, ClientConfig};
 pub use directory::Contact;
 pub use enrol::Identity;
 pub use error::ClientError;
+#[doc(hidden)]
+pub use groups::fuzz as group_fuzz;
+pub use groups::{GroupInfo, GroupKind, MAX_GROUP_DEVICES, MAX_GROUP_TITLE_LEN};
 pub use history::Message;
 pub use prekeys::{PrekeyPolicy, PrekeyReport};
 pub use send::{SendOptions, SendReport};

@@ -1241,6 +1241,28 @@ impl RelayClient {
         Ok(deposited.id)
     }
 
+    /// Deposits one group message for many queues, stored once (a shared deposit):
+    /// one result per send id, in order.
+    ///
+    /// # Errors
+    /// [`RelayError`] for the whole request.
+    pub async fn deposit_shared(
+        &self,
+        body: Vec<u8>,
+    ) -> Result<Vec<satchel_relay_api::BatchItemResult>, RelayError> {
+        let (_, bytes) = self
+            .call(
+                Method::POST,
+                paths::ENVELOPES_SHARED,
+                body,
+                false,
+                Signer::None,
+            )
+            .await?;
+        let answer: satchel_relay_api::BatchDepositResponse = parse(&bytes)?;
+        Ok(answer.results)
+    }
+
     /// Which of the queues `receive_ids` hold mail, in one request per 10,000 queues (so
     /// an idle sync costs the same whatever the number of conversations). `Ok(None)` if
     /// the relay predates this endpoint: then fetch every queue.

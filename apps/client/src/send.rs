@@ -127,18 +127,7 @@ impl Client {
         if text.trim().is_empty() {
             return Err(ClientError::EmptyMessage);
         }
-        // A fresh revocation list if the relay answers; offline, the one we have (the
-        // message then waits in the outbox, as always).
-        match self.refresh_revocations().await {
-            Ok(()) | Err(ClientError::Relay(_)) => {}
-            Err(error) => return Err(error),
-        }
-        // Not admitted yet when last asked: ask again (the office may have synced).
-        match self.refresh_admission().await {
-            Ok(_) | Err(ClientError::Relay(_)) => {}
-            Err(error) => return Err(error),
-        }
-        self.check_own_membership()?;
+        self.check_before_sending().await?;
         let mut targets = self.resolve_fresh(to).await?;
         if !options.allow_unverified && self.check_recipient(to, &targets).is_err() {
             // The local directory may predate the recipient's admission or a renewed
@@ -193,6 +182,23 @@ impl Client {
             without_one_time_prekey: one_time.without,
             refused_one_time_prekeys: one_time.refused,
         })
+    }
+
+    /// Before anything is sent (to a person or a group): a fresh revocation list and
+    /// admission if the relay answers (offline, the ones we have: the message then waits
+    /// in the outbox, as always), then refuses if the school no longer vouches for this
+    /// device's own membership or has not confirmed it yet.
+    pub(crate) async fn check_before_sending(&mut self) -> Result<(), ClientError> {
+        match self.refresh_revocations().await {
+            Ok(()) | Err(ClientError::Relay(_)) => {}
+            Err(error) => return Err(error),
+        }
+        // Not admitted yet when last asked: ask again (the office may have synced).
+        match self.refresh_admission().await {
+            Ok(_) | Err(ClientError::Relay(_)) => {}
+            Err(error) => return Err(error),
+        }
+        self.check_own_membership()
     }
 
     /// Refuses when the school no longer vouches for this device's own membership.
@@ -353,6 +359,19 @@ impl Client {
         let outbox = self.store.outbox()?;
         let total = outbox.len();
         for (id, bytes) in outbox {
+            if let Some((&crate::groups::SHARED_OUTBOX_ITEM, body)) = bytes.split_first() {
+                match self.flush_shared(relay, id, body).await? {
+                    SharedFlush::Done { undeliverable } => {
+                        flushed.deposited += 1;
+                        flushed.undeliverable += undeliverable;
+                        continue;
+                    }
+                    SharedFlush::Later => {
+                        flushed.pending = total - flushed.deposited - flushed.undeliverable;
+                        return Ok(flushed);
+                    }
+                }
+            }
             let Ok(envelope) = satchel_core::Envelope::from_bytes(&bytes) else {
                 self.store.outbox_remove(id)?;
                 flushed.undeliverable += 1;
@@ -380,6 +399,59 @@ impl Client {
             }
         }
         Ok(flushed)
+    }
+}
+
+/// What became of one shared deposit in the outbox.
+enum SharedFlush {
+    /// Out of the outbox: deposited (some queues may be gone for good).
+    Done { undeliverable: usize },
+    /// The relay could not take it now (or took it for some queues only): what is left
+    /// stays in the outbox.
+    Later,
+}
+
+impl Client {
+    /// Deposits one shared outbox item; queues that refused it for now stay in the item.
+    async fn flush_shared(
+        &mut self,
+        relay: &RelayClient,
+        id: i64,
+        body: &[u8],
+    ) -> Result<SharedFlush, ClientError> {
+        let Ok((send_ids, message)) = satchel_relay_api::shared_deposit::decode(body) else {
+            self.store.outbox_remove(id)?;
+            return Ok(SharedFlush::Done { undeliverable: 1 });
+        };
+        let results = match relay.deposit_shared(body.to_vec()).await {
+            Ok(results) => results,
+            Err(error) if error.is_transient() => return Ok(SharedFlush::Later),
+            Err(error) => return Err(error.into()),
+        };
+        let mut retry = Vec::new();
+        let mut gone = 0;
+        for (send_id, result) in send_ids.iter().zip(results) {
+            match result {
+                satchel_relay_api::BatchItemResult::Stored { .. } => {}
+                satchel_relay_api::BatchItemResult::Failed { error } if error.is_transient() => {
+                    retry.push(*send_id);
+                }
+                satchel_relay_api::BatchItemResult::Failed { .. } => gone += 1,
+            }
+        }
+        if retry.is_empty() {
+            self.store.outbox_remove(id)?;
+            return Ok(SharedFlush::Done {
+                undeliverable: usize::from(gone > 0),
+            });
+        }
+        let body = satchel_relay_api::shared_deposit::encode(&retry, message)
+            .map_err(|_| StoreError::Corrupted("shared deposit"))?;
+        let mut item = Vec::with_capacity(1 + body.len());
+        item.push(crate::groups::SHARED_OUTBOX_ITEM);
+        item.extend_from_slice(&body);
+        self.store.write(|w| w.replace_outbox(id, &item))?;
+        Ok(SharedFlush::Later)
     }
 }
 

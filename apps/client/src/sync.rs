@@ -23,6 +23,7 @@ use satchel_proto::v1 as pb;
 
 use crate::client::{Client, now_millis, now_secs};
 use crate::error::ClientError;
+use crate::groups::MemberDevice;
 use crate::history::Message;
 use crate::relay::{Fetched, RelayClient, RelayError};
 use crate::store::{MessageRecord, StoreError, StoredSessionRow, Writer};
@@ -65,6 +66,11 @@ pub enum DropReason {
     /// The stored state of its conversation is damaged.
     #[error("a message for a conversation whose local state is damaged")]
     LocalStateDamaged,
+    /// A group message, key or update from someone the group does not allow to send it
+    /// (not a member, not its creator, not allowed to post, or a key passed on by
+    /// another device).
+    #[error("a group message from someone the group does not allow to send it")]
+    NotAllowedInGroup,
 }
 
 impl From<DecryptError> for DropReason {
@@ -121,7 +127,7 @@ pub struct SyncReport {
 }
 
 /// What the school says about senders, for the page being committed.
-struct Verifier<'a> {
+pub(crate) struct Verifier<'a> {
     root: &'a SchoolKey,
     revocations: Option<&'a RevocationList>,
     now: u64,
@@ -163,8 +169,22 @@ pub(crate) fn held_by_another(
     }
 }
 
-impl Verifier<'_> {
-    fn status(
+impl<'a> Verifier<'a> {
+    /// What the school says about senders at `now`, under `root` and `revocations`.
+    pub(crate) fn new(
+        root: &'a SchoolKey,
+        revocations: Option<&'a RevocationList>,
+        now: u64,
+    ) -> Self {
+        Self {
+            root,
+            revocations,
+            now,
+            holders: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub(crate) fn status(
         &self,
         w: &Writer<'_>,
         certificate: Option<&[u8]>,
@@ -186,7 +206,7 @@ impl Verifier<'_> {
 }
 
 /// The outcome of one envelope.
-enum Outcome {
+pub(crate) enum Outcome {
     Message(Box<Message>),
     Nothing,
     Dropped(DropReason),
@@ -245,6 +265,14 @@ impl Client {
             };
             self.sync_queue(&relay, &keys, &mut report).await?;
         }
+        // Group messages and keys that waited for a key or a group: try them again.
+        for outcome in self.retry_group_waiting()? {
+            match outcome {
+                Outcome::Message(message) => report.messages.push(*message),
+                Outcome::Dropped(reason) => report.dropped.push(reason),
+                Outcome::Nothing => {}
+            }
+        }
         // Sessions this sync accepted: their inbound queues exist before any reply
         // announces them.
         self.create_pending_queues(&relay).await?;
@@ -261,6 +289,12 @@ impl Client {
         // were made for before any rotation.
         // A member the school revoked still reads its mail; the relay refuses its
         // prekey uploads and directory writes, which is not a failed sync.
+        // Keys owed to group members, rotations after someone left, and (as a creator)
+        // members the school no longer vouches for.
+        match self.maintain_groups().await {
+            Ok(()) | Err(ClientError::Relay(_)) => {}
+            Err(error) => return Err(error),
+        }
         report.prekeys = match self.maintain_prekeys(&relay).await {
             Ok(prekeys) => prekeys,
             Err(ClientError::Relay(error))
@@ -318,20 +352,16 @@ impl Client {
     /// session it touched is loaded once and saved once, each sender verified once.
     fn commit_page(&mut self, page: &[Fetched]) -> Result<Vec<Outcome>, ClientError> {
         let mailbox = self.mailbox()?.send_id();
+        let me = self.own_member()?;
         let Client { store, profile, .. } = self;
         let profile = profile.as_ref().ok_or(ClientError::NotEnrolled)?;
-        let verifier = Verifier {
-            root: &profile.root_key,
-            revocations: profile.revocations.as_ref(),
-            now: now_secs(),
-            holders: std::cell::OnceCell::new(),
-        };
+        let verifier = Verifier::new(&profile.root_key, profile.revocations.as_ref(), now_secs());
         Ok(store.write(|w| {
             let mut state = PageState::default();
             let mut outcomes = Vec::with_capacity(page.len());
             for fetched in page {
                 let outcome =
-                    match receive_one(w, &mut state, mailbox, &verifier, &fetched.envelope) {
+                    match receive_one(w, &mut state, mailbox, &me, &verifier, &fetched.envelope) {
                         Ok(outcome) => outcome,
                         Err(StoreError::Sqlite(error)) => return Err(StoreError::Sqlite(error)),
                         Err(StoreError::Encrypt(error)) => return Err(StoreError::Encrypt(error)),
@@ -355,6 +385,14 @@ impl Client {
             }
             Ok::<_, StoreError>(outcomes)
         })?)
+    }
+
+    /// Group items that waited, tried again in one transaction.
+    fn retry_group_waiting(&mut self) -> Result<Vec<Outcome>, ClientError> {
+        let Client { store, profile, .. } = self;
+        let profile = profile.as_ref().ok_or(ClientError::NotEnrolled)?;
+        let verifier = Verifier::new(&profile.root_key, profile.revocations.as_ref(), now_secs());
+        Ok(store.write(|w| crate::groups::receive::retry_waiting(w, &verifier))?)
     }
 
     /// Creates on the relay the inbound queues of sessions that do not have one yet.
@@ -456,9 +494,30 @@ fn receive_one(
     w: &Writer<'_>,
     state: &mut PageState,
     mailbox: SendId,
+    me: &MemberDevice,
     verifier: &Verifier<'_>,
     bytes: &[u8],
 ) -> Result<Outcome, StoreError> {
+    if let Some(message) = satchel_core::group::group_message_in(bytes) {
+        // A group message: on the pairwise queue of its sender's device, or (while
+        // that session has no queue yet) on the mailbox.
+        let send_id = bytes
+            .get(1..17)
+            .and_then(|id| <[u8; 16]>::try_from(id).ok())
+            .map(SendId::from_bytes);
+        let via = match send_id {
+            Some(id) if id == mailbox => None,
+            Some(id) => {
+                let mut receiver = PageReceiver { w, state, mailbox };
+                match receiver.session_for_queue(&id)? {
+                    Some(session) => Some(session.peer().clone()),
+                    None => return Ok(Outcome::Dropped(DropReason::NotForThisDevice)),
+                }
+            }
+            None => return Ok(Outcome::Dropped(DropReason::Malformed)),
+        };
+        return crate::groups::receive::receive_message(w, verifier, message, via.as_ref());
+    }
     let Ok(envelope) = Envelope::from_bytes(bytes) else {
         return Ok(Outcome::Dropped(DropReason::Malformed));
     };
@@ -501,7 +560,16 @@ fn receive_one(
                     }
                 },
             };
-            store_message(w, verifier, status, row.session.peer(), &plaintext)
+            let certificate = row.peer_certificate.clone();
+            store_message(
+                w,
+                verifier,
+                me,
+                status,
+                row.session.peer(),
+                certificate.as_deref(),
+                &plaintext,
+            )
         }
         Opened::New {
             session,
@@ -524,7 +592,15 @@ fn receive_one(
             account.commit_accepted(&handshake);
             state.account_changed = true;
             let status = verifier.status(w, Some(&sender_certificate), session.peer())?;
-            store_message(w, verifier, status, session.peer(), &plaintext)
+            store_message(
+                w,
+                verifier,
+                me,
+                status,
+                session.peer(),
+                Some(&sender_certificate),
+                &plaintext,
+            )
         }
     }
 }
@@ -534,13 +610,27 @@ fn receive_one(
 fn store_message(
     w: &Writer<'_>,
     verifier: &Verifier<'_>,
+    me: &MemberDevice,
     status: SenderStatus,
     peer: &DeviceCertificate,
+    peer_certificate: Option<&[u8]>,
     plaintext: &[u8],
 ) -> Result<Outcome, StoreError> {
     let Ok(content) = pb::Content::decode(plaintext) else {
         return Ok(Outcome::Dropped(DropReason::MalformedContent));
     };
+    match &content.body {
+        Some(pb::content::Body::GroupUpdate(update)) => {
+            return crate::groups::receive::receive_update(w, &status, peer, me, update);
+        }
+        Some(pb::content::Body::GroupKey(key)) => {
+            return crate::groups::receive::receive_key(w, peer, peer_certificate, key);
+        }
+        Some(pb::content::Body::ReadReceipt(receipt)) => {
+            return crate::groups::receive::receive_receipt(w, &status, peer, me, receipt);
+        }
+        _ => {}
+    }
     if let Some(pb::content::Body::DirectoryKey(update)) = &content.body {
         // Whoever sent it, only a key the school root signed is kept.
         crate::directory_key::keep_received_directory_key(
@@ -551,27 +641,31 @@ fn store_message(
         )?;
         return Ok(Outcome::Nothing);
     }
+    let conversation = w.conversation_of(peer);
+    store_text(w, content, status, peer, &conversation, None)
+}
+
+/// Stores a received text in `conversation` (a group's thread when `group` is given),
+/// with the sender's name, role and verified state now. Content of another kind is not
+/// shown; a text already stored (an earlier sync crashed before its ack) is not shown
+/// twice.
+pub(crate) fn store_text(
+    w: &Writer<'_>,
+    content: pb::Content,
+    status: SenderStatus,
+    device: &DeviceCertificate,
+    conversation: &crate::store::ConversationKey,
+    group: Option<&crate::groups::GroupRecord>,
+) -> Result<Outcome, StoreError> {
     let Some(pb::content::Body::Text(text)) = content.body else {
         return Ok(Outcome::Nothing); // a kind of content this version does not show
     };
     let Ok(message_id) = <[u8; 16]>::try_from(content.message_id.as_slice()) else {
         return Ok(Outcome::Dropped(DropReason::MalformedContent));
     };
-    let (sender_name, sender_role, verified) = match status {
-        SenderStatus::Verified(member) => {
-            (member.display_name, member.role.as_str().to_string(), true)
-        }
-        SenderStatus::Unverified(reason) => (
-            format!(
-                "unknown sender {} ({reason})",
-                hex::encode(peer.account_key().get(..4).unwrap_or_default())
-            ),
-            "unverified".to_string(),
-            false,
-        ),
-    };
+    let (sender_name, sender_role, verified) = shown_sender(status, device);
     let record = MessageRecord {
-        peer_account: *peer.account_id().as_bytes(),
+        peer_account: *device.account_id().as_bytes(),
         outgoing: false,
         message_id,
         sender_name,
@@ -581,10 +675,32 @@ fn store_message(
         sent_at: content.sent_at,
         stored_at: now_millis(),
     };
-    let conversation = w.conversation_of(peer);
-    if w.put_message(&conversation, &record)? {
-        Ok(Outcome::Message(Box::new(Message::from(record))))
-    } else {
-        Ok(Outcome::Nothing) // already stored by an earlier sync that crashed before its ack
+    if !w.put_message(conversation, &record)? {
+        return Ok(Outcome::Nothing);
+    }
+    let message = Message::from(record);
+    Ok(Outcome::Message(Box::new(match group {
+        Some(group) => message.in_group(group),
+        None => message,
+    })))
+}
+
+/// The name, role and verified state a message from `device` is stored with.
+pub(crate) fn shown_sender(
+    status: SenderStatus,
+    device: &DeviceCertificate,
+) -> (String, String, bool) {
+    match status {
+        SenderStatus::Verified(member) => {
+            (member.display_name, member.role.as_str().to_string(), true)
+        }
+        SenderStatus::Unverified(reason) => (
+            format!(
+                "unknown sender {} ({reason})",
+                hex::encode(device.account_key().get(..4).unwrap_or_default())
+            ),
+            "unverified".to_string(),
+            false,
+        ),
     }
 }

@@ -259,6 +259,33 @@ proptest! {
     }
 }
 
+/// A version 4 store (Satchel before groups) gains the group tables on open and keeps
+/// everything else.
+#[test]
+fn a_version_4_store_gains_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("satchel.db");
+    {
+        let mut store = SqliteStore::open(&path, &key(1)).unwrap();
+        store.write(|w| w.set_meta("kept", b"value")).unwrap();
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE groups; DROP TABLE group_waiting; PRAGMA user_version = 4;")
+            .unwrap();
+    }
+    let mut store = SqliteStore::open(&path, &key(1)).unwrap();
+    assert_eq!(
+        store.meta("kept").unwrap().as_deref(),
+        Some(b"value".as_slice())
+    );
+    assert!(store.groups().unwrap().is_empty());
+    store.write(|w| w.put_group(&[3; 16], b"group")).unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path, &key(1)).unwrap();
+    assert_eq!(store.groups().unwrap(), vec![b"group".to_vec()]);
+}
+
 /// A version 3 store (Satchel before the admin's invite list) gains the `issued` table
 /// on open, keeps everything else, and records invites from then on.
 #[test]
@@ -273,8 +300,11 @@ fn a_version_3_store_is_upgraded_in_place() {
     {
         // Back to what version 3 wrote.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TABLE issued; PRAGMA user_version = 3;")
-            .unwrap();
+        conn.execute_batch(
+            "DROP TABLE issued; DROP TABLE groups; DROP TABLE group_waiting; \
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
     }
     let mut store = SqliteStore::open(&path, &key(1)).unwrap();
     assert_eq!(

@@ -46,6 +46,7 @@
 use serde::{Deserialize, Serialize};
 
 mod auth;
+pub mod shared_deposit;
 
 pub use auth::{
     AUTH_HEADER, AuthParseError, AuthValue, KEY_HEADER, OFFICE_HEADER, REGISTRATION_HEADER,
@@ -575,6 +576,9 @@ pub mod paths {
     pub const ENVELOPES: &str = "/v1/envelopes";
     /// `POST` a batch deposit.
     pub const ENVELOPES_BATCH: &str = "/v1/envelopes/batch";
+    /// `POST` a shared deposit: one group message for many queues
+    /// ([`crate::shared_deposit`]).
+    pub const ENVELOPES_SHARED: &str = "/v1/envelopes/shared";
     /// `POST` a pending-mail query.
     pub const PENDING: &str = "/v1/queues/pending";
     /// `POST` a new queue.

@@ -65,3 +65,70 @@ pub(crate) fn verify(
     key.verify_strict(message, &signature)
         .map_err(|_| BadSignature)
 }
+
+/// A verifying key parsed once and kept decompressed, for keys that verify many
+/// signatures (group sender keys). Refuses small-order ("weak") keys on parsing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CachedVerifyingKey(VerifyingKey);
+
+impl CachedVerifyingKey {
+    pub(crate) fn from_bytes(public: &[u8; 32]) -> Result<Self, BadSignature> {
+        let key = VerifyingKey::from_bytes(public).map_err(|_| BadSignature)?;
+        if key.is_weak() {
+            return Err(BadSignature);
+        }
+        Ok(Self(key))
+    }
+
+    pub(crate) fn to_bytes(self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// `verify_strict`, as [`verify`], without decompressing the key again.
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), BadSignature> {
+        let signature = Signature::from_slice(signature).map_err(|_| BadSignature)?;
+        self.0
+            .verify_strict(message, &signature)
+            .map_err(|_| BadSignature)
+    }
+}
+
+impl std::fmt::Debug for CachedVerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CachedVerifyingKey({:?})",
+            super::dh::Hex(self.0.as_bytes())
+        )
+    }
+}
+
+/// Verifies many signatures at once (ed25519-dalek's batch verification, one
+/// multi-scalar multiplication). `Ok` only if every signature verifies; on `Err` the
+/// caller verifies one at a time to find the bad ones. Keys are non-weak
+/// ([`CachedVerifyingKey`]) and every `R` is checked not to be of small order, as
+/// `verify_strict` does; what remains different is documented in PROTOCOL §13.7.
+pub(crate) fn verify_batch(
+    messages: &[&[u8]],
+    signatures: &[[u8; SIGNATURE_LEN]],
+    keys: &[CachedVerifyingKey],
+) -> Result<(), BadSignature> {
+    if messages.len() != signatures.len() || keys.len() != signatures.len() {
+        return Err(BadSignature);
+    }
+    let mut parsed = Vec::with_capacity(signatures.len());
+    for signature in signatures {
+        let (r, _) = signature.split_at(32);
+        let r: [u8; 32] = r.try_into().map_err(|_| BadSignature)?;
+        // verify_strict refuses a small-order R; the batch equation would not.
+        let point = curve25519_dalek::edwards::CompressedEdwardsY(r)
+            .decompress()
+            .ok_or(BadSignature)?;
+        if point.is_small_order() {
+            return Err(BadSignature);
+        }
+        parsed.push(Signature::from_bytes(signature));
+    }
+    let keys: Vec<VerifyingKey> = keys.iter().map(|key| key.0).collect();
+    ed25519_dalek::verify_batch(messages, &parsed, &keys).map_err(|_| BadSignature)
+}

@@ -17,6 +17,7 @@ use prost::Message;
 use rand_core::{TryCryptoRng, TryRng};
 use satchel_proto::v1 as pb;
 
+pub use super::fuzz_group::{group_message, group_state, sender_key_distribution};
 pub use super::fuzz_school::{school, sign_revocation_list_v1};
 use super::{decrypt_header, encrypt_header};
 use crate::crypto::kdf::sha256;
@@ -893,11 +894,12 @@ pub struct Seed {
 pub fn seeds() -> Vec<Seed> {
     let mut seeds = conversation().map(|c| seeds_of(&c)).unwrap_or_default();
     seeds.extend(super::fuzz_school::school_seeds());
+    seeds.extend(super::fuzz_group::group_seeds());
     seeds
 }
 
 /// `bytes` with bit 0 of byte `at` flipped (counted from the end if `at` is negative).
-fn flip(bytes: &[u8], at: isize) -> Vec<u8> {
+pub(crate) fn flip(bytes: &[u8], at: isize) -> Vec<u8> {
     let mut out = bytes.to_vec();
     let position = if at < 0 {
         out.len().checked_sub(at.unsigned_abs())
@@ -910,7 +912,7 @@ fn flip(bytes: &[u8], at: isize) -> Vec<u8> {
     out
 }
 
-fn prefix(bytes: &[u8], len: usize) -> Vec<u8> {
+pub(crate) fn prefix(bytes: &[u8], len: usize) -> Vec<u8> {
     bytes.get(..len).unwrap_or(bytes).to_vec()
 }
 
@@ -1334,8 +1336,11 @@ mod tests {
 
     type Target = fn(&[u8]);
 
-    const TARGETS: [(&str, Target); 10] = [
+    const TARGETS: [(&str, Target); 13] = [
         ("school", school),
+        ("group_message", group_message),
+        ("sender_key_distribution", sender_key_distribution),
+        ("group_state", group_state),
         ("queue_envelope", queue_envelope),
         ("sealed_envelope", sealed_envelope),
         ("sealed_content", sealed_content),
@@ -1447,6 +1452,30 @@ mod tests {
             Err(DecryptError::DecryptionFailed)
         );
         assert!(decrypt_header(HEADER_KEY, &get("header", "genuine"), &HEADER_AAD).is_some());
+
+        // The group seeds reach decryption and the distribution check.
+        let member = super::super::fuzz_group::fixed_member().expect("member");
+        for name in ["m0", "m1_empty", "m2_skips_m1"] {
+            let mut member = crate::group::GroupSession::from_bytes(&member).expect("member");
+            assert!(
+                member.decrypt(&get("group_message", name)).is_ok(),
+                "{name}"
+            );
+        }
+        let distribution = crate::group::SenderKeyDistribution::from_bytes(&get(
+            "sender_key_distribution",
+            "genuine",
+        ))
+        .expect("distribution");
+        assert_eq!(
+            distribution.index(),
+            0,
+            "the genuine distribution is the sender's first key"
+        );
+        assert!(
+            crate::group::GroupSession::from_bytes(&get("group_state", "member")).is_ok()
+                && crate::group::GroupSession::from_bytes(&get("group_state", "sender")).is_ok()
+        );
     }
 
     /// Regenerates `fuzz/seeds/` (run once, then commit the files):

@@ -4,6 +4,7 @@
 //! API makes. Do not use them in applications.
 
 pub mod fuzz;
+mod fuzz_group;
 mod fuzz_school;
 
 use crate::crypto::secret::Secret32;
@@ -114,4 +115,36 @@ pub fn queue_keys_with_send_id<R: rand_core::CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> crate::QueueKeys {
     crate::QueueKeys::with_send_id(send_id, rng)
+}
+
+/// A group message at `index` as a *member* holding `distribution` could write it: the
+/// sender's chain and header keys, but signed by a key of the forger's own. Attack tests
+/// use it: holding a sender's key must not let anyone write as that sender.
+pub fn forge_group_message<R: rand_core::CryptoRng + ?Sized>(
+    distribution: &crate::group::SenderKeyDistribution,
+    index: u32,
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Option<Vec<u8>> {
+    let mut chain = ChainKey::new(distribution.chain_key.clone(), distribution.index);
+    let (message_key, nonce) = loop {
+        let (message_key, nonce, next) = chain.step()?;
+        if message_key.index == index {
+            break (message_key, nonce);
+        }
+        chain = next;
+    };
+    let mut out = crate::group::message::seal(
+        &distribution.group_id,
+        index,
+        &HeaderKey::new(distribution.header_key.clone()),
+        &nonce,
+        &message_key.key,
+        plaintext,
+    )
+    .ok()?;
+    let forger = crate::crypto::signing::SigningKeyPair::generate(rng);
+    let signature = forger.sign(&out);
+    out.extend_from_slice(&signature);
+    Some(out)
 }

@@ -9,6 +9,9 @@ import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.runBlocking
 import uniffi.satchel.Account
+import uniffi.satchel.DecryptFailure
+import uniffi.satchel.GroupKind
+import uniffi.satchel.GroupSession
 import uniffi.satchel.Role
 import uniffi.satchel.SatchelClient
 import uniffi.satchel.SatchelException
@@ -193,8 +196,113 @@ fun clientAgainstRelay() {
     }
 }
 
+// The patched bindings reuse call-status structures per thread and nesting depth
+// (scripts/patch-kotlin-bindings.py): errors and successes interleaved on many threads
+// must still come back exactly as they happened, and nested calls (arguments lowered
+// inside an outer call) must not share a status.
+fun callStatusReuse() {
+    val pairs = (0 until 4).map { pair() }
+    val threads = pairs.mapIndexed { t, p ->
+        Thread {
+            repeat(500) { i ->
+                val text = "thread $t message $i"
+                val wire = p.toParent.encrypt(text.toByteArray())
+                val tampered = wire.copyOf().also { it[it.size - 1] = (it[it.size - 1].toInt() xor 1).toByte() }
+                expectThrows<SatchelException.CorruptedMessage> { p.toTeacher.decrypt(tampered) }
+                check(p.toTeacher.decrypt(wire).decodeToString() == text) { text }
+                if (i % 50 == 0) {
+                    val batch = p.toParent.encryptBatch(List(10) { "b$it".toByteArray() })
+                    check(p.toTeacher.decryptBatch(batch).map { it.plaintext!!.decodeToString() } == List(10) { "b$it" }) { "batch" }
+                }
+            }
+        }
+    }
+    val failures = java.util.concurrent.ConcurrentLinkedQueue<Throwable>()
+    threads.forEach { t -> t.setUncaughtExceptionHandler { _, e -> failures.add(e) }; t.start() }
+    threads.forEach { it.join() }
+    check(failures.isEmpty()) { "threads failed: ${failures.firstOrNull()}" }
+    check(generatedCodeIsPatched()) { "the bindings under test are not the patched ones" }
+}
+
+fun generatedCodeIsPatched(): Boolean =
+    runCatching { Class.forName("uniffi.satchel.UniffiCallStatusStack") }.isSuccess
+
+fun groupSessionBytes() {
+    val now = 1_767_225_600uL
+    val groupId = ByteArray(16) { it.toByte() }
+    val teacherKey = ByteArray(32) { 1 }
+    val teacher = GroupSession(groupId, teacherKey, now)
+    val parent = GroupSession(groupId, ByteArray(32) { 2 }, now)
+    check(parent.receiveDistribution(teacherKey, teacher.distribution())) { "key taken" }
+    expectThrows<SatchelException.CorruptedMessage> { parent.receiveDistribution(ByteArray(32) { 3 }, teacher.distribution()) }
+    val wire = (0 until 20).map { teacher.encrypt("notice $it".toByteArray(), now) }
+    val read = parent.decrypt(wire[0])
+    check(read.sender.contentEquals(teacherKey) && read.index == 0u && read.plaintext.decodeToString() == "notice 0") { "read $read" }
+    expectThrows<SatchelException.Duplicate> { parent.decrypt(wire[0]) }
+    val tampered = wire[5].copyOf().also { it[it.size - 1] = (it[it.size - 1].toInt() xor 1).toByte() }
+    val results = parent.decryptBatch(wire.subList(1, 5) + listOf(tampered) + wire.subList(5, 20))
+    check(results[4].message == null && results[4].failure == DecryptFailure.CORRUPTED) { "tampered: ${results[4]}" }
+    check(results.filterIndexed { i, _ -> i != 4 }.map { it.message!!.plaintext.decodeToString() } ==
+        (1 until 20).map { "notice $it" }) { "batch" }
+    val fresh = teacher.rotate(now)
+    val newcomer = GroupSession(groupId, ByteArray(32) { 4 }, now)
+    newcomer.receiveDistribution(teacherKey, fresh)
+    val after = teacher.encrypt("after the removal".toByteArray(), now)
+    check(newcomer.decrypt(after).plaintext.decodeToString() == "after the removal") { "newcomer" }
+    expectThrows<SatchelException.NoKeyYet> { parent.decrypt(after) }
+    check(GroupSession.fromBytes(parent.toBytes()).toBytes().contentEquals(parent.toBytes())) { "restore" }
+}
+
+fun groupsAgainstRelay() {
+    val tmp = Files.createTempDirectory("satchel-kotlin-groups").toFile()
+    val (relay, url) = startRelay(File(tmp, "relay"))
+    try {
+        runBlocking {
+            val admin = SatchelClient(File(tmp, "admin").path, storeKey("admin"), null)
+            admin.createSchool("Hillside Primary", url, REGISTRATION_TOKEN)
+            val people = listOf(
+                Triple("teacher", Role.TEACHER, "Ms Rivera"),
+                Triple("mum", Role.PARENT, "Sam Parent"),
+                Triple("dad", Role.PARENT, "Alex Parent"),
+            ).associate { (folder, role, name) ->
+                val person = SatchelClient(File(tmp, folder).path, storeKey(folder), null)
+                person.join(admin.invite(role, name, listOf("5B")))
+                folder to person
+            }
+            admin.sync() // the office confirms all three
+            val teacher = people.getValue("teacher")
+            val mum = people.getValue("mum")
+            val dad = people.getValue("dad")
+            val group = teacher.createGroup(GroupKind.CLASS_GROUP, "5B")
+            check(group.title == "Class 5B" && group.people == 3u) { "group $group" }
+            check(teacher.sendToGroup(group.id, "Swimming is cancelled")) { "sent" }
+            for (parent in listOf(mum, dad)) {
+                val got = parent.sync()
+                check(got.map { listOf(it.senderName, it.verified, it.text, it.group) } ==
+                    listOf(listOf("Ms Rivera", true, "Swimming is cancelled", "Class 5B"))) { "sync $got" }
+            }
+            expectThrows<SatchelException.NotAllowedInGroup> { runBlocking { mum.sendToGroup(group.id, "me too") } }
+            check(teacher.groupRemove(group.id, "Alex Parent").people == 2u) { "removed" }
+            teacher.sendToGroup(group.id, "Bring a towel")
+            check(dad.sync().isEmpty()) { "the removed parent reads nothing new" }
+            check(mum.sync().map { it.text } == listOf("Bring a towel")) { "mum" }
+            teacher.announce("5B", "Photos on Monday")
+            check(mum.sync().map { it.group } == listOf("5B announcements")) { "announcement" }
+            mum.sendToClassTeam("5B", "Is the trip still on?")
+            check(teacher.sync().map { it.senderName to it.group } == listOf("Sam Parent" to "Teachers of 5B")) { "team" }
+        }
+    } finally {
+        relay.destroy()
+        relay.waitFor()
+        tmp.deleteRecursively()
+    }
+}
+
 fun main() {
     val tests = listOf(
+        "call statuses reused per thread: errors and nested calls intact" to ::callStatusReuse,
+        "group session bytes in, bytes out" to ::groupSessionBytes,
+        "groups through SatchelClient against a real relay" to ::groupsAgainstRelay,
         "session round trip" to ::roundTrip,
         "out-of-order and lost messages" to ::outOfOrder,
         "tampered message raises CorruptedMessage, session unchanged" to ::tampered,

@@ -4,7 +4,7 @@ import random
 
 import pytest
 import satchel
-from satchel import Account, SatchelError, Session
+from satchel import Account, DecryptFailure, SatchelError, Session
 
 
 def pair():
@@ -105,6 +105,7 @@ def test_batches():
     results = to_teacher.decrypt_batch(wire)
     assert [r.plaintext for i, r in enumerate(results) if i != 3] == texts[:3] + texts[4:]
     assert results[3].plaintext is None and "damaged" in results[3].error
+    assert results[3].failure == DecryptFailure.CORRUPTED
     # A too-large message fails the whole batch before anything is encrypted.
     before = to_parent.to_bytes()
     with pytest.raises(SatchelError.MessageTooLarge):
@@ -115,5 +116,6 @@ def test_batches():
 def test_module_exports_only_the_documented_api():
     public = {name for name in dir(satchel) if not name.startswith("_")}
     for name in ["Account", "Session", "InboundSession", "SatchelClient", "SatchelError",
-                 "Role", "Identity", "Contact", "Message", "DecryptResult"]:
+                 "Role", "Identity", "Contact", "Message", "DecryptResult",
+                 "GroupSession", "GroupKind", "Group", "DecryptFailure"]:
         assert name in public

@@ -10,6 +10,7 @@
 mod at_rest;
 mod concurrent;
 mod flow;
+mod groups;
 mod hostile_text;
 mod invites;
 mod migration;

@@ -213,6 +213,58 @@ pub fn store_value(data: &[u8]) {
 /// One seed input for one target (the same shape as core's seeds).
 pub use satchel_core::internal::fuzz::Seed;
 
+/// `group_record`: the input is a stored group record (decrypted). A record that loads
+/// re-encodes to bytes that load to the same encoding.
+pub fn group_record(data: &[u8]) {
+    let Ok(record) = crate::groups::GroupRecord::decode(data) else {
+        return;
+    };
+    let encoded = record.encode();
+    let again = crate::groups::GroupRecord::decode(&encoded);
+    assert!(again.is_ok(), "a re-encoded group record does not load");
+    if let Ok(again) = again {
+        assert_eq!(*again.encode(), *encoded);
+    }
+}
+
+/// A group record as the client stores it, from a fixed generator.
+fn sample_group_record() -> Vec<u8> {
+    use satchel_core::group::{GroupId, GroupSession, SenderDevice};
+    let mut rng = satchel_core::internal::fuzz::FuzzRng::new(b"group record");
+    let id = GroupId::random(&mut rng);
+    let member = crate::groups::MemberDevice {
+        account_id: [1; 16],
+        account_key: [2; 32],
+        device_key: [3; 32],
+    };
+    let mut record = crate::groups::GroupRecord::new(
+        id,
+        crate::groups::GroupKind::ClassGroup,
+        [1; 16],
+        [2; 32],
+        SenderDevice::from_bytes([3; 32]),
+        1_790_000_000,
+    );
+    // The sender key from the fixed generator, so the seed is the same every time.
+    record.session = GroupSession::new(
+        id,
+        SenderDevice::from_bytes([3; 32]),
+        1_790_000_000,
+        &mut rng,
+    );
+    record.title = "Class 5B".into();
+    record.class_name = "5B".into();
+    record.epoch = 3;
+    record.members = vec![member];
+    record.senders = vec![crate::groups::KnownSender {
+        device_key: [4; 32],
+        device_certificate: vec![9; 40],
+        member_certificate: Some(vec![8; 20]),
+    }];
+    record.distributed_to = vec![[4; 32]];
+    record.encode().to_vec()
+}
+
 /// The seed corpus: real key files and sealed values under the fixed keys, and
 /// truncated, bit-flipped and misdirected variants. Not deterministic (salts and nonces
 /// are random), but every call gives the same kinds of seed. Empty only if the
@@ -327,6 +379,25 @@ pub fn seeds() -> Vec<Seed> {
     );
     add("store_value", "version_only", vec![SEALED_VERSION]);
     add("store_value", "key_check", cipher.key_check().to_vec());
+
+    // group_record
+    let record = sample_group_record();
+    add("group_record", "class_group", record.clone());
+    add("group_record", "flipped", flip(&record, record.len() / 2));
+    add(
+        "group_record",
+        "truncated",
+        prefix(&record, record.len() / 3),
+    );
+    add("group_record", "empty", Vec::new());
+    add("group_record", "kind_9", {
+        let mut out = record.clone();
+        // Field 2 (kind) follows the 18-byte id field: tag 0x10, value.
+        if let Some(kind) = out.get_mut(19) {
+            *kind = 9;
+        }
+        out
+    });
     seeds
 }
 
@@ -337,7 +408,11 @@ mod tests {
 
     type Target = fn(&[u8]);
 
-    const TARGETS: [(&str, Target); 2] = [("key_file", key_file), ("store_value", store_value)];
+    const TARGETS: [(&str, Target); 3] = [
+        ("key_file", key_file),
+        ("store_value", store_value),
+        ("group_record", group_record),
+    ];
 
     #[test]
     fn seeds_cover_every_target_and_run_clean() {

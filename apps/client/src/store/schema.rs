@@ -8,7 +8,7 @@
 //! plaintext page is left in the file.
 
 /// The schema this build writes.
-pub(crate) const CURRENT: i64 = 4;
+pub(crate) const CURRENT: i64 = 5;
 
 /// The plaintext schema of Satchel 0.1, applied to bring a version 1 file to version 2
 /// before it is converted.
@@ -36,6 +36,19 @@ pub(crate) const LEGACY_V2_FROM_V1: &str = "CREATE TABLE contacts (
 pub(crate) const V4: &str = "CREATE TABLE issued (
          grant  BLOB PRIMARY KEY,
          record BLOB NOT NULL
+     ) STRICT;";
+
+/// Version 5: groups (one sealed record each, by blind group id: the group's state, its
+/// members and this device's sender keys) and group items waiting for a key (a group
+/// message whose sender's key has not arrived, a sender key for a group not known yet).
+pub(crate) const V5: &str = "CREATE TABLE groups (
+         id     BLOB PRIMARY KEY,
+         record BLOB NOT NULL
+     ) STRICT;
+     CREATE TABLE group_waiting (
+         id         INTEGER PRIMARY KEY,
+         item       BLOB NOT NULL,
+         created_at INTEGER NOT NULL
      ) STRICT;";
 
 /// Version 3: every value sealed, every lookup id a blind index.

@@ -384,8 +384,11 @@ impl SqliteStore {
                 super::legacy::convert(&tx, &self.cipher)?;
                 true
             }
-            3 => {
-                tx.execute_batch(schema::V4)?;
+            3 | 4 => {
+                if found == 3 {
+                    tx.execute_batch(schema::V4)?;
+                }
+                tx.execute_batch(schema::V5)?;
                 tx.pragma_update(None, "user_version", schema::CURRENT)?;
                 tx.commit()?;
                 return self.check_key();
@@ -396,6 +399,7 @@ impl SqliteStore {
             }
         };
         tx.execute_batch(schema::V4)?;
+        tx.execute_batch(schema::V5)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)",
             params![KEY_CHECK, self.cipher.key_check().as_slice()],
@@ -461,6 +465,23 @@ impl SqliteStore {
     /// [`StoreError`] if SQLite fails or the value does not decrypt.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.reader().meta(key)
+    }
+
+    /// The conversation key of a group's thread.
+    #[must_use]
+    pub fn group_conversation(&self, group_id: &[u8; 16]) -> ConversationKey {
+        ConversationKey(self.cipher.index(b"group conversation", group_id))
+    }
+
+    /// Every stored group record.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn groups(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.reader()
+            .sealed_records("SELECT id, record FROM groups", b"groups", |plain| {
+                Ok(plain.to_vec())
+            })
     }
 
     /// The account, if enrolled.
@@ -876,6 +897,115 @@ impl<'a> Writer<'a> {
         self.tx.execute(
             "INSERT OR REPLACE INTO issued (grant, record) VALUES (?1, ?2)",
             params![grant.as_slice(), sealed],
+        )?;
+        Ok(())
+    }
+
+    /// The conversation key of a group's thread.
+    #[must_use]
+    pub fn group_conversation(&self, group_id: &[u8; 16]) -> ConversationKey {
+        ConversationKey(self.cipher.index(b"group conversation", group_id))
+    }
+
+    /// A group's stored record (its state, members and sender keys), if known.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn group(&self, group_id: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
+        let id = self.cipher.index(b"group", group_id);
+        let sealed: Option<Vec<u8>> = self
+            .tx
+            .query_row(
+                "SELECT record FROM groups WHERE id = ?1",
+                [id.as_slice()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        sealed
+            .map(|sealed| Ok(self.cipher.open(&ctx(&[b"groups", &id]), &sealed)?.to_vec()))
+            .transpose()
+    }
+
+    /// Every stored group record.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn groups(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.reader()
+            .sealed_records("SELECT id, record FROM groups", b"groups", |plain| {
+                Ok(plain.to_vec())
+            })
+    }
+
+    /// Stores (or replaces) a group's record.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_group(&self, group_id: &[u8; 16], record: &[u8]) -> Result<(), StoreError> {
+        let id = self.cipher.index(b"group", group_id);
+        let sealed = self.cipher.seal(&ctx(&[b"groups", &id]), record)?;
+        self.tx.execute(
+            "INSERT OR REPLACE INTO groups (id, record) VALUES (?1, ?2)",
+            params![id.as_slice(), sealed],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps a group item that waits for a key; returns its id.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn push_group_waiting(&self, item: &[u8], created_at: u64) -> Result<i64, StoreError> {
+        let sealed = self.cipher.seal(b"group_waiting\0", item)?;
+        self.tx.execute(
+            "INSERT INTO group_waiting (item, created_at) VALUES (?1, ?2)",
+            params![sealed, to_i64(created_at)],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Every waiting group item, oldest first: (id, item, created at).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn group_waiting(&self) -> Result<Vec<(i64, Vec<u8>, u64)>, StoreError> {
+        let mut statement = self
+            .tx
+            .prepare_cached("SELECT id, item, created_at FROM group_waiting ORDER BY id")?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, sealed, created_at) = row?;
+            let item = self.cipher.open(b"group_waiting\0", &sealed)?.to_vec();
+            Ok((id, item, u64::try_from(created_at).unwrap_or(0)))
+        })
+        .collect()
+    }
+
+    /// Forgets a waiting group item.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn remove_group_waiting(&self, id: i64) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM group_waiting WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Replaces an outbox item (a shared deposit that some queues still wait for).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn replace_outbox(&self, id: i64, item: &[u8]) -> Result<(), StoreError> {
+        let sealed = self.cipher.seal(b"outbox\0", item)?;
+        self.tx.execute(
+            "UPDATE outbox SET envelope = ?2 WHERE id = ?1",
+            params![id, sealed],
         )?;
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! Deposits: one envelope, or a batch committed in the same group commit.
+//! Deposits: one envelope, a batch committed in the same group commit, or one group
+//! message for many queues, stored once (a shared deposit).
 
 use axum::Extension;
 use axum::extract::{DefaultBodyLimit, State};
@@ -9,6 +10,7 @@ use satchel_core::{EnvelopeError, MAX_ENVELOPE_LEN};
 
 use super::AppState;
 use super::schools::unexpected;
+use satchel_relay_api::shared_deposit::{self, MAX_SHARED_RECIPIENTS};
 use satchel_relay_api::{BatchDepositResponse, BatchItemResult, Deposited};
 
 use crate::auth::{RawBody, now_unix};
@@ -30,6 +32,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/v1/envelopes/batch",
             post(deposit_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES + 4 * MAX_BATCH_ITEMS)),
+        )
+        .route(
+            "/v1/envelopes/shared",
+            post(deposit_shared).layer(DefaultBodyLimit::max(
+                2 + 16 * MAX_SHARED_RECIPIENTS + satchel_core::group::MAX_GROUP_DEPOSIT_LEN,
+            )),
         )
 }
 
@@ -114,6 +122,70 @@ async fn deposit(
     Ok((StatusCode::ACCEPTED, Json(Deposited { id })))
 }
 
+/// A group message for many queues: stored once, one message per queue, all committed
+/// in one transaction; one result per queue.
+async fn deposit_shared(
+    State(state): State<AppState>,
+    slot: Option<Extension<ClientSlot>>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<BatchDepositResponse>> {
+    check_content_type(&headers)?;
+    let (send_ids, message) = shared_deposit::decode(&body).map_err(|error| match error {
+        shared_deposit::SharedDepositError::RecipientCount(n) if n > MAX_SHARED_RECIPIENTS => {
+            Error::TooLarge("the shared deposit (at most 5,000 queues)")
+        }
+        shared_deposit::SharedDepositError::RecipientCount(_) => {
+            Error::InvalidBatch("a shared deposit names at least one queue")
+        }
+        shared_deposit::SharedDepositError::Truncated => {
+            Error::InvalidBatch("it ends inside its list of queues")
+        }
+        shared_deposit::SharedDepositError::Duplicate => {
+            Error::InvalidBatch("a queue is listed twice")
+        }
+        _ => Error::InvalidBatch("it is not a shared deposit"),
+    })?;
+    if !satchel_core::group::is_possible_group_message(message) {
+        return Err(Error::InvalidEnvelope(format!(
+            "a group message is {} to {} bytes, not {}",
+            satchel_core::group::MIN_GROUP_MESSAGE_LEN,
+            satchel_core::group::MAX_GROUP_DEPOSIT_LEN,
+            message.len()
+        )));
+    }
+    let mut prefix = [0u8; 17];
+    prefix[0] = satchel_core::group::GROUP_ENVELOPE_KIND;
+    let op = WriteOp::DepositShared {
+        send_ids,
+        prefix,
+        body: message.to_vec(),
+        quota: state.quota,
+        now: coarse_hour(),
+        sender: sender(&state, slot.as_deref()),
+    };
+    let outcome = state.writer.submit_one(op).await?;
+    let WriteOutcome::DepositedShared(outcomes) = outcome else {
+        return Err(unexpected(&outcome));
+    };
+    let results = outcomes
+        .into_iter()
+        .map(|outcome| item_result(deposit_result(&state, outcome)))
+        .collect::<Result<_>>()?;
+    Ok(Json(BatchDepositResponse { results }))
+}
+
+/// One item's result in a batch answer; only an internal failure fails the request.
+fn item_result(result: Result<u64>) -> Result<BatchItemResult> {
+    match result {
+        Ok(id) => Ok(BatchItemResult::Stored { id }),
+        Err(Error::Internal(detail)) => Err(Error::Internal(detail)),
+        Err(error) => Ok(BatchItemResult::Failed {
+            error: error.code(),
+        }),
+    }
+}
+
 /// Splits `(u32 big-endian length || envelope)*` into items.
 fn split_batch(mut body: &[u8]) -> Result<Vec<&[u8]>> {
     let mut items = Vec::new();
@@ -176,13 +248,7 @@ async fn deposit_batch(
                 )),
             },
         };
-        results.push(match result {
-            Ok(id) => BatchItemResult::Stored { id },
-            Err(Error::Internal(detail)) => return Err(Error::Internal(detail)),
-            Err(error) => BatchItemResult::Failed {
-                error: error.code(),
-            },
-        });
+        results.push(item_result(result)?);
     }
     Ok(Json(BatchDepositResponse { results }))
 }

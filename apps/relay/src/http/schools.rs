@@ -95,6 +95,7 @@ pub(crate) fn unexpected(outcome: &WriteOutcome) -> Error {
         WriteOutcome::Prekey { .. } => "prekey",
         WriteOutcome::Queue { .. } => "queue",
         WriteOutcome::Deposited { .. } => "deposited",
+        WriteOutcome::DepositedShared(_) => "deposited for many queues",
         WriteOutcome::Deleted(_) => "deleted",
         WriteOutcome::Stored(_) => "stored",
     };

@@ -213,6 +213,23 @@ pub enum WriteOp {
         /// e.g. requests without connection information).
         sender: Option<MailboxSender>,
     },
+    /// Store one body for many queues (a group message): each queue gets a message
+    /// made of `prefix` (kind and send id; the send id is not stored) and the body,
+    /// stored once. Each queue is checked as by [`WriteOp::Deposit`].
+    DepositShared {
+        /// The queues.
+        send_ids: Vec<Id16>,
+        /// The envelope's first 17 bytes: its kind, then any send id.
+        prefix: [u8; 17],
+        /// The shared body.
+        body: Vec<u8>,
+        /// Limits to enforce, per queue.
+        quota: QueueQuota,
+        /// Coarse time of the deposit.
+        now: i64,
+        /// Who deposits, for queues that turn out to be mailboxes.
+        sender: Option<MailboxSender>,
+    },
     /// Delete acknowledged messages of a queue.
     Ack {
         /// The queue.
@@ -296,6 +313,9 @@ pub enum WriteOutcome {
         /// The queue it went to, for push notifications (never sent to anyone).
         receive_id: ReceiveId,
     },
+    /// A shared body was stored: one outcome per queue, in order (`Deposited`,
+    /// `NotFound`, `Full` or `Throttled`).
+    DepositedShared(Vec<WriteOutcome>),
     /// Rows deleted.
     Deleted(u64),
     /// Rows stored.

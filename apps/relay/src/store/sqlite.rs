@@ -15,8 +15,9 @@ use satchel_core::ReceiveId;
 use super::mail_index::{MailChange, MailIndex};
 use super::mailbox_limit::MailboxBuckets;
 use super::{
-    DirectoryEntry, DirectoryWriter, FetchPage, Id16, Invite, Member, PendingAdmission, PublicKey,
-    RelayStore, StoreError, StoredMessage, UploadedPrekey, WriteOp, WriteOutcome,
+    DirectoryEntry, DirectoryWriter, FetchPage, Id16, Invite, MailboxSender, Member,
+    PendingAdmission, PublicKey, QueueQuota, RelayStore, StoreError, StoredMessage, UploadedPrekey,
+    WriteOp, WriteOutcome,
 };
 
 /// The database file inside the data directory.
@@ -289,6 +290,110 @@ const SCHEMA_V10: &str = "
 ALTER TABLE members ADD COLUMN admission_issuer BLOB;
 ";
 
+/// Version 11: shared bodies. A group message deposited for many queues at once is
+/// stored once in `bodies`; each queue's message row holds the envelope's 17-byte
+/// prefix (kind, zeroed send id) and the body's id. `refs` counts the rows pointing at
+/// a body; the body is deleted with its last row.
+const SCHEMA_V11: &str = "
+CREATE TABLE bodies (
+    body     INTEGER PRIMARY KEY,
+    refs     INTEGER NOT NULL,
+    content  BLOB NOT NULL
+);
+ALTER TABLE messages ADD COLUMN body INTEGER;
+";
+
+/// One message row to store: the envelope (send id zeroed), or a shared body's envelope
+/// prefix and the body's id; `len` is the envelope's whole length, for the quota.
+struct StoredEnvelope {
+    row: Vec<u8>,
+    body: Option<i64>,
+    len: usize,
+}
+
+/// Stores a message in the queue of `send_id`, within its quota and, for a contact
+/// mailbox, the sender's deposit limit.
+#[allow(clippy::too_many_arguments)]
+fn deposit_into(
+    tx: &rusqlite::Transaction<'_>,
+    mail: &mut Vec<MailChange>,
+    mailboxes: &MailboxBuckets,
+    send_id: &Id16,
+    stored: &StoredEnvelope,
+    quota: &QueueQuota,
+    now: i64,
+    sender: Option<MailboxSender>,
+) -> rusqlite::Result<WriteOutcome> {
+    let row: Option<(i64, Vec<u8>, i64, i64, i64, bool)> = tx
+        .prepare_cached(
+            "SELECT queue, receive_id, message_count, byte_count, last_seq, mailbox \
+             FROM queues WHERE send_hash = ?1",
+        )?
+        .query_row([send_hash(send_id).as_slice()], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((queue, receive_id, count, bytes, last_seq, mailbox)) = row else {
+        return Ok(WriteOutcome::NotFound);
+    };
+    if to_u64(count) >= quota.max_messages || to_u64(bytes) >= quota.max_bytes {
+        return Ok(WriteOutcome::Full);
+    }
+    if mailbox
+        && let Some(sender) = sender
+        && let Err(wait) = mailboxes.take(queue, &sender)
+    {
+        return Ok(WriteOutcome::Throttled {
+            retry_after_secs: wait.as_secs().saturating_add(1),
+        });
+    }
+    let id = last_seq + 1;
+    tx.prepare_cached(
+        "INSERT INTO messages (queue, seq, created_at, envelope, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![queue, id, now, stored.row, stored.body])?;
+    tx.prepare_cached(
+        "UPDATE queues SET message_count = message_count + 1, \
+         byte_count = byte_count + ?2, last_seq = ?3 WHERE queue = ?1",
+    )?
+    .execute(params![queue, to_i64(stored.len as u64), id])?;
+    let receive_id = ReceiveId::from_bytes(id16(&receive_id)?);
+    mail.push(MailChange::Filled(receive_id));
+    Ok(WriteOutcome::Deposited {
+        id: to_u64(id),
+        receive_id,
+    })
+}
+
+/// Drops one reference to each shared body in `bodies` (a body id per deleted message
+/// row that had one) and deletes bodies left without references. Returns the bytes
+/// the bodies added to their messages, per entry, in order.
+fn release_bodies(tx: &rusqlite::Transaction<'_>, bodies: &[i64]) -> rusqlite::Result<Vec<i64>> {
+    let mut release = tx.prepare_cached(
+        "UPDATE bodies SET refs = refs - 1 WHERE body = ?1 RETURNING refs, length(content)",
+    )?;
+    let mut delete = tx.prepare_cached("DELETE FROM bodies WHERE body = ?1")?;
+    let mut sizes = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        let left: Option<(i64, i64)> = release
+            .query_row([body], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let (refs, size) = left.unwrap_or((0, 0));
+        if refs <= 0 {
+            delete.execute([body])?;
+        }
+        sizes.push(size);
+    }
+    Ok(sizes)
+}
+
 /// Whether the school revoked `grant_key`.
 fn grant_revoked(
     conn: &Connection,
@@ -413,7 +518,7 @@ enum Migration {
 
 /// The steps to schema version `index + 1`, in order; each runs in its own transaction
 /// with the version it reaches.
-const MIGRATIONS: [Migration; 10] = [
+const MIGRATIONS: [Migration; 11] = [
     Migration::Sql(SCHEMA_V1),
     Migration::Sql(SCHEMA_V2),
     Migration::Sql(SCHEMA_V3),
@@ -424,6 +529,7 @@ const MIGRATIONS: [Migration; 10] = [
     Migration::Sql(SCHEMA_V8),
     Migration::Sql(SCHEMA_V9),
     Migration::Sql(SCHEMA_V10),
+    Migration::Sql(SCHEMA_V11),
 ];
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -933,9 +1039,13 @@ fn apply(
             let Some(queue) = queue_by_receive_id(tx, receive_id)? else {
                 return Ok(WriteOutcome::Deleted(0));
             };
-            let n = tx
-                .prepare_cached("DELETE FROM messages WHERE queue = ?1")?
-                .execute([queue])?;
+            let bodies: Vec<Option<i64>> = tx
+                .prepare_cached("DELETE FROM messages WHERE queue = ?1 RETURNING body")?
+                .query_map([queue], |row| row.get::<_, Option<i64>>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let n = bodies.len();
+            let shared: Vec<i64> = bodies.into_iter().flatten().collect();
+            release_bodies(tx, &shared)?;
             tx.prepare_cached("DELETE FROM queues WHERE queue = ?1")?
                 .execute([queue])?;
             mail.push(MailChange::Emptied(*receive_id));
@@ -947,53 +1057,58 @@ fn apply(
             quota,
             now,
             sender,
+        } => deposit_into(
+            tx,
+            mail,
+            mailboxes,
+            send_id,
+            &StoredEnvelope {
+                row: without_send_id(envelope),
+                body: None,
+                len: envelope.len(),
+            },
+            quota,
+            *now,
+            *sender,
+        ),
+        WriteOp::DepositShared {
+            send_ids,
+            prefix,
+            body,
+            quota,
+            now,
+            sender,
         } => {
-            let row: Option<(i64, Vec<u8>, i64, i64, i64, bool)> = tx
-                .prepare_cached(
-                    "SELECT queue, receive_id, message_count, byte_count, last_seq, mailbox \
-                     FROM queues WHERE send_hash = ?1",
-                )?
-                .query_row([send_hash(send_id).as_slice()], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                    ))
-                })
-                .optional()?;
-            let Some((queue, receive_id, count, bytes, last_seq, mailbox)) = row else {
-                return Ok(WriteOutcome::NotFound);
+            tx.prepare_cached("INSERT INTO bodies (refs, content) VALUES (0, ?1)")?
+                .execute([body.as_slice()])?;
+            let body_id = tx.last_insert_rowid();
+            let mut row = prefix.to_vec();
+            if let Some(send_id) = row.get_mut(1..17) {
+                send_id.fill(0);
+            }
+            let stored = StoredEnvelope {
+                row,
+                body: Some(body_id),
+                len: prefix.len() + body.len(),
             };
-            if to_u64(count) >= quota.max_messages || to_u64(bytes) >= quota.max_bytes {
-                return Ok(WriteOutcome::Full);
+            let mut outcomes = Vec::with_capacity(send_ids.len());
+            let mut refs = 0i64;
+            for send_id in send_ids {
+                let outcome =
+                    deposit_into(tx, mail, mailboxes, send_id, &stored, quota, *now, *sender)?;
+                if matches!(outcome, WriteOutcome::Deposited { .. }) {
+                    refs += 1;
+                }
+                outcomes.push(outcome);
             }
-            if mailbox
-                && let Some(sender) = sender
-                && let Err(wait) = mailboxes.take(queue, sender)
-            {
-                return Ok(WriteOutcome::Throttled {
-                    retry_after_secs: wait.as_secs().saturating_add(1),
-                });
+            if refs == 0 {
+                tx.prepare_cached("DELETE FROM bodies WHERE body = ?1")?
+                    .execute([body_id])?;
+            } else {
+                tx.prepare_cached("UPDATE bodies SET refs = ?2 WHERE body = ?1")?
+                    .execute(params![body_id, refs])?;
             }
-            let id = last_seq + 1;
-            tx.prepare_cached(
-                "INSERT INTO messages (queue, seq, created_at, envelope) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![queue, id, now, without_send_id(envelope)])?;
-            tx.prepare_cached(
-                "UPDATE queues SET message_count = message_count + 1, \
-                 byte_count = byte_count + ?2, last_seq = ?3 WHERE queue = ?1",
-            )?
-            .execute(params![queue, to_i64(envelope.len() as u64), id])?;
-            let receive_id = ReceiveId::from_bytes(id16(&receive_id)?);
-            mail.push(MailChange::Filled(receive_id));
-            Ok(WriteOutcome::Deposited {
-                id: to_u64(id),
-                receive_id,
-            })
+            Ok(WriteOutcome::DepositedShared(outcomes))
         }
         WriteOp::Ack { receive_id, ids } => {
             let Some(queue) = queue_by_receive_id(tx, receive_id)? else {
@@ -1003,17 +1118,24 @@ fn apply(
             let mut bytes = 0i64;
             {
                 let mut delete = tx.prepare_cached(
-                    "DELETE FROM messages WHERE seq = ?1 AND queue = ?2 RETURNING length(envelope)",
+                    "DELETE FROM messages WHERE seq = ?1 AND queue = ?2 \
+                     RETURNING length(envelope), body",
                 )?;
+                let mut shared = Vec::new();
                 for id in ids {
-                    let size: Option<i64> = delete
-                        .query_row(params![to_i64(*id), queue], |row| row.get(0))
+                    let deleted: Option<(i64, Option<i64>)> = delete
+                        .query_row(params![to_i64(*id), queue], |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })
                         .optional()?;
-                    if let Some(size) = size {
+                    if let Some((size, body)) = deleted {
                         count += 1;
                         bytes += size;
+                        shared.extend(body);
                     }
                 }
+                drop(delete);
+                bytes += release_bodies(tx, &shared)?.iter().sum::<i64>();
             }
             if count > 0 {
                 let left: i64 = tx
@@ -1030,23 +1152,27 @@ fn apply(
             Ok(WriteOutcome::Deleted(to_u64(count)))
         }
         WriteOp::PurgeMessages { before, limit } => {
-            let old: Vec<(i64, i64, i64)> = tx
+            let old: Vec<(i64, i64, i64, Option<i64>)> = tx
                 .prepare_cached(
-                    "SELECT id, queue, length(envelope) FROM messages \
+                    "SELECT id, queue, length(envelope), body FROM messages \
                      WHERE created_at < ?1 LIMIT ?2",
                 )?
                 .query_map(params![before, limit], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                 })?
                 .collect::<Result<_, _>>()?;
             let mut per_queue: HashMap<i64, (i64, i64)> = HashMap::new();
             {
                 let mut delete = tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?;
-                for (id, queue, size) in &old {
+                for (id, queue, size, body) in &old {
                     delete.execute([id])?;
+                    let body_size = match body {
+                        Some(body) => release_bodies(tx, &[*body])?.iter().sum::<i64>(),
+                        None => 0,
+                    };
                     let entry = per_queue.entry(*queue).or_default();
                     entry.0 += 1;
-                    entry.1 += size;
+                    entry.1 += size + body_size;
                 }
             }
             let mut update = tx.prepare_cached(
@@ -1404,8 +1530,9 @@ impl RelayStore for SqliteStore {
         self.read(|conn| {
             // One row past the limit tells whether more follow.
             let mut statement = conn.prepare_cached(
-                "SELECT m.seq, m.envelope FROM messages m \
+                "SELECT m.seq, m.envelope, b.content FROM messages m \
                  JOIN queues q ON q.queue = m.queue \
+                 LEFT JOIN bodies b ON b.body = m.body \
                  WHERE q.receive_id = ?1 AND m.seq > ?2 ORDER BY m.seq LIMIT ?3",
             )?;
             let mut rows = statement.query(params![
@@ -1416,7 +1543,11 @@ impl RelayStore for SqliteStore {
             let mut page = FetchPage::default();
             let mut total = 0usize;
             while let Some(row) = rows.next()? {
-                let envelope: Vec<u8> = row.get(1)?;
+                let mut envelope: Vec<u8> = row.get(1)?;
+                // A shared body follows its row's prefix.
+                if let Some(body) = row.get_ref(2)?.as_blob_or_null()? {
+                    envelope.extend_from_slice(body);
+                }
                 total = total.saturating_add(envelope.len());
                 let full = page.messages.len() >= limit as usize
                     || (total > max_bytes && !page.messages.is_empty());
@@ -1518,6 +1649,54 @@ mod tests {
             }])
             .unwrap();
         assert!(matches!(outcome[0], WriteOutcome::Deposited { .. }));
+    }
+
+    /// Expiry purges shared bodies with their last message, and the queues' counters
+    /// fall back to zero (body bytes included).
+    #[test]
+    fn the_purge_releases_shared_bodies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let (a, b) = (queue(&store, 1), queue(&store, 2));
+        let outcome = store
+            .write_batch(&[WriteOp::DepositShared {
+                send_ids: vec![[1; 16], [2; 16]],
+                prefix: [2; 17],
+                body: vec![7; 500],
+                quota: QUOTA,
+                now: 100,
+                sender: None,
+            }])
+            .unwrap();
+        let WriteOutcome::DepositedShared(results) = &outcome[0] else {
+            panic!("{outcome:?}");
+        };
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, WriteOutcome::Deposited { .. }))
+        );
+        let page = store.fetch(&a, 0, 10, 1 << 20).unwrap();
+        assert_eq!(page.messages[0].envelope.len(), 517);
+        assert_eq!(page.messages[0].envelope[1..17], [0; 16]);
+        let count = |sql: &str| -> i64 {
+            store
+                .read(|conn| conn.query_row(sql, [], |row| row.get(0)))
+                .unwrap()
+        };
+        assert_eq!(count("SELECT sum(byte_count) FROM queues"), 2 * 517);
+        store
+            .write_batch(&[WriteOp::PurgeMessages {
+                before: 500,
+                limit: 10,
+            }])
+            .unwrap();
+        assert_eq!(count("SELECT count(*) FROM bodies"), 0);
+        assert_eq!(
+            count("SELECT sum(byte_count) + sum(message_count) FROM queues"),
+            0
+        );
+        assert!(store.pending(&[a, b]).unwrap().is_empty());
     }
 
     /// The in-memory answer to "which queues hold mail" follows the expiry purge, and

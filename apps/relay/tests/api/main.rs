@@ -28,3 +28,4 @@ mod push;
 mod queues;
 mod replay;
 mod schools;
+mod shared;

@@ -24,6 +24,7 @@
 //! bound for the server alone.
 
 mod abuse;
+mod announce;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -104,6 +105,13 @@ struct Args {
     /// The slowloris abuser's source address.
     #[arg(long, default_value = "127.0.0.3")]
     slowloris_from: IpAddr,
+    /// Instead of the other phases: this many announcements to `--queues` devices (one
+    /// shared deposit each), then as many 1:1 fan-outs (see `announce.rs`).
+    #[arg(long, default_value_t = 0)]
+    announce: usize,
+    /// The relay's database, to read the bytes it stores (`--announce`).
+    #[arg(long, value_name = "FILE")]
+    database: Option<std::path::PathBuf>,
 }
 
 /// One request's outcome, as a task records it.
@@ -476,6 +484,17 @@ async fn main() -> Result<(), Error> {
     if let Some(path) = &args.send_ids_out {
         let lines: String = send_ids.iter().map(|id| hex::encode(id) + "\n").collect();
         std::fs::write(path, lines)?;
+    }
+    if args.announce > 0 {
+        let database = args.database.clone().ok_or("--announce needs --database")?;
+        return announce::run(
+            args.addr,
+            queues,
+            args.announce,
+            args.fetchers.max(1),
+            &database,
+        )
+        .await;
     }
     let envelopes = Arc::new(envelopes(&send_ids, args.envelope_bytes));
     if args.wait_stdin {
