@@ -9,7 +9,7 @@
 //! a line of Satchel's own output.
 #![forbid(unsafe_code)]
 
-mod display;
+mod app;
 mod output;
 mod passphrase;
 
@@ -90,6 +90,20 @@ enum Command {
     History {
         /// A name from `satchel contacts`, or an account id.
         with: String,
+    },
+    /// Run the Satchel app: a web page on this computer (127.0.0.1 only) for reading and
+    /// writing messages, joining a school and, for the office, inviting people. Prints
+    /// the address to open (it contains a secret for this launch); Ctrl+C stops it.
+    App {
+        /// The port on 127.0.0.1 (default: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Open the address in the default browser.
+        #[arg(long)]
+        open: bool,
+        /// How often to check the relay for new messages, in milliseconds.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+        poll_ms: u64,
     },
 }
 
@@ -203,6 +217,8 @@ enum CliError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Passphrase(#[from] passphrase::PassphraseError),
+    #[error(transparent)]
+    App(#[from] satchel_web::WebError),
     #[error("cannot read the message from standard input: it must be UTF-8 text")]
     Stdin,
     #[error("{0}")]
@@ -215,6 +231,7 @@ impl CliError {
         match self {
             CliError::Client(error) => output::error_code(error),
             CliError::Passphrase(_) => "passphrase",
+            CliError::App(_) => "app",
             CliError::Stdin => "stdin",
             CliError::Usage(_) => "usage",
         }
@@ -239,20 +256,43 @@ fn default_home() -> PathBuf {
     home.join(".local").join("share").join("satchel")
 }
 
-fn open(cli: &Cli) -> Result<Client, CliError> {
-    let home = cli.home.clone().unwrap_or_else(default_home);
-    let transport = match &cli.ca_file {
+fn cli_home(cli: &Cli) -> PathBuf {
+    cli.home.clone().unwrap_or_else(default_home)
+}
+
+fn transport(cli: &Cli) -> Result<TransportConfig, CliError> {
+    Ok(match &cli.ca_file {
         Some(path) => TransportConfig::with_ca_file(path).map_err(ClientError::from)?,
         None => TransportConfig::default(),
-    };
+    })
+}
+
+fn open(cli: &Cli) -> Result<Client, CliError> {
+    let home = cli_home(cli);
     let config = ClientConfig {
         key: passphrase::key_source(&home)?,
-        transport,
+        transport: transport(cli)?,
     };
     Ok(Client::open(&home, config)?)
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::App {
+        port,
+        open,
+        poll_ms,
+    } = cli.command
+    {
+        return app::run(
+            &cli_home(&cli),
+            transport(&cli)?,
+            port,
+            open,
+            poll_ms,
+            cli.json,
+        )
+        .await;
+    }
     let mut client = open(&cli)?;
     let out = output::Output::new(cli.json);
     match cli.command {
@@ -336,6 +376,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Sync => out.synced(&client.sync().await?),
         Command::History { with } => out.messages(&client.history(&with)?),
+        Command::App { .. } => {}
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use satchel_client::{
 use satchel_core::school::Role;
 use serde_json::json;
 
-use crate::display;
+use satchel_client::display;
 
 /// Prints results in the chosen format.
 pub struct Output {

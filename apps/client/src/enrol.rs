@@ -59,6 +59,24 @@ pub struct Identity {
     pub admitted: bool,
 }
 
+/// What an invite code enrols as, read before joining ([`Client::preview_invite`]).
+/// Every text here is the school's (attacker-controlled if the code came from someone
+/// else): escape it before display.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InvitePreview {
+    /// The school's name.
+    pub school_name: String,
+    /// The name the school gave the person.
+    pub name: String,
+    /// The role.
+    #[serde(serialize_with = "role_name")]
+    pub role: Role,
+    /// The classes.
+    pub classes: Vec<String>,
+    /// The relay the code points at.
+    pub relay_url: String,
+}
+
 impl Client {
     /// Creates a school: a root key, a directory key, registration on the relay, and
     /// this device enrolled as the school's admin. The root key is kept in its own
@@ -135,6 +153,31 @@ impl Client {
         self.refuse_if_enrolled()?;
         let code = InviteCode::parse(&normalise_code(code))?;
         self.enrol(&code, false).await
+    }
+
+    /// What an invite code would enrol this device as — the school's name, the name,
+    /// role and classes the school wrote on it — without using it: show this and ask
+    /// before calling [`Client::join`]. Reads the invite from the relay the code names.
+    ///
+    /// # Errors
+    /// As [`Client::join`] (the code is not redeemed, so trying again is harmless).
+    pub async fn preview_invite(&mut self, code: &str) -> Result<InvitePreview, ClientError> {
+        let code = InviteCode::parse(&normalise_code(code))?;
+        let relay = self.relay_for(&code.relay_url)?;
+        let keys = code.keys();
+        let (record, redeemed) = fetch_invite(&relay, &code, &keys).await?;
+        if redeemed {
+            return Err(ClientError::InviteUsed);
+        }
+        let contents = keys.open_record(&record)?;
+        let details = contents.grant.details();
+        Ok(InvitePreview {
+            school_name: contents.school_name.clone(),
+            name: details.display_name.clone(),
+            role: details.role,
+            classes: details.classes.clone(),
+            relay_url: code.relay_url.clone(),
+        })
     }
 
     fn refuse_if_enrolled(&self) -> Result<(), ClientError> {
@@ -237,6 +280,28 @@ impl Client {
 
 /// Fetches and opens the invite's record, and makes this device's account, member
 /// certificate and ids. Nothing is stored or sent.
+/// The invite's sealed record from the relay, and whether it was redeemed.
+async fn fetch_invite(
+    relay: &RelayClient,
+    code: &InviteCode,
+    keys: &JoinKeys,
+) -> Result<(Vec<u8>, bool), ClientError> {
+    relay
+        .get_invite(&code.school_id, keys)
+        .await
+        .map_err(|e| match e {
+            RelayError::Rejected {
+                code: ErrorCode::UnknownInvite | ErrorCode::UnknownSchool,
+                ..
+            } => ClientError::InviteUnknown,
+            RelayError::Rejected {
+                code: ErrorCode::InviteUsed,
+                ..
+            } => ClientError::InviteUsed,
+            other => ClientError::Relay(other),
+        })
+}
+
 async fn prepare_join(
     relay: &RelayClient,
     code: &InviteCode,
@@ -244,21 +309,7 @@ async fn prepare_join(
     admin: bool,
 ) -> Result<(Account, Profile), ClientError> {
     let mut rng = os_rng();
-    let (record, redeemed) =
-        relay
-            .get_invite(&code.school_id, keys)
-            .await
-            .map_err(|e| match e {
-                RelayError::Rejected {
-                    code: ErrorCode::UnknownInvite | ErrorCode::UnknownSchool,
-                    ..
-                } => ClientError::InviteUnknown,
-                RelayError::Rejected {
-                    code: ErrorCode::InviteUsed,
-                    ..
-                } => ClientError::InviteUsed,
-                other => ClientError::Relay(other),
-            })?;
+    let (record, redeemed) = fetch_invite(relay, code, keys).await?;
     if redeemed {
         return Err(ClientError::InviteUsed);
     }

@@ -18,8 +18,10 @@
 mod admin;
 mod admission;
 mod client;
+mod conversations;
 mod directory;
 mod directory_key;
+pub mod display;
 mod enrol;
 mod error;
 mod groups;
@@ -33,8 +35,9 @@ mod sync;
 
 pub use admin::{InviteOptions, InviteStatus, IssuedInviteStatus, MAX_CODE_VALID_DAYS};
 pub use client::{Client, ClientConfig};
+pub use conversations::{Conversation, ConversationKind};
 pub use directory::Contact;
-pub use enrol::Identity;
+pub use enrol::{Identity, InvitePreview};
 pub use error::ClientError;
 #[doc(hidden)]
 pub use groups::fuzz as group_fuzz;

@@ -170,7 +170,7 @@ impl Client {
                 verified: true,
                 body: text.to_string(),
                 sent_at,
-                stored_at: now_millis(),
+                stored_at: sent_at,
             };
             self.encrypt_and_store(&peer, &content, Some(&record))?;
         }
@@ -477,4 +477,26 @@ fn encrypt_in(
     };
     w.push_outbox(envelope.as_bytes(), queued_at)?;
     Ok(())
+}
+
+impl Client {
+    /// How many outgoing envelopes wait in the outbox for the relay (it was unreachable
+    /// or refused for now). [`Client::sync`] and every send retry them; an app shows
+    /// "waiting to send" while this is not 0.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn waiting_to_send(&self) -> Result<usize, ClientError> {
+        Ok(self.store.outbox()?.len())
+    }
+
+    /// When the oldest envelope still waiting for the relay was queued (Unix
+    /// milliseconds, this device's clock), `None` if nothing waits: this device's
+    /// messages sent since then may not have reached the relay yet.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn waiting_since(&self) -> Result<Option<u64>, ClientError> {
+        Ok(self.store.outbox_oldest()?)
+    }
 }

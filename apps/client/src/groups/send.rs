@@ -165,6 +165,7 @@ impl Client {
                 record.reads.drain(..excess);
             }
             w.put_group(id.as_bytes(), &record.encode())?;
+            let now = now_millis();
             let record_message = MessageRecord {
                 peer_account: me.account_id,
                 outgoing: true,
@@ -173,8 +174,8 @@ impl Client {
                 sender_role: details.role.as_str().to_owned(),
                 verified: true,
                 body: text.to_owned(),
-                sent_at: now_millis(),
-                stored_at: now_millis(),
+                sent_at: now,
+                stored_at: now,
             };
             w.put_message(&w.group_conversation(id.as_bytes()), &record_message)?;
             for chunk in send_ids.chunks(satchel_relay_api::shared_deposit::MAX_SHARED_RECIPIENTS) {
@@ -183,7 +184,7 @@ impl Client {
                 let mut item = Vec::with_capacity(1 + body.len());
                 item.push(SHARED_OUTBOX_ITEM);
                 item.extend_from_slice(&body);
-                w.push_outbox(&item, now_millis())?;
+                w.push_outbox(&item, now)?;
             }
             Ok::<_, ClientError>(())
         })?;

@@ -566,6 +566,17 @@ impl SqliteStore {
         .collect()
     }
 
+    /// When the oldest outbox envelope was queued, if any.
+    ///
+    /// # Errors
+    /// [`StoreError`] if SQLite fails.
+    pub fn outbox_oldest(&self) -> Result<Option<u64>, StoreError> {
+        let oldest: Option<i64> =
+            self.conn
+                .query_row("SELECT MIN(created_at) FROM outbox", [], |row| row.get(0))?;
+        Ok(oldest.map(|at| u64::try_from(at).unwrap_or(0)))
+    }
+
     /// Removes an envelope the relay has accepted.
     ///
     /// # Errors

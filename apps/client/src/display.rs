@@ -1,4 +1,5 @@
-//! Safe terminal rendering of text other people control: names and message bodies.
+//! Safe rendering of text other people control — names and message bodies — in a
+//! terminal or a web page (which escapes HTML on top of this).
 //!
 //! A sender can put anything in a name or a message: a newline followed by a fake
 //! `Ms Rivera (teacher, verified): pay at …` line, ANSI escape sequences that recolour or
