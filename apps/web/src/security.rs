@@ -11,7 +11,7 @@
 //!   (anything but GET and HEAD); a missing Origin is refused too.
 //! * **Headers on every answer**: a Content-Security-Policy that allows scripts,
 //!   styles, images and connections from this origin only and no inline script or
-//!   style, no framing, no referrer, no caching, no MIME sniffing.
+//!   style, no framing, no referrer to other sites, no caching, no MIME sniffing.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -22,8 +22,12 @@ use zeroize::Zeroizing;
 
 use crate::state::AppState;
 
-/// The cookie that carries the launch token.
-pub const TOKEN_COOKIE: &str = "satchel_token";
+/// The cookie that carries the launch token, per port: browsers share cookies across
+/// the ports of one host, and a teacher may run two apps (two profiles) side by side.
+#[must_use]
+pub fn token_cookie(port: u16) -> String {
+    format!("satchel_token_{port}")
+}
 
 /// The Content-Security-Policy of every answer.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -115,7 +119,8 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: with it Chromium sends `Origin: null` on form posts.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::CACHE_CONTROL, "no-store"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
@@ -144,7 +149,8 @@ fn check(state: &AppState, request: &Request) -> Result<Option<Response>, Refusa
             return Err(Refusal::Origin);
         }
     }
-    if let Some(candidate) = cookie(headers, TOKEN_COOKIE)
+    let name = token_cookie(port);
+    if let Some(candidate) = cookie(headers, &name)
         && state.token().matches(candidate)
     {
         return Ok(None);
@@ -162,7 +168,7 @@ fn check(state: &AppState, request: &Request) -> Result<Option<Response>, Refusa
         && state.token().matches(candidate)
     {
         let cookie = format!(
-            "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+            "{name}={}; Path=/; HttpOnly; SameSite=Strict",
             state.token().as_str()
         );
         let mut response = Redirect::to("/").into_response();
@@ -183,9 +189,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
-            HeaderValue::from_static("xsatchel_token=1; satchel_token=abc"),
+            HeaderValue::from_static("xsatchel_token_80=1; satchel_token_80=abc"),
         );
-        assert_eq!(cookie(&headers, TOKEN_COOKIE), Some("abc"));
+        assert_eq!(cookie(&headers, &token_cookie(80)), Some("abc"));
         assert_eq!(cookie(&headers, "other"), None);
     }
 

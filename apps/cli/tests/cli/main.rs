@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod app;
 mod at_rest;
 mod concurrent;
 mod flow;

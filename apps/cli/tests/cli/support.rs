@@ -203,3 +203,92 @@ impl School {
         person
     }
 }
+
+/// A `satchel app` process for a profile folder; killed when dropped.
+#[allow(dead_code)] // the browser suite opens `url`
+pub struct App {
+    pub child: Child,
+    /// The printed address, with the launch token.
+    pub url: String,
+    /// `http://127.0.0.1:PORT`.
+    pub origin: String,
+    /// The launch token.
+    pub token: String,
+    pub port: u16,
+}
+
+impl App {
+    /// Starts `satchel app` on a free port. With `passphrase` the profile opens at once
+    /// (`SATCHEL_PASSPHRASE`); without it the page asks.
+    pub fn start(home: &Path, passphrase: Option<&str>) -> Self {
+        let mut command = Command::new(satchel_bin());
+        match passphrase {
+            Some(p) => command.env("SATCHEL_PASSPHRASE", p),
+            None => command.env_remove("SATCHEL_PASSPHRASE"),
+        };
+        let mut child = command
+            .arg("--home")
+            .arg(home)
+            .args(["app", "--poll-ms", "200"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        // Keep reading whatever else it prints: a closed pipe would stop it.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let url = line
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        let (origin, token) = url.split_once("/?token=").unwrap();
+        let port = origin.rsplit(':').next().unwrap().parse().unwrap();
+        Self {
+            child,
+            origin: origin.to_string(),
+            token: token.to_string(),
+            url,
+            port,
+        }
+    }
+
+    /// The cookie a browser gets from the first visit.
+    pub fn cookie(&self) -> String {
+        format!("satchel_token_{}={}", self.port, self.token)
+    }
+
+    /// One raw HTTP/1.1 request with exactly these headers; returns the status code
+    /// and the body.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() {
+            request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        }
+        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status = answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+        (status, body)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
