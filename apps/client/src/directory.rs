@@ -174,6 +174,41 @@ impl Client {
         Ok(contacts)
     }
 
+    /// One person from the local copy of the directory (no network): `with` is a name
+    /// or an account id, as for [`Client::history`].
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownContact`] and friends; store errors.
+    pub fn person(&self, with: &str) -> Result<Contact, ClientError> {
+        let devices = self.resolve(with)?;
+        let account = self.account()?;
+        let mut verified = false;
+        let mut found = None;
+        for c in devices {
+            let Ok(bundle) = PrekeyBundle::from_bytes(&c.bundle) else {
+                continue;
+            };
+            verified |= self
+                .status_of(Some(&c.certificate), bundle.device())?
+                .is_verified();
+            if found.is_none() {
+                found = Some((c, account.safety_number(bundle.device()).to_string()));
+            }
+        }
+        let (c, safety_number) = found.ok_or_else(|| ClientError::UnknownContact {
+            name: with.to_string(),
+            suggestion: None,
+        })?;
+        Ok(Contact {
+            role: Role::parse(&c.role).unwrap_or(Role::Parent),
+            name: c.name,
+            classes: c.classes,
+            verified,
+            account_id: AccountId::from_bytes(c.account_id),
+            safety_number,
+        })
+    }
+
     /// The directory entries (devices) of the one person `to` names: a name
     /// (case-insensitive, surrounding spaces ignored) or an account id (hex, or a unique
     /// prefix of at least 8 characters). If the local copy knows nobody by that name, it

@@ -59,6 +59,7 @@ impl Lang {
                 .and_then(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
             // Weights are 0..=1 with three decimals; compare them as integers.
+            #[allow(clippy::cast_possible_truncation)] // clamped to 0..=1000 first
             let weight = (weight.clamp(0.0, 1.0) * 1000.0).round() as u16;
             let primary = tag.split('-').next().unwrap_or("");
             if let Some(lang) = Lang::parse(primary)
@@ -303,7 +304,7 @@ impl Text {
             Text::Post => ("Post", "Plaatsen"),
             Text::WriteToTeachers => (
                 "Write to the teachers of a class",
-                "Schrijf de leraren van een klas",
+                "Schrijf naar de leraren van een klas",
             ),
             Text::WriteToTeachersHelp => (
                 "Reaches every teacher of the class this week, substitutes included.",

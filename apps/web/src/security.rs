@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn a_token_matches_only_itself() -> Result<(), getrandom::Error> {
         let token = LaunchToken::generate()?;
-        assert!(token.matches(&token.as_str().to_string()));
+        assert!(token.matches(token.as_str()));
         assert!(!token.matches(""));
         assert!(!token.matches(token.as_str().get(..63).unwrap_or("")));
         assert_eq!(format!("{token:?}"), "LaunchToken(..)");

@@ -42,7 +42,8 @@ impl Driver {
     pub fn start() -> Self {
         let hint = "install Debian's chromium and chromium-driver: \
                     apt-get install -y --no-install-recommends chromium chromium-driver";
-        let chromedriver = on_path("chromedriver").unwrap_or_else(|| panic!("no chromedriver: {hint}"));
+        let chromedriver =
+            on_path("chromedriver").unwrap_or_else(|| panic!("no chromedriver: {hint}"));
         let chromium = on_path("chromium").unwrap_or_else(|| panic!("no chromium: {hint}"));
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -125,7 +126,11 @@ pub async fn element(browser: &Client, css: &str) -> fantoccini::elements::Eleme
         Ok(element) => element,
         Err(error) => panic!(
             "no {css} ({error}) at {}: {}",
-            browser.current_url().await.map(|u| u.to_string()).unwrap_or_default(),
+            browser
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
             browser.source().await.unwrap_or_default()
         ),
     }
@@ -168,7 +173,11 @@ pub async fn text(browser: &Client, css: &str) -> String {
 pub async fn wait_for_text(browser: &Client, css: &str, needle: &str, limit: Duration) -> Duration {
     let start = Instant::now();
     loop {
-        for element in browser.find_all(Locator::Css(css)).await.unwrap_or_default() {
+        for element in browser
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap_or_default()
+        {
             if element.text().await.unwrap_or_default().contains(needle) {
                 return start.elapsed();
             }

@@ -42,7 +42,10 @@ async fn until_confirmed(browser: &Client, app: &App) {
     let start = Instant::now();
     loop {
         browser.goto(&format!("{}/", app.origin)).await.unwrap();
-        let notices = browser.find_all(Locator::Css("main > p.notice")).await.unwrap();
+        let notices = browser
+            .find_all(Locator::Css("main > p.notice"))
+            .await
+            .unwrap();
         if notices.is_empty() {
             return;
         }
@@ -82,17 +85,31 @@ async fn a_teacher_and_a_parent_message_each_other_in_two_browsers() {
         // The page that shows the new code (not the previous one's).
         wait_for_text(&office, "#code-title", name, LIVE).await;
         codes.push(text(&office, "#invite-code").await);
-        assert!(office.find(Locator::Css("svg.qr path")).await.is_ok(), "no QR code");
+        assert!(
+            office.find(Locator::Css("svg.qr path")).await.is_ok(),
+            "no QR code"
+        );
     }
     screenshot(&office, "office-invite").await;
-    assert!(codes.iter().all(|c| c.starts_with("SATCHEL1-")), "{codes:?}");
+    assert!(
+        codes.iter().all(|c| c.starts_with("SATCHEL1-")),
+        "{codes:?}"
+    );
 
     // The teacher's browser speaks English, the parent's Dutch.
     let teacher_app = App::start(&school.dir.path().join("teacher"), None);
     let parent_app = App::start(&school.dir.path().join("parent"), None);
     let teacher = driver.browser("en-GB,en").await;
     let parent = driver.browser("nl-NL,nl").await;
-    join(&teacher, &teacher_app, &codes[0], "Ms Rivera", "teacher", Some("join-confirm")).await;
+    join(
+        &teacher,
+        &teacher_app,
+        &codes[0],
+        "Ms Rivera",
+        "teacher",
+        Some("join-confirm"),
+    )
+    .await;
     join(&parent, &parent_app, &codes[1], "Sam's mum", "ouder", None).await;
     assert_eq!(text(&teacher, "h1").await, "Messages");
     assert_eq!(text(&parent, "h1").await, "Berichten");
@@ -103,34 +120,54 @@ async fn a_teacher_and_a_parent_message_each_other_in_two_browsers() {
 
     // The teacher finds the parent under People and writes; the parent sits on her
     // list, which must update without a reload.
-    teacher.goto(&format!("{}/people", teacher_app.origin)).await.unwrap();
+    teacher
+        .goto(&format!("{}/people", teacher_app.origin))
+        .await
+        .unwrap();
     wait_for_text(&teacher, "a.person", "Sam's mum", LIVE).await;
     click(&teacher, "a.person").await;
     let safety = text(&teacher, ".safety-number").await;
-    assert!(safety.chars().filter(char::is_ascii_digit).count() >= 30, "{safety}");
+    assert!(
+        safety.chars().filter(char::is_ascii_digit).count() >= 30,
+        "{safety}"
+    );
     screenshot(&teacher, "contact").await;
     click(&teacher, "a.button").await;
     eval(&parent, "window.satchelNoReload = 1; return 1").await;
 
     let sent = Instant::now();
-    send(&teacher, "Hello! The class trip is on Friday; please pack a lunch.").await;
+    send(
+        &teacher,
+        "Hello! The class trip is on Friday; please pack a lunch.",
+    )
+    .await;
     wait_for_text(&teacher, "li.message.outgoing", "class trip", LIVE).await;
     wait_for_text(&parent, "a.conversation", "class trip", LIVE).await;
     let teacher_to_parent = sent.elapsed();
-    assert_eq!(eval(&parent, "return window.satchelNoReload || 0").await, 1, "the list reloaded");
+    assert_eq!(
+        eval(&parent, "return window.satchelNoReload || 0").await,
+        1,
+        "the list reloaded"
+    );
     assert_eq!(text(&parent, ".unread").await, "1");
     screenshot(&parent, "conversation-list-nl").await;
 
     // The parent opens it: the teacher's certified name, role and the verified badge.
     click(&parent, "a.conversation").await;
     wait_for_text(&parent, "li.message.incoming", "class trip", LIVE).await;
-    assert_eq!(text(&parent, "li.message.incoming .from").await, "Ms Rivera");
+    assert_eq!(
+        text(&parent, "li.message.incoming .from").await,
+        "Ms Rivera"
+    );
     assert_eq!(text(&parent, "li.message.incoming .role").await, "leraar");
     let badge = parent
         .find(Locator::Css("li.message.incoming .badge"))
         .await
         .unwrap();
-    assert_eq!(badge.attr("data-verified").await.unwrap().as_deref(), Some("true"));
+    assert_eq!(
+        badge.attr("data-verified").await.unwrap().as_deref(),
+        Some("true")
+    );
 
     // She replies with markup and script: it arrives live, as text.
     eval(&teacher, "window.satchelNoReload = 1; return 1").await;
@@ -139,11 +176,25 @@ async fn a_teacher_and_a_parent_message_each_other_in_two_browsers() {
     send(&parent, hostile).await;
     wait_for_text(&teacher, "li.message.incoming", "Thank you!", LIVE).await;
     let parent_to_teacher = replied.elapsed();
-    assert_eq!(eval(&teacher, "return window.satchelNoReload || 0").await, 1, "the page reloaded");
+    assert_eq!(
+        eval(&teacher, "return window.satchelNoReload || 0").await,
+        1,
+        "the page reloaded"
+    );
     let shown = text(&teacher, "li.message.incoming .text").await;
-    assert!(shown.contains("<script>document.title='pwned'</script><b>bold</b>"), "{shown}");
+    assert!(
+        shown.contains("<script>document.title='pwned'</script><b>bold</b>"),
+        "{shown}"
+    );
     for tag in ["li.message script", "li.message b", "li.message img"] {
-        assert!(teacher.find_all(Locator::Css(tag)).await.unwrap().is_empty(), "{tag} rendered");
+        assert!(
+            teacher
+                .find_all(Locator::Css(tag))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{tag} rendered"
+        );
     }
     assert_ne!(teacher.title().await.unwrap(), "pwned");
     screenshot(&teacher, "conversation").await;
@@ -174,7 +225,10 @@ async fn a_teacher_and_a_parent_message_each_other_in_two_browsers() {
         .pop()
         .unwrap();
     let badge = last.find(Locator::Css(".badge")).await.unwrap();
-    assert_eq!(badge.attr("data-verified").await.unwrap().as_deref(), Some("false"));
+    assert_eq!(
+        badge.attr("data-verified").await.unwrap().as_deref(),
+        Some("false")
+    );
     assert_eq!(badge.text().await.unwrap(), "⚠ NIET GEVERIFIEERD");
     screenshot(&parent, "not-verified-nl").await;
 

@@ -6,7 +6,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use satchel_client::{Client, ClientError, ConversationKind, GroupInfo, GroupKind, Message};
+use satchel_client::{Client, ClientError, GroupInfo, GroupKind, Message};
 use serde::Deserialize;
 
 use super::home::waiting_banner;
@@ -94,12 +94,8 @@ pub fn message_list(lang: Lang, messages: &[Message], waiting_since: Option<u64>
 pub fn person_page(client: &Client, lang: Lang, id: &str) -> Result<Markup, ClientError> {
     let me = client.whoami()?;
     let messages = client.history(id)?;
-    let conversation = client
-        .conversations()?
-        .into_iter()
-        .find(|c| c.id == id && c.kind == ConversationKind::Person);
-    let contact = conversation.as_ref();
-    let title = contact.map_or(id, |c| c.title.as_str()).to_string();
+    let contact = client.person(id)?;
+    let title = contact.name.clone();
     let waiting = client.waiting_to_send()?;
     let since = client.waiting_since()?;
     let path = format!("/p/{id}");
@@ -111,10 +107,8 @@ pub fn person_page(client: &Client, lang: Lang, id: &str) -> Result<Markup, Clie
         html! {
             h1 {
                 (shown(&title))
-                @if let Some(c) = contact {
-                    " " @if let Some(role) = c.role { span.role { (i18n::role(lang, role)) } }
-                    " " (badge(lang, c.verified))
-                }
+                " " span.role { (i18n::role(lang, contact.role)) }
+                " " (badge(lang, contact.verified))
             }
             p { a href=(format!("/people/{id}")) { (lang.t(Text::SafetyNumber)) } }
             (waiting_banner(lang, waiting, &path))

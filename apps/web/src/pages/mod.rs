@@ -211,7 +211,6 @@ impl Failure {
     }
 
     /// A library error, to be shown.
-    #[must_use]
     pub fn client(lang: Lang) -> impl FnOnce(ClientError) -> Self {
         move |error| Self {
             lang,

@@ -33,7 +33,7 @@ fn matches(contact: &Contact, query: &str) -> bool {
 
 /// The people by class (someone in two classes is under both; people without a class
 /// under "Everyone").
-fn by_class<'a>(contacts: &'a [Contact], lang: Lang) -> BTreeMap<String, Vec<&'a Contact>> {
+fn by_class(contacts: &[Contact], lang: Lang) -> BTreeMap<String, Vec<&Contact>> {
     let mut groups: BTreeMap<String, Vec<&Contact>> = BTreeMap::new();
     for contact in contacts {
         if contact.classes.is_empty() {
@@ -115,15 +115,13 @@ pub async fn person(
     Path(id): Path<String>,
 ) -> Result<Response, Failure> {
     let lang = lang(&headers);
-    let mut client = state.client().await.ok_or(Failure::start(lang))?;
+    let client = state.client().await.ok_or(Failure::start(lang))?;
     let me = client.whoami().map_err(|_| Failure::start(lang))?;
-    let contacts = client.contacts().await.map_err(Failure::client(lang))?;
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Failure::not_found(lang));
+    }
+    let contact = client.person(&id).map_err(Failure::client(lang))?;
     drop(client);
-    let wanted = id.trim().to_lowercase();
-    let contact = contacts
-        .into_iter()
-        .find(|c| c.account_id.to_hex() == wanted)
-        .ok_or(Failure::not_found(lang))?;
     let account = contact.account_id.to_hex();
     Ok(page(
         lang,
