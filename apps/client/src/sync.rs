@@ -109,6 +109,10 @@ pub struct SyncReport {
     pub messages: Vec<Message>,
     /// Envelopes dropped, with why; they were acknowledged so they do not come back.
     pub dropped: Vec<DropReason>,
+    /// Envelopes fetched from the relay, of any kind (messages, and also group keys,
+    /// read confirmations and other control content that has no line in `messages`):
+    /// an app redraws when this is not 0.
+    pub fetched: usize,
     /// Outgoing envelopes the relay accepted during this sync (sent after an earlier
     /// failure).
     pub flushed: usize,
@@ -326,6 +330,7 @@ impl Client {
                 }
                 Err(error) => return Err(error.into()),
             };
+            report.fetched += page.messages.len();
             let Some(last) = page.messages.iter().map(|f| f.id).max() else {
                 return Ok(());
             };

@@ -396,6 +396,15 @@ pub fn teachers_of(lang: Lang, class: &str) -> String {
     }
 }
 
+/// The private reply under an announcement.
+#[must_use]
+pub fn reply_to_teachers(lang: Lang, class: &str) -> String {
+    match lang {
+        Lang::En => format!("Reply to the teachers of {class} (other parents do not see it)"),
+        Lang::Nl => format!("Antwoord de leraren van {class} (andere ouders zien het niet)"),
+    }
+}
+
 /// "Parents of 5B" (the announcement's audience).
 #[must_use]
 pub fn parents_of(lang: Lang, class: &str) -> String {

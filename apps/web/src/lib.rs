@@ -38,9 +38,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use satchel_client::ClientError;
 use satchel_client::relay::TransportConfig;
 use satchel_client::store::keyfile::KeySource;
+use satchel_client::{ClientError, GroupKind};
 
 use pages::conversation::{self, Thread};
 pub use state::AppState;
@@ -213,8 +213,14 @@ pub fn router(state: AppState) -> Router {
             "/g/{id}/send",
             post(|s, h, p, f| conversation::send(Thread::Group, s, h, p, f)),
         )
-        .route("/team", post(conversation::team))
-        .route("/announce", post(conversation::announce))
+        .route(
+            "/team",
+            post(|s, h, f| conversation::post_to_class(GroupKind::TeamThread, s, h, f)),
+        )
+        .route(
+            "/announce",
+            post(|s, h, f| conversation::post_to_class(GroupKind::Announcement, s, h, f)),
+        )
         .route("/groups/create", post(conversation::create_group))
         .route("/retry", post(conversation::retry))
         .route("/people", get(pages::people::list))

@@ -32,8 +32,8 @@ pub(crate) async fn sync_loop(state: AppState, poll: Duration) {
                     tracing::info!("the relay answers again");
                     failing = false;
                 }
-                let changed = !report.messages.is_empty()
-                    || !report.dropped.is_empty()
+                let changed = report.fetched > 0
+                    || !report.messages.is_empty()
                     || report.flushed > 0
                     || report.admitted > 0
                     || report.pending != waiting_before;

@@ -199,6 +199,64 @@ async fn a_teacher_and_a_parent_message_each_other_in_two_browsers() {
     assert_ne!(teacher.title().await.unwrap(), "pwned");
     screenshot(&teacher, "conversation").await;
 
+    // The page asked nothing of any origin but the app's own.
+    let loaded = eval(
+        &teacher,
+        "return performance.getEntriesByType('resource').map(e => e.name)",
+    )
+    .await;
+    for url in loaded.as_array().unwrap() {
+        let url = url.as_str().unwrap();
+        assert!(
+            url.starts_with(&format!("{}/", teacher_app.origin)),
+            "the page loaded {url}"
+        );
+    }
+
+    // A class announcement from the teacher's start page: the parent's list shows it
+    // live; opening it confirms reading, and the teacher's page shows it live.
+    parent
+        .goto(&format!("{}/", parent_app.origin))
+        .await
+        .unwrap();
+    teacher
+        .goto(&format!("{}/", teacher_app.origin))
+        .await
+        .unwrap();
+    fill(
+        &teacher,
+        "#announce-text",
+        "Photos on Monday: wear the school jumper.",
+    )
+    .await;
+    click(&teacher, "form[action='/announce'] button").await;
+    wait_for_text(&teacher, "li.message.outgoing", "Photos on Monday", LIVE).await;
+    wait_for_text(&parent, "a.conversation", "Photos on Monday", LIVE).await;
+    click(&parent, "a.conversation").await;
+    wait_for_text(&parent, "li.message.incoming", "Photos on Monday", LIVE).await;
+    assert_eq!(text(&parent, "h1 .kind").await, "de ouders van 5B");
+    // At phone width.
+    parent.set_window_size(390, 844).await.unwrap();
+    screenshot(&parent, "phone-announcement-nl").await;
+    parent.set_window_size(1100, 900).await.unwrap();
+    wait_for_text(&teacher, ".reads", "read by 1 of 1", LIVE).await;
+    screenshot(&teacher, "announcement").await;
+    // The parent's reply goes to the teachers of 5B, not to the other parents.
+    fill(&parent, "#reply-text", "Will the photos be online?").await;
+    click(&parent, "form.reply button").await;
+    wait_for_text(&parent, "li.message.outgoing", "photos be online", LIVE).await;
+    assert_eq!(text(&parent, "h1 .kind").await, "De leraren van 5B");
+    // The teacher's list shows the thread with the parent's question; then back to the
+    // conversation with the parent for what follows.
+    teacher
+        .goto(&format!("{}/", teacher_app.origin))
+        .await
+        .unwrap();
+    wait_for_text(&teacher, "a.conversation", "photos be online", LIVE).await;
+    wait_for_text(&teacher, "a.conversation", "Thank you!", LIVE).await;
+    click(&teacher, "a.conversation[href^='/p/']").await;
+    wait_for_text(&teacher, "li.message.incoming", "Thank you!", LIVE).await;
+
     println!(
         "live delivery in the browser: teacher→parent {} ms, parent→teacher {} ms",
         teacher_to_parent.as_millis(),

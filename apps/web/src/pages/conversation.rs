@@ -145,6 +145,15 @@ fn group_page(client: &Client, lang: Lang, id: &str) -> Result<Markup, ClientErr
             } @else if info.active {
                 p.help { (lang.t(Text::OnlyStaffPost)) }
             }
+            @if info.kind == GroupKind::Announcement && !info.created_by_me && !info.class_name.is_empty() {
+                // Replies go to the class's teachers, never to the other parents.
+                form.reply method="post" action="/team" {
+                    input type="hidden" name="class" value=(info.class_name);
+                    label for="reply-text" { (i18n::reply_to_teachers(lang, &info.class_name)) }
+                    textarea #reply-text name="text" rows="2" required {}
+                    button type="submit" { (lang.t(Text::Send)) }
+                }
+            }
         },
     ))
 }
@@ -280,37 +289,24 @@ fn own_group(client: &Client, kind: GroupKind, class: &str) -> Option<String> {
         .map(|g| format!("/g/{}", g.id))
 }
 
-/// `/team`: writes to the teachers of a class (their thread, created on first use).
-pub async fn team(
+/// `/team` (a [`GroupKind::TeamThread`]: writes to the teachers of a class, their
+/// thread created on first use) and `/announce` (a [`GroupKind::Announcement`]: posts to
+/// every parent of a class, or the whole school from the office). Then to the group.
+pub async fn post_to_class(
+    kind: GroupKind,
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(form): Form<ClassTextForm>,
 ) -> Result<Response, Failure> {
     let lang = lang(&headers);
     let mut client = state.client().await.ok_or(Failure::start(lang))?;
-    client
-        .send_to_class_team(&form.class, &form.text)
-        .await
-        .map_err(Failure::client(lang))?;
-    let to = own_group(&client, GroupKind::TeamThread, &form.class);
-    drop(client);
-    state.changed();
-    Ok(Redirect::to(to.as_deref().unwrap_or("/")).into_response())
-}
-
-/// `/announce`: posts to every parent of a class (or the whole school, from the office).
-pub async fn announce(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<ClassTextForm>,
-) -> Result<Response, Failure> {
-    let lang = lang(&headers);
-    let mut client = state.client().await.ok_or(Failure::start(lang))?;
-    client
-        .announce(&form.class, &form.text)
-        .await
-        .map_err(Failure::client(lang))?;
-    let to = own_group(&client, GroupKind::Announcement, &form.class);
+    let posted = if kind == GroupKind::Announcement {
+        client.announce(&form.class, &form.text).await
+    } else {
+        client.send_to_class_team(&form.class, &form.text).await
+    };
+    posted.map_err(Failure::client(lang))?;
+    let to = own_group(&client, kind, &form.class);
     drop(client);
     state.changed();
     Ok(Redirect::to(to.as_deref().unwrap_or("/")).into_response())
