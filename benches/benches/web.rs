@@ -26,6 +26,16 @@ use satchel_web::pages::conversation::person_page;
 
 const MESSAGES: usize = 1_000;
 
+/// 1,000 messages when measuring (`cargo bench`); 100 when `cargo test` runs the bench
+/// once to check it works, which needs no full fixture.
+fn messages() -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        MESSAGES
+    } else {
+        100
+    }
+}
+
 fn conversation_view(c: &mut Criterion) {
     let rt = support::runtime();
     let dir = tempfile::tempdir().unwrap();
@@ -40,10 +50,10 @@ fn conversation_view(c: &mut Criterion) {
         teacher.sync().await.unwrap();
         // 100-character messages with markup in them, as escaping costs.
         let text = format!("{} <b>trip</b> & \"lunch\"", "x".repeat(74));
-        for _ in 2..MESSAGES {
+        for _ in 2..messages() {
             teacher.send("Sam's mum", &text).await.unwrap();
         }
-        while parent.history("Ms Rivera").unwrap().len() < MESSAGES {
+        while parent.history("Ms Rivera").unwrap().len() < messages() {
             parent.sync().await.unwrap();
         }
         (relay, parent)
@@ -53,12 +63,12 @@ fn conversation_view(c: &mut Criterion) {
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(8));
     group.bench_function("history_1000", |b| {
-        b.iter(|| assert_eq!(parent.history(&id).unwrap().len(), MESSAGES));
+        b.iter(|| assert_eq!(parent.history(&id).unwrap().len(), messages()));
     });
     group.bench_function("page_1000", |b| {
         b.iter(|| {
             let page = person_page(&parent, Lang::En, &id).unwrap().into_string();
-            assert!(page.len() > MESSAGES * 100);
+            assert!(page.len() > messages() * 100);
         });
     });
     group.finish();

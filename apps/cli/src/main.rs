@@ -5,8 +5,8 @@
 //! on the terminal), and prints people-readable text, or JSON with `--json`.
 //!
 //! Names and message texts come from other people: everything printed goes through
-//! [`display`], so no text can move the cursor, change colours, reverse itself, or fake
-//! a line of Satchel's own output.
+//! [`satchel_client::display`], so no text can move the cursor, change colours, reverse
+//! itself, or fake a line of Satchel's own output.
 #![forbid(unsafe_code)]
 
 mod app;

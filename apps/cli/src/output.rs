@@ -1,5 +1,5 @@
 //! What the CLI prints: text for people (every name and message text escaped through
-//! [`crate::display`]), or one JSON object per line with `--json`.
+//! [`satchel_client::display`]), or one JSON object per line with `--json`.
 
 use satchel_client::relay::RelayError;
 use satchel_client::{

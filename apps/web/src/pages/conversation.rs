@@ -211,7 +211,9 @@ pub async fn show(
 async fn mark_seen(client: &mut Client, thread: Thread, id: &str) {
     if let Thread::Group = thread {
         // The id a group is listed by is its full id.
-        let full = client.group(id).map(|g| g.id).unwrap_or_default();
+        let Ok(full) = client.group(id).map(|g| g.id) else {
+            return;
+        };
         if let Err(error) = client.mark_group_read(&full).await {
             tracing::debug!(%error, "read confirmation not sent now; the next visit retries");
         }
