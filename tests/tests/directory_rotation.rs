@@ -165,3 +165,35 @@ async fn every_current_member_of_a_class_gets_the_new_key() {
     }
     server.shutdown().await;
 }
+
+/// Two clients on the office's folder (its app and a CLI run, say): one revokes — a new
+/// directory key, saved in the folder — and the other, opened before, syncs afterwards.
+/// The older copy of the profile must not overwrite the newer one: a member who joins
+/// afterwards is still seen by a client opened afresh on the folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_client_on_the_office_folder_keeps_the_newer_directory_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, url) = relay(&dir.path().join("relay"), "127.0.0.1:0", 10_000).await;
+    let mut admin = oak_admin(dir.path(), &url).await;
+    let (_teacher, _mum) = teacher_and_mum(dir.path(), &mut admin).await;
+    let mut stale = client(&dir.path().join("admin"), 1);
+    admin.revoke("Ms Rivera").await.unwrap();
+    stale.sync().await.unwrap();
+    drop(stale);
+    let code = admin
+        .invite(Role::Parent, "Alex's dad", &["5B".to_string()])
+        .await
+        .unwrap();
+    let mut dad = client(&dir.path().join("dad"), 4);
+    join_confirmed(&mut admin, &mut dad, &code).await;
+    let mut fresh = client(&dir.path().join("admin"), 1);
+    let names: Vec<String> = fresh
+        .contacts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert!(names.iter().any(|n| n == "Alex's dad"), "{names:?}");
+    relay.shutdown().await;
+}

@@ -233,6 +233,7 @@ impl Client {
     /// # Errors
     /// [`ClientError::UnknownContact`] if nothing has that name or id; relay errors.
     pub async fn revoke(&mut self, name: &str) -> Result<usize, ClientError> {
+        self.reload_profile()?;
         let root = self.authority()?;
         self.refresh_directory().await?;
         let root_key = self.profile()?.root_key;

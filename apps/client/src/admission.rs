@@ -81,6 +81,7 @@ impl Client {
     /// # Errors
     /// [`ClientError::NotAdmin`] on other devices; relay or store errors.
     pub async fn confirm_new_members(&mut self) -> Result<usize, ClientError> {
+        self.reload_profile()?;
         let root = self.authority()?;
         let relay = self.relay()?;
         let waiting = relay.pending_admissions(&root).await?;

@@ -156,6 +156,19 @@ impl Client {
         })
     }
 
+    /// Reads the profile again from the store, at the start of every operation that may
+    /// change it: another `Client` on this folder (another process, or another task of
+    /// an app) may have stored a newer one — a revocation list, an admission, a new
+    /// directory key — which saving this copy would otherwise overwrite.
+    pub(crate) fn reload_profile(&mut self) -> Result<(), ClientError> {
+        if let Some(bytes) = self.store.meta(PROFILE_KEY)?
+            && let Ok(profile) = Profile::decode(&zeroize::Zeroizing::new(bytes))
+        {
+            self.profile = Some(profile);
+        }
+        Ok(())
+    }
+
     pub(crate) fn profile(&self) -> Result<&Profile, ClientError> {
         self.profile.as_ref().ok_or(ClientError::NotEnrolled)
     }

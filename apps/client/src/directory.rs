@@ -148,6 +148,7 @@ impl Client {
     /// # Errors
     /// Relay or store errors.
     pub async fn contacts(&mut self) -> Result<Vec<Contact>, ClientError> {
+        self.reload_profile()?;
         self.refresh_directory().await?;
         let account = self.account()?;
         let mut seen = HashSet::new();

@@ -225,6 +225,7 @@ impl Client {
     /// nothing uncommitted was acknowledged). Bad envelopes are never an error: see
     /// [`SyncReport::dropped`].
     pub async fn sync(&mut self) -> Result<SyncReport, ClientError> {
+        self.reload_profile()?;
         let relay = self.relay()?;
         self.refresh_revocations().await?;
         // A relay that refuses the request (a revoked member; a member key recorded
