@@ -181,12 +181,23 @@ pub async fn join(
     let mut client = state.client().await.ok_or(Failure::start(lang))?;
     let joined = client.join(&form.code).await;
     drop(client);
-    match joined {
-        Ok(_) => {
+    Ok(after_enrolment(&state, lang, joined.map(drop), "/"))
+}
+
+/// After a join or a school's creation: on to `next`, or back to the welcome page with
+/// what went wrong (nothing was enrolled then).
+fn after_enrolment(
+    state: &AppState,
+    lang: Lang,
+    outcome: Result<(), ClientError>,
+    next: &str,
+) -> Response {
+    match outcome {
+        Ok(()) => {
             state.changed();
-            Ok(Redirect::to("/").into_response())
+            Redirect::to(next).into_response()
         }
-        Err(error) => Ok(welcome_page(lang, Some(&error.to_string())).into_response()),
+        Err(error) => welcome_page(lang, Some(&error.to_string())).into_response(),
     }
 }
 
@@ -211,12 +222,9 @@ pub async fn create_school(
         .as_deref()
         .map(String::as_str)
         .filter(|t| !t.is_empty());
-    let created: Result<_, ClientError> = client
+    let created = client
         .create_school(form.name.trim(), form.relay.trim(), token)
         .await;
     drop(client);
-    match created {
-        Ok(_) => Ok(Redirect::to("/school").into_response()),
-        Err(error) => Ok(welcome_page(lang, Some(&error.to_string())).into_response()),
-    }
+    Ok(after_enrolment(&state, lang, created.map(drop), "/school"))
 }
