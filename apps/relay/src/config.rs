@@ -35,6 +35,14 @@ pub struct Config {
     #[arg(long, value_name = "DIR", default_value = "./satchel-relay-data")]
     pub data: PathBuf,
 
+    /// A PostgreSQL database to use instead of the SQLite file in --data, as a URL:
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (libpq's options such as
+    /// `?connect_timeout=5` work). Several relays may share one database. Prefer the
+    /// environment variable: command lines are visible to other users.
+    #[arg(long, value_name = "URL", env = "SATCHEL_RELAY_DATABASE", hide_env_values = true,
+          value_parser = parse_database_url)]
+    pub database: Option<String>,
+
     /// The most undelivered messages one mailbox or conversation queue may hold. Further
     /// deposits are refused (HTTP 429) until the owner fetches and acknowledges.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
@@ -139,6 +147,7 @@ impl Config {
         Self {
             listen,
             data,
+            database: None,
             queue_max_messages: 10_000,
             queue_max_bytes: 64 * 1024 * 1024,
             max_age_days: 30,
@@ -155,5 +164,17 @@ impl Config {
             prekey_take_burst: crate::http::take_limit::DEFAULT_TAKE_BURST,
             log: "info".to_owned(),
         }
+    }
+}
+
+/// Accepts `postgres://` and `postgresql://` URLs (checked fully when connecting).
+fn parse_database_url(url: &str) -> Result<String, String> {
+    if crate::store::postgres::is_postgres_url(url) {
+        Ok(url.to_owned())
+    } else {
+        Err(
+            "expected a postgres:// URL; without --database the relay uses SQLite in --data"
+                .to_owned(),
+        )
     }
 }

@@ -146,6 +146,12 @@ pub enum Error {
     /// The relay is shutting down.
     #[error("the relay is shutting down; retry shortly")]
     Unavailable,
+    /// The relay cannot reach its database right now (it reconnects by itself).
+    #[error("the relay cannot reach its database right now; retry in a few seconds")]
+    DatabaseUnavailable,
+    /// The disk holding the relay's database is full; nothing was written.
+    #[error("the relay's storage is full; retry later (the operator has been told in the log)")]
+    StorageFull,
     /// The relay cannot take more signed requests right now (its replay cache is full).
     #[error("the relay is too busy to take signed requests; retry in a minute")]
     Busy,
@@ -187,7 +193,9 @@ impl Error {
             | Self::RateLimited
             | Self::TooManyTakes { .. }
             | Self::MailboxBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Busy | Self::DatabaseUnavailable | Self::StorageFull => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -228,7 +236,9 @@ impl Error {
             Self::RateLimited | Self::TooManyTakes { .. } | Self::MailboxBusy { .. } => {
                 ErrorCode::RateLimited
             }
-            Self::Unavailable | Self::Busy => ErrorCode::Unavailable,
+            Self::Unavailable | Self::Busy | Self::DatabaseUnavailable | Self::StorageFull => {
+                ErrorCode::Unavailable
+            }
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -304,10 +314,15 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        if matches!(self, Self::Busy) {
+        let retry_after = match self {
+            Self::Busy | Self::StorageFull => Some("60"),
+            Self::DatabaseUnavailable | Self::Unavailable => Some("2"),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
     }
@@ -317,6 +332,16 @@ impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::WriterStopped => Self::Unavailable,
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "the database is unavailable");
+                Self::DatabaseUnavailable
+            }
+            StoreError::DiskFull => {
+                tracing::error!(
+                    "the disk holding the database is full: writes are refused until space is freed"
+                );
+                Self::StorageFull
+            }
             other => Self::Internal(other.to_string()),
         }
     }

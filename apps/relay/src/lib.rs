@@ -86,9 +86,9 @@ pub fn app(state: AppState) -> Router {
 #[non_exhaustive]
 pub enum StartError {
     /// The database could not be opened.
-    #[error("cannot open the database in {dir}: {source}")]
+    #[error("cannot open {dir}: {source}")]
     Store {
-        /// The data folder.
+        /// Which database: the SQLite file's folder, or "the PostgreSQL database".
         dir: String,
         /// The cause.
         source: StoreError,
@@ -117,6 +117,8 @@ pub struct Relay {
     admission: Arc<Admission>,
     retention: JoinHandle<()>,
     writer_thread: WriterThread,
+    /// Other relays' "new mail" (PostgreSQL only); dropped at shutdown.
+    mail_listener: Option<store::BackgroundTasks>,
 }
 
 impl Relay {
@@ -155,6 +157,7 @@ impl Relay {
         }
         self.retention.abort();
         let _ = self.retention.await;
+        drop(self.mail_listener);
         // Every `Writer` lived in the router and the retention task, both gone now: the
         // writer commits what is queued and stops.
         let thread = self.writer_thread;
@@ -192,15 +195,7 @@ pub async fn serve(config: Config) -> Result<Relay, StartError> {
 /// # Errors
 /// [`StartError`] if the database cannot be opened or the address cannot be bound.
 pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Relay, StartError> {
-    let data = config.data.clone();
-    let store = tokio::task::spawn_blocking(move || store::sqlite::SqliteStore::open(&data))
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?
-        .map_err(|source| StartError::Store {
-            dir: config.data.display().to_string(),
-            source,
-        })?;
-    let store: Arc<dyn RelayStore> = Arc::new(store);
+    let store = open_store(&config).await?;
     let listener = bind(config.listen).map_err(|source| StartError::Bind {
         addr: config.listen,
         source,
@@ -208,10 +203,21 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
     let addr = listener.local_addr()?;
     let (writer, writer_thread) = Writer::start(Arc::clone(&store))?;
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let push: Arc<http::push::Notifier> = Arc::default();
+    let sink = Arc::new(http::push::RemoteMail {
+        push: Arc::clone(&push),
+        store: Arc::clone(&store),
+    });
+    let mail_listener = store
+        .listen_for_mail(sink)
+        .map_err(|source| StartError::Store {
+            dir: "the database's new-mail announcements".to_owned(),
+            source,
+        })?;
     let state = AppState {
         store,
         writer: writer.clone(),
-        push: Arc::default(),
+        push,
         quota: QueueQuota {
             max_messages: config.queue_max_messages,
             max_bytes: config.queue_max_bytes,
@@ -274,6 +280,30 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         admission,
         retention,
         writer_thread,
+        mail_listener,
+    })
+}
+
+/// Opens the store the configuration names: PostgreSQL with `--database`, else SQLite in
+/// the data folder.
+async fn open_store(config: &Config) -> Result<Arc<dyn RelayStore>, StartError> {
+    let database = config.database.clone();
+    let data = config.data.clone();
+    let opened = tokio::task::spawn_blocking(move || -> Result<Arc<dyn RelayStore>, StoreError> {
+        Ok(match database {
+            Some(url) => Arc::new(store::postgres::PostgresStore::open(&url)?),
+            None => Arc::new(store::sqlite::SqliteStore::open(&data)?),
+        })
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
+    opened.map_err(|source| StartError::Store {
+        dir: if config.database.is_some() {
+            "the PostgreSQL database".to_owned()
+        } else {
+            format!("the database in {}", config.data.display())
+        },
+        source,
     })
 }
 

@@ -59,10 +59,48 @@ impl Notifier {
         }
     }
 
+    /// The queues with at least one WebSocket now.
+    #[must_use]
+    pub fn watched(&self) -> Vec<ReceiveId> {
+        self.senders
+            .lock()
+            .map(|senders| senders.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// The number of queues with at least one WebSocket.
     #[must_use]
     pub fn queues_watched(&self) -> usize {
         self.senders.lock().map_or(0, |senders| senders.len())
+    }
+}
+
+/// Mail that other relays sharing the database committed, pushed to this relay's
+/// WebSockets ([`crate::store::MailSink`]).
+pub struct RemoteMail {
+    /// This relay's subscriptions.
+    pub push: Arc<Notifier>,
+    /// The store, to see which watched queues hold mail after a reconnect.
+    pub store: Arc<dyn crate::store::RelayStore>,
+}
+
+impl crate::store::MailSink for RemoteMail {
+    fn mail(&self, receive_ids: &[ReceiveId]) {
+        for receive_id in receive_ids {
+            self.push.notify(receive_id);
+        }
+    }
+
+    fn resync(&self) {
+        let watched = self.push.watched();
+        if watched.is_empty() {
+            return;
+        }
+        match self.store.pending(&watched) {
+            Ok(with_mail) => self.mail(&with_mail),
+            // Unknown: tell every watcher; a fetch that finds nothing costs little.
+            Err(_) => self.mail(&watched),
+        }
     }
 }
 

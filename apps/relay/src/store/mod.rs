@@ -12,7 +12,10 @@
 
 mod mail_index;
 pub mod mailbox_limit;
+mod migrations;
+pub mod postgres;
 pub mod sqlite;
+mod stored_form;
 pub mod writer;
 
 use satchel_core::ReceiveId;
@@ -35,10 +38,20 @@ pub enum StoreError {
     /// The writer thread has stopped (the relay is shutting down).
     #[error("the storage writer has stopped")]
     WriterStopped,
+    /// The database cannot be reached right now (PostgreSQL stopped, restarting or out
+    /// of connections); the relay reconnects by itself.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The disk holding the database is full: nothing was written.
+    #[error("the database's disk is full; free space for the relay's data folder")]
+    DiskFull,
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
+        if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            return Self::DiskFull;
+        }
         Self::Backend(Box::new(error))
     }
 }
@@ -400,6 +413,37 @@ pub struct StoredMessage {
     pub envelope: Vec<u8>,
 }
 
+/// Where a store that several relay processes share reports mail that the others
+/// committed ([`RelayStore::listen_for_mail`]).
+pub trait MailSink: Send + Sync + 'static {
+    /// Mail was committed into these queues by another relay process.
+    fn mail(&self, receive_ids: &[ReceiveId]);
+    /// The store (re)connected its listener: announcements sent while it was away are
+    /// lost, so whatever waits for mail should look again.
+    fn resync(&self);
+}
+
+/// Threads a store runs in the background; dropping this asks them to stop (they notice
+/// within a second) without waiting for them.
+#[derive(Debug)]
+pub struct BackgroundTasks {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BackgroundTasks {
+    /// A handle whose drop sets `stop`.
+    #[must_use]
+    pub fn new(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        Self { stop }
+    }
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The relay's storage. Implementations must be safe to share between threads; reads may
 /// run concurrently with [`RelayStore::write_batch`], which only one thread calls.
 pub trait RelayStore: Send + Sync + 'static {
@@ -410,6 +454,25 @@ pub trait RelayStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] if the batch could not be committed; nothing was written then.
     fn write_batch(&self, ops: &[WriteOp]) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// Whether the database answers (for `/healthz`).
+    ///
+    /// # Errors
+    /// [`StoreError`] if it does not.
+    fn check(&self) -> Result<(), StoreError>;
+
+    /// Starts reporting mail that other relay processes sharing this database commit
+    /// (a store only one process uses has nothing to report: `None`).
+    ///
+    /// # Errors
+    /// [`StoreError`] if the listener cannot be started.
+    fn listen_for_mail(
+        &self,
+        sink: std::sync::Arc<dyn MailSink>,
+    ) -> Result<Option<BackgroundTasks>, StoreError> {
+        let _ = sink;
+        Ok(None)
+    }
 
     /// The root key of a registered school.
     ///

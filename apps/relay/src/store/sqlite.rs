@@ -14,6 +14,7 @@ use satchel_core::ReceiveId;
 
 use super::mail_index::{MailChange, MailIndex};
 use super::mailbox_limit::MailboxBuckets;
+use super::stored_form::{send_hash, without_send_id};
 use super::{
     DirectoryEntry, DirectoryWriter, FetchPage, Id16, Invite, MailboxSender, Member,
     PendingAdmission, PublicKey, QueueQuota, RelayStore, StoreError, StoredMessage, UploadedPrekey,
@@ -164,29 +165,6 @@ ALTER TABLE queues_v6 RENAME TO queues;
 ALTER TABLE messages_v6 RENAME TO messages;
 CREATE UNIQUE INDEX messages_queue_seq ON messages (queue, seq);
 ";
-
-/// The label of the stored send id hash.
-const SEND_HASH_LABEL: &[u8] = b"Satchel relay send id v1";
-
-/// `SHA-256("Satchel relay send id v1" || send_id)`: how the relay stores a send id.
-fn send_hash(send_id: &Id16) -> [u8; 32] {
-    use sha2::{Digest as _, Sha256};
-    Sha256::new()
-        .chain_update(SEND_HASH_LABEL)
-        .chain_update(send_id)
-        .finalize()
-        .into()
-}
-
-/// An envelope as stored: its send id bytes (1..17) zeroed. The owner, fetching, knows
-/// its queue's send id.
-fn without_send_id(envelope: &[u8]) -> Vec<u8> {
-    let mut stored = envelope.to_vec();
-    if let Some(send_id) = stored.get_mut(1..17) {
-        send_id.fill(0);
-    }
-    stored
-}
 
 /// A schema 5 queue row: old row id, send id, receive id, auth key, message and byte
 /// counts.
@@ -534,22 +512,16 @@ const MIGRATIONS: [Migration; 11] = [
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::Schema(format!(
-            "the database has schema version {version}, this relay knows up to {SCHEMA_VERSION}; \
-             run a newer relay"
-        )));
-    }
-    for (reached, step) in (1i64..).zip(MIGRATIONS.iter()) {
-        if version >= reached {
-            continue;
-        }
+    for index in super::migrations::pending_steps("SQLite", version, MIGRATIONS.len())? {
+        let Some(step) = MIGRATIONS.get(index) else {
+            break;
+        };
         let tx = conn.transaction()?;
         match step {
             Migration::Sql(sql) => tx.execute_batch(sql)?,
             Migration::Rust(run) => run(&tx)?,
         }
-        tx.pragma_update(None, "user_version", reached)?;
+        tx.pragma_update(None, "user_version", to_i64(index as u64 + 1))?;
         tx.commit()?;
     }
     Ok(())
@@ -1295,6 +1267,10 @@ impl RelayStore for SqliteStore {
         tx.commit()?;
         self.mail.apply(&mail);
         Ok(outcomes)
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
     }
 
     fn school_root(&self, school_id: &Id16) -> Result<Option<PublicKey>, StoreError> {

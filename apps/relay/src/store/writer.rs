@@ -147,5 +147,7 @@ fn error_copy(error: &StoreError) -> StoreError {
         StoreError::WriterStopped => StoreError::WriterStopped,
         StoreError::Schema(message) => StoreError::Schema(message.clone()),
         StoreError::Backend(source) => StoreError::Backend(source.to_string().into()),
+        StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
+        StoreError::DiskFull => StoreError::DiskFull,
     }
 }

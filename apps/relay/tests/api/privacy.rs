@@ -69,8 +69,7 @@ async fn database_holds_no_names_classes_or_addresses() {
     let dir = relay.stop().await;
 
     let mut files = 0;
-    for file in std::fs::read_dir(dir.path().join("data")).unwrap() {
-        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+    for bytes in crate::support::stored_bytes(dir.path()) {
         files += 1;
         for needle in SECRETS.iter().copied().chain(["127.0.0.1", "localhost"]) {
             assert!(
@@ -113,8 +112,7 @@ async fn a_stolen_database_holds_no_send_ids_and_message_ids_count_per_queue() {
         assert_eq!(ids, [1, 2, 3]);
     }
     let dir = relay.stop().await;
-    for file in std::fs::read_dir(dir.path().join("data")).unwrap() {
-        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+    for bytes in crate::support::stored_bytes(dir.path()) {
         for keys in &queues {
             let send_id = *keys.send_id().as_bytes();
             assert!(

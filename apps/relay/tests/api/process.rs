@@ -10,7 +10,11 @@ use crate::support::{TestRelay, envelope, queue_keys, stored, unb64};
 
 /// Starts the binary on a free port; returns the child and its base URL.
 fn start(data: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_satchel-relay"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_satchel-relay"));
+    if let Some(url) = data.parent().and_then(crate::support::database_for) {
+        command.args(["--database", &url]);
+    }
+    let mut child = command
         .args(["--listen", "127.0.0.1:0", "--log", "warn", "--data"])
         .arg(data)
         .env(

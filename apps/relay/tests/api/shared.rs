@@ -9,16 +9,10 @@ const OCTETS: &str = "application/octet-stream";
 
 /// The shared bodies table: (rows, references).
 fn bodies(relay: &TestRelay) -> (i64, i64) {
-    let path = relay.dir.path().join("data").join("relay.sqlite3");
-    let conn =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    conn.query_row(
-        "SELECT count(*), coalesce(sum(refs), 0) FROM bodies",
-        [],
-        |row| Ok((row.get(0)?, row.get(1)?)),
+    sql_pair(
+        relay.dir.path(),
+        "SELECT count(*), CAST(coalesce(sum(refs), 0) AS BIGINT) FROM bodies",
     )
-    .unwrap()
 }
 
 fn group_message(len: usize) -> Vec<u8> {

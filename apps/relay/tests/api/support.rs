@@ -147,6 +147,103 @@ pub fn registering_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The PostgreSQL server the suite runs against (`SATCHEL_TEST_POSTGRES`, a URL such as
+/// scripts/pg-tmp.sh prints), or `None`: the relays use SQLite.
+pub fn test_postgres() -> Option<String> {
+    std::env::var("SATCHEL_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// Runs blocking PostgreSQL client code off the async runtime (the sync client refuses
+/// to run inside one).
+fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f).join().unwrap()
+}
+
+/// The database of the relay whose files live in `dir`: with `SATCHEL_TEST_POSTGRES`, a
+/// fresh database on that server, created on first use and remembered in
+/// `dir/database-url` so a restarted relay finds its data again; else `None`.
+pub fn database_for(dir: &std::path::Path) -> Option<String> {
+    let remembered = dir.join("database-url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return Some(url);
+    }
+    let server = test_postgres()?;
+    let name = format!("satchel_test_{}", hex::encode(random::<8>()));
+    let create = format!("CREATE DATABASE {name}");
+    let server_url = server.clone();
+    off_runtime(move || {
+        let mut client = postgres::Client::connect(&server_url, postgres::NoTls).unwrap();
+        client.batch_execute(&create).unwrap();
+    });
+    let (base, _) = server.rsplit_once('/').expect("a database URL with a path");
+    let url = format!("{base}/{name}");
+    std::fs::write(&remembered, &url).unwrap();
+    Some(url)
+}
+
+/// Runs `sql` (returning one row of two integers) on the relay's database, whichever
+/// backend it uses.
+pub fn sql_pair(dir: &std::path::Path, sql: &'static str) -> (i64, i64) {
+    if let Some(url) = database_for_existing(dir) {
+        return off_runtime(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let row = client.query_one(sql, &[]).unwrap();
+            (row.get(0), row.get(1))
+        });
+    }
+    let path = dir.join("data").join("relay.sqlite3");
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.query_row(sql, [], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+}
+
+/// Everything the relay stored, as raw bytes, to search for what must not be there:
+/// the SQLite folder's files, or every PostgreSQL table in binary COPY format (raw
+/// bytea values, whatever the server compresses on disk).
+pub fn stored_bytes(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    if let Some(url) = database_for_existing(dir) {
+        return off_runtime(move || {
+            use std::io::Read as _;
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let tables: Vec<String> = client
+                .query(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = 'public'",
+                    &[],
+                )
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            assert!(tables.len() >= 10, "{tables:?}");
+            tables
+                .iter()
+                .map(|table| {
+                    let mut bytes = Vec::new();
+                    client
+                        .copy_out(&format!("COPY {table} TO STDOUT (FORMAT binary)"))
+                        .unwrap()
+                        .read_to_end(&mut bytes)
+                        .unwrap();
+                    bytes
+                })
+                .collect()
+        });
+    }
+    std::fs::read_dir(dir.join("data"))
+        .unwrap()
+        .map(|file| std::fs::read(file.unwrap().path()).unwrap())
+        .collect()
+}
+
+fn database_for_existing(dir: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(dir.join("database-url")).ok()
+}
+
 pub struct TestRelay {
     relay: Option<Relay>,
     pub base: String,
@@ -166,6 +263,7 @@ impl TestRelay {
     /// A relay over the data a stopped one left in `dir` (or a fresh `dir`).
     pub async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
+        config.database = database_for(dir.path());
         config.registration_token =
             Some(satchel_relay::registration::RegistrationToken::new(REGISTRATION_TOKEN).unwrap());
         configure(&mut config);
