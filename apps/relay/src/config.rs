@@ -133,6 +133,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub prekey_take_burst: u32,
 
+    /// Serve Prometheus metrics (`/metrics`) and `/healthz` on this separate address,
+    /// e.g. 127.0.0.1:9464. Off by default, so metrics are never exposed with the API.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Check the configuration and exit: the flags, the TLS files, that the listen
+    /// address can be bound, and that the database answers with a schema this relay
+    /// knows. Serves nothing and changes nothing; exits 1 with the reason if a check
+    /// fails.
+    #[arg(long)]
+    pub check_config: bool,
+
     /// What to log, e.g. `info`, `warn`, or `debug` to log every request (method, route,
     /// status, duration). Uses tracing's filter syntax.
     #[arg(long, value_name = "FILTER", default_value = "info")]
@@ -162,6 +174,8 @@ impl Config {
             registration_token: None,
             prekey_takes_per_hour: crate::http::take_limit::DEFAULT_TAKES_PER_HOUR,
             prekey_take_burst: crate::http::take_limit::DEFAULT_TAKE_BURST,
+            metrics_listen: None,
+            check_config: false,
             log: "info".to_owned(),
         }
     }

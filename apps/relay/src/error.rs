@@ -303,6 +303,8 @@ impl IntoResponse for Error {
             }),
         )
             .into_response();
+        // For the error counter in `/metrics`.
+        response.extensions_mut().insert(self.code());
         if let Self::TooManyTakes { retry_after_secs } | Self::MailboxBusy { retry_after_secs } =
             self
         {

@@ -16,10 +16,12 @@
 #![deny(unused_must_use)]
 
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod registration;
 pub mod replay;
 pub mod server;
@@ -64,11 +66,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// one (e.g. `oneshot` tests) requests are not limited.
 pub fn app(state: AppState) -> Router {
     let replay = Arc::clone(&state.replay);
+    let metrics = Arc::clone(&state.metrics);
     http::router()
         .fallback(|| async { Error::NotFound })
         .layer(
             ServiceBuilder::new()
                 .layer(axum::Extension(replay))
+                .layer(axum::Extension(metrics))
                 .layer(axum::middleware::from_fn(limits::json_errors))
                 .layer(axum::middleware::from_fn(http::log_requests))
                 .layer(TimeoutLayer::with_status_code(
@@ -119,6 +123,8 @@ pub struct Relay {
     writer_thread: WriterThread,
     /// Other relays' "new mail" (PostgreSQL only); dropped at shutdown.
     mail_listener: Option<store::BackgroundTasks>,
+    /// The `--metrics-listen` server: its address and task.
+    metrics_server: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
 impl Relay {
@@ -132,6 +138,12 @@ impl Relay {
     #[must_use]
     pub fn is_tls(&self) -> bool {
         self.tls
+    }
+
+    /// The address of the `/metrics` listener, if `--metrics-listen` was given.
+    #[must_use]
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|(addr, _)| *addr)
     }
 
     /// The connections held now.
@@ -158,6 +170,9 @@ impl Relay {
         self.retention.abort();
         let _ = self.retention.await;
         drop(self.mail_listener);
+        if let Some((_, task)) = self.metrics_server {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
         // Every `Writer` lived in the router and the retention task, both gone now: the
         // writer commits what is queued and stops.
         let thread = self.writer_thread;
@@ -201,7 +216,8 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         source,
     })?;
     let addr = listener.local_addr()?;
-    let (writer, writer_thread) = Writer::start(Arc::clone(&store))?;
+    let metrics: Arc<metrics::Metrics> = Arc::default();
+    let (writer, writer_thread) = Writer::start(Arc::clone(&store), Arc::clone(&metrics))?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let push: Arc<http::push::Notifier> = Arc::default();
     let sink = Arc::new(http::push::RemoteMail {
@@ -233,7 +249,9 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
             config.prekey_takes_per_hour,
             config.prekey_take_burst,
         )),
+        metrics: Arc::clone(&metrics),
     };
+    let metrics_parts = (metrics, Arc::clone(&state.store), Arc::clone(&state.push));
     let router = app(state);
     let admission = Admission::new(
         ConnectionLimits {
@@ -242,6 +260,38 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         },
         RateLimit::new(config.rate_limit),
     );
+    let metrics_server = match config.metrics_listen {
+        Some(metrics_addr) => {
+            let (metrics, store, push) = metrics_parts;
+            let listener = bind(metrics_addr).map_err(|source| StartError::Bind {
+                addr: metrics_addr,
+                source,
+            })?;
+            let bound = listener.local_addr()?;
+            let router = metrics::router(metrics::MetricsState {
+                metrics,
+                store,
+                admission: Arc::clone(&admission),
+                push,
+            });
+            let mut stop = shutdown_rx.clone();
+            tracing::info!(%bound, "serving /metrics and /healthz");
+            Some((
+                bound,
+                tokio::spawn(async move {
+                    let served = axum::serve(listener, router)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.changed().await;
+                        })
+                        .await;
+                    if let Err(error) = served {
+                        tracing::error!(%error, "the metrics listener failed");
+                    }
+                }),
+            ))
+        }
+        None => None,
+    };
     let is_tls = tls.is_some();
     let server = tokio::spawn(
         Server {
@@ -281,6 +331,7 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         retention,
         writer_thread,
         mail_listener,
+        metrics_server,
     })
 }
 

@@ -46,6 +46,31 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if config.check_config {
+        println!(
+            "tls: {}",
+            if tls.is_some() {
+                "certificate and key read"
+            } else {
+                "off (plain HTTP)"
+            }
+        );
+        let findings = satchel_relay::check::check(&config);
+        for finding in &findings {
+            println!(
+                "{}: {}",
+                if finding.ok { "ok" } else { "FAILED" },
+                finding.text
+            );
+        }
+        return if findings.iter().all(|finding| finding.ok) {
+            println!("configuration OK");
+            ExitCode::SUCCESS
+        } else {
+            println!("configuration has problems (see FAILED above)");
+            ExitCode::FAILURE
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -97,6 +97,7 @@ fn deposit_result(state: &AppState, outcome: WriteOutcome) -> Result<u64> {
     match outcome {
         WriteOutcome::Deposited { id, receive_id } => {
             state.push.notify(&receive_id);
+            state.metrics.deposited(1);
             Ok(id)
         }
         WriteOutcome::NotFound => Err(Error::UnknownQueue),

@@ -52,6 +52,8 @@ pub struct AppState {
     pub registration: Option<Arc<crate::registration::RegistrationToken>>,
     /// One-time prekey takes per member key.
     pub prekey_takes: Arc<take_limit::TakeLimiter>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -78,6 +80,7 @@ impl AppState {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/health", get(health))
+        .route("/healthz", get(healthz))
         .merge(schools::router())
         .merge(invites::router())
         .merge(revocations::router())
@@ -96,9 +99,37 @@ async fn health() -> Json<satchel_relay_api::Health> {
     })
 }
 
+/// `GET /healthz`: 200 `ok` when the database answers, 503 otherwise (for load
+/// balancers and supervisors).
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    store_health(Arc::clone(&state.store)).await
+}
+
+/// 200 `ok` if `store` answers a trivial query, else 503.
+pub(crate) async fn store_health(store: Arc<dyn RelayStore>) -> Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse as _;
+    match tokio::task::spawn_blocking(move || store.check()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "health check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database does not answer\n",
+            )
+                .into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
 /// Middleware: one log line per request with method, route template, status and latency,
-/// and nothing else (no concrete path, no address, no body).
-pub async fn log_requests(request: Request, next: Next) -> Response {
+/// and nothing else (no concrete path, no address, no body); the same for `/metrics`.
+pub async fn log_requests(
+    axum::Extension(metrics): axum::Extension<Arc<crate::metrics::Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().clone();
     let route = request
         .extensions()
@@ -107,7 +138,18 @@ pub async fn log_requests(request: Request, next: Next) -> Response {
     let start = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = start.elapsed();
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    metrics.request(&route, status, elapsed);
+    if status >= 400 {
+        let code = response
+            .extensions()
+            .get::<satchel_relay_api::ErrorCode>()
+            .and_then(|code| serde_json::to_value(code).ok())
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("http_{status}"));
+        metrics.error(&code);
+    }
     if response.status().is_server_error() {
         tracing::warn!(%method, %route, status, latency_ms, "request failed");
     } else {

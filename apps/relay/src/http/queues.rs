@@ -187,6 +187,7 @@ async fn fetch(
     let page = state
         .read(move |store| store.fetch(&receive_id, after, limit, MAX_FETCH_BYTES))
         .await?;
+    state.metrics.fetched(page.messages.len() as u64);
     Ok(Json(FetchResponse {
         more: Some(page.more),
         messages: page

@@ -413,6 +413,15 @@ pub struct StoredMessage {
     pub envelope: Vec<u8>,
 }
 
+/// What the store holds, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Undelivered messages.
+    pub messages: u64,
+    /// Queues holding at least one message.
+    pub queues_with_mail: u64,
+}
+
 /// Where a store that several relay processes share reports mail that the others
 /// committed ([`RelayStore::listen_for_mail`]).
 pub trait MailSink: Send + Sync + 'static {
@@ -460,6 +469,12 @@ pub trait RelayStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] if it does not.
     fn check(&self) -> Result<(), StoreError>;
+
+    /// Counts what the store holds (read at each `/metrics` scrape).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn stats(&self) -> Result<StoreStats, StoreError>;
 
     /// Starts reporting mail that other relay processes sharing this database commit
     /// (a store only one process uses has nothing to report: `None`).

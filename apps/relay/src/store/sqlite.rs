@@ -470,6 +470,45 @@ impl SqliteStore {
     }
 }
 
+/// Describes the database in `data_dir` without changing anything (for
+/// `--check-config`): its schema version, or that it will be created.
+///
+/// # Errors
+/// [`StoreError`] if it cannot be read, or a newer relay wrote it.
+pub fn inspect(data_dir: &Path) -> Result<String, StoreError> {
+    let path = data_dir.join(DATABASE_FILE);
+    if !path.exists() {
+        let mut existing = data_dir;
+        while !existing.exists() {
+            existing = existing.parent().unwrap_or(Path::new("."));
+        }
+        let probe = existing.join(".satchel-relay-check");
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|error| {
+                StoreError::Backend(
+                    format!("cannot write in {}: {error}", existing.display()).into(),
+                )
+            })?;
+        return Ok(format!(
+            "SQLite: no database yet; it will be created at {}",
+            path.display()
+        ));
+    }
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let steps = super::migrations::pending_steps("SQLite", version, MIGRATIONS.len())?;
+    Ok(format!(
+        "SQLite: {} at schema version {version}{}",
+        path.display(),
+        if steps.is_empty() {
+            String::new()
+        } else {
+            format!(" (this relay will upgrade it to {SCHEMA_VERSION} at start)")
+        }
+    ))
+}
+
 fn poisoned() -> StoreError {
     StoreError::Schema("a storage lock was poisoned by an earlier failure".to_owned())
 }
@@ -1267,6 +1306,22 @@ impl RelayStore for SqliteStore {
         tx.commit()?;
         self.mail.apply(&mail);
         Ok(outcomes)
+    }
+
+    fn stats(&self) -> Result<super::StoreStats, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT coalesce(sum(message_count), 0), count(*) FILTER (WHERE message_count > 0) \
+                 FROM queues",
+                [],
+                |row| {
+                    Ok(super::StoreStats {
+                        messages: to_u64(row.get(0)?),
+                        queues_with_mail: to_u64(row.get(1)?),
+                    })
+                },
+            )
+        })
     }
 
     fn check(&self) -> Result<(), StoreError> {

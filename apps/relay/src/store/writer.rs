@@ -56,11 +56,14 @@ impl Writer {
     ///
     /// # Errors
     /// The OS error if the thread cannot be spawned.
-    pub fn start(store: Arc<dyn RelayStore>) -> std::io::Result<(Self, WriterThread)> {
+    pub fn start(
+        store: Arc<dyn RelayStore>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> std::io::Result<(Self, WriterThread)> {
         let (jobs, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let handle = std::thread::Builder::new()
             .name("satchel-writer".to_owned())
-            .spawn(move || run(store.as_ref(), receiver))?;
+            .spawn(move || run(store.as_ref(), &metrics, receiver))?;
         Ok((Self { jobs }, WriterThread { handle }))
     }
 
@@ -90,7 +93,11 @@ impl Writer {
     }
 }
 
-fn run(store: &dyn RelayStore, mut receiver: mpsc::Receiver<Job>) {
+fn run(
+    store: &dyn RelayStore,
+    metrics: &crate::metrics::Metrics,
+    mut receiver: mpsc::Receiver<Job>,
+) {
     let mut jobs: Vec<Job> = Vec::new();
     while let Some(first) = receiver.blocking_recv() {
         let mut op_count = first.ops.len();
@@ -104,7 +111,9 @@ fn run(store: &dyn RelayStore, mut receiver: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         commit(store, &mut jobs);
+        metrics.committed(op_count, started.elapsed());
     }
 }
 

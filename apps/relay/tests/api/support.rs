@@ -302,6 +302,14 @@ impl TestRelay {
             .local_addr()
     }
 
+    /// The `--metrics-listen` address (in-process relays started with one).
+    pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        self.relay
+            .as_ref()
+            .and_then(Relay::metrics_addr)
+            .expect("a relay with a metrics listener")
+    }
+
     /// Connections the relay holds now (in-process relays only).
     pub fn connections(&self) -> usize {
         self.relay

@@ -99,7 +99,11 @@ pub(crate) fn backend_error(error: postgres::Error) -> StoreError {
         })
         || (error.as_db_error().is_none() && error.to_string().contains("connect"));
     if unavailable {
-        StoreError::Unavailable(error.to_string())
+        let detail = match std::error::Error::source(&error) {
+            Some(source) => format!("{error}: {source}"),
+            None => error.to_string(),
+        };
+        StoreError::Unavailable(detail)
     } else {
         StoreError::Backend(Box::new(error))
     }
@@ -166,6 +170,22 @@ impl PostgresStore {
             mailboxes: MailboxBuckets::default(),
             events,
         })
+    }
+
+    /// Describes the database at `url` without changing anything (for
+    /// `--check-config`): that it answers, and its schema version.
+    ///
+    /// # Errors
+    /// As [`PostgresStore::open`].
+    pub fn inspect(url: &str) -> Result<String, StoreError> {
+        let mut config: postgres::Config = url.parse().map_err(|_| {
+            StoreError::Schema("the database URL is not a valid postgres:// URL".to_owned())
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let mut conn = connect(&config)?;
+        schema::describe(&mut conn.client)
     }
 
     /// Runs `f` on a pooled read connection; a connection that failed is dropped.
@@ -237,6 +257,23 @@ impl RelayStore for PostgresStore {
                 Err(error)
             }
         }
+    }
+
+    fn stats(&self) -> Result<super::StoreStats, StoreError> {
+        self.read(|conn| {
+            let rows = conn.query(
+                "SELECT coalesce(sum(message_count), 0)::bigint, \
+                 count(*) FILTER (WHERE message_count > 0) FROM queues",
+                &[],
+            )?;
+            let Some(row) = rows.first() else {
+                return Ok(super::StoreStats::default());
+            };
+            Ok(super::StoreStats {
+                messages: to_u64(row.try_get(0)?),
+                queues_with_mail: to_u64(row.try_get(1)?),
+            })
+        })
     }
 
     fn check(&self) -> Result<(), StoreError> {

@@ -123,6 +123,36 @@ const STEPS: [&str; 1] = [STEP_1];
 /// The schema version this relay writes to PostgreSQL.
 pub const SCHEMA_VERSION: usize = STEPS.len();
 
+/// The server's version and the schema version found, without changing anything.
+pub(super) fn describe(client: &mut Client) -> Result<String, StoreError> {
+    let server: String = client
+        .query_one("SHOW server_version", &[])
+        .map_err(backend_error)?
+        .try_get(0)
+        .map_err(backend_error)?;
+    let table = client
+        .query_opt("SELECT to_regclass('satchel_schema')::text", &[])
+        .map_err(backend_error)?
+        .and_then(|row| row.try_get::<_, Option<String>>(0).ok().flatten());
+    let found: i64 = match table {
+        Some(_) => client
+            .query_one("SELECT version FROM satchel_schema", &[])
+            .map_err(backend_error)?
+            .try_get(0)
+            .map_err(backend_error)?,
+        None => 0,
+    };
+    let steps = pending_steps("PostgreSQL", found, STEPS.len())?;
+    Ok(format!(
+        "PostgreSQL {server}: schema version {found}{}",
+        if steps.is_empty() {
+            String::new()
+        } else {
+            format!(" (this relay will upgrade it to {SCHEMA_VERSION} at start)")
+        }
+    ))
+}
+
 /// Creates or upgrades the schema.
 ///
 /// # Errors
