@@ -2,7 +2,7 @@
 //! share one database (`satchel-relay --database postgres://…`).
 //!
 //! It keeps the shape of the SQLite backend: the blocking `postgres` client, one
-//! connection owned by the group-commit writer thread ([`batch`]), and a small pool of
+//! connection owned by the group-commit writer thread (`batch.rs`), and a small pool of
 //! read connections used from `spawn_blocking`. What changes with several relays:
 //!
 //! - Queue rows are locked at the start of each batch, in queue order, so two relays'
@@ -11,7 +11,7 @@
 //! - "Which queues hold mail" is asked of the database (another relay may have filled
 //!   or emptied a queue), not of an in-memory set.
 //! - "New mail" reaches WebSockets held by other relays through LISTEN/NOTIFY
-//!   ([`mail_events`]): one notification per committed batch, sent after the commit.
+//!   (`mail_events.rs`): one notification per committed batch, sent after the commit.
 //! - Per-sender mailbox limits and the replay cache stay per process (see
 //!   docs/OPERATIONS.md).
 //!
