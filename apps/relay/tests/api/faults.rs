@@ -6,7 +6,6 @@
 //! it is the same ciphertext).
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,38 +16,18 @@ use satchel_core::QueueKeys;
 
 use crate::support::*;
 
-/// The relay binary on a free port; `extra` flags after the defaults.
+/// The relay binary with the load's limits lifted (every client is 127.0.0.1).
 fn spawn_relay(data: &Path, extra: &[&str], stderr: Option<&Path>) -> (Child, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_satchel-relay"));
-    if let Some(url) = data.parent().and_then(database_for) {
-        command.args(["--database", &url]);
-    }
-    command
-        .args(["--listen", "127.0.0.1:0", "--log", "warn", "--data"])
-        .arg(data)
-        .args([
-            "--rate-limit",
-            "1000000",
-            "--max-connections-per-address",
-            "8192",
-        ])
-        .args(["--queue-max-messages", "1000000"])
-        .args(extra)
-        .stdout(Stdio::piped());
-    match stderr {
-        Some(path) => command.stderr(std::fs::File::create(path).unwrap()),
-        None => command.stderr(Stdio::null()),
-    };
-    let mut child = command.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the relay did not start: {line:?}"));
-    (child, format!("http://{addr}"))
+    let mut args = vec![
+        "--rate-limit",
+        "1000000",
+        "--max-connections-per-address",
+        "8192",
+        "--queue-max-messages",
+        "1000000",
+    ];
+    args.extend_from_slice(extra);
+    spawn_binary(data, &args, stderr)
 }
 
 fn kill_9(mut child: Child) {
@@ -418,15 +397,7 @@ async fn a_full_sqlite_disk_refuses_clearly_and_recovers() {
     let mut refused = None;
     for _ in 0..5_000 {
         let body = envelope(keys.send_id().as_bytes(), 4_000);
-        let r = relay
-            .send(
-                "POST",
-                "/v1/envelopes",
-                body.clone(),
-                None,
-                "application/octet-stream",
-            )
-            .await;
+        let r = relay.deposit(body.clone()).await;
         if r.status == 202 {
             acknowledged.push(stored(&body));
         } else {
@@ -446,15 +417,7 @@ async fn a_full_sqlite_disk_refuses_clearly_and_recovers() {
     // Space returns: the relay takes deposits again without a restart.
     std::fs::remove_file(&ballast).unwrap();
     let body = envelope(keys.send_id().as_bytes(), 4_000);
-    let r = relay
-        .send(
-            "POST",
-            "/v1/envelopes",
-            body.clone(),
-            None,
-            "application/octet-stream",
-        )
-        .await;
+    let r = relay.deposit(body.clone()).await;
     assert_eq!(r.status, 202, "{}", r.json);
     acknowledged.push(stored(&body));
     assert_eq!(drain(&relay, &keys).await, acknowledged);

@@ -1,6 +1,5 @@
 //! The compiled binary: `listening on ADDR`, durability across kill -9, `--help`.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -10,30 +9,7 @@ use crate::support::{TestRelay, envelope, queue_keys, stored, unb64};
 
 /// Starts the binary on a free port; returns the child and its base URL.
 fn start(data: &Path) -> (Child, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_satchel-relay"));
-    if let Some(url) = data.parent().and_then(crate::support::database_for) {
-        command.args(["--database", &url]);
-    }
-    let mut child = command
-        .args(["--listen", "127.0.0.1:0", "--log", "warn", "--data"])
-        .arg(data)
-        .env(
-            "SATCHEL_RELAY_REGISTRATION_TOKEN",
-            crate::support::REGISTRATION_TOKEN,
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"));
-    (child, format!("http://{addr}"))
+    crate::support::spawn_binary(data, &[], None)
 }
 
 fn kill_9(mut child: Child) {

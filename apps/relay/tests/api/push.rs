@@ -1,8 +1,7 @@
 use futures_util::StreamExt as _;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::support::{TestRelay, envelope, queue_auth, queue_keys, rid};
+use crate::support::{TestRelay, envelope, queue_keys, rid};
 
 #[tokio::test]
 async fn websocket_announces_mail_without_content() {
@@ -13,22 +12,10 @@ async fn websocket_announces_mail_without_content() {
 
     // Without a valid proof, no upgrade.
     let other = queue_keys();
-    let mut request = format!("ws://{}{path}", &relay.base["http://".len()..])
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "satchel-auth",
-        queue_auth(&other, "GET", &path, b"").parse().unwrap(),
-    );
+    let request = crate::support::ws_request(&relay, &path, &other);
     assert!(tokio_tungstenite::connect_async(request).await.is_err());
 
-    let mut request = format!("ws://{}{path}", &relay.base["http://".len()..])
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "satchel-auth",
-        queue_auth(&keys, "GET", &path, b"").parse().unwrap(),
-    );
+    let request = crate::support::ws_request(&relay, &path, &keys);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
 
     assert_eq!(

@@ -7,7 +7,6 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use crate::support::*;
 
@@ -144,14 +143,9 @@ async fn push_reaches_a_websocket_on_the_other_relay() {
     let keys = queue_keys();
     b.create_queue(&keys).await;
     let path = format!("/v1/queues/{}/ws", rid(&keys));
-    let mut request = format!("ws://{}{path}", &b.base["http://".len()..])
-        .into_client_request()
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_request(&b, &path, &keys))
+        .await
         .unwrap();
-    request.headers_mut().insert(
-        "satchel-auth",
-        queue_auth(&keys, "GET", &path, b"").parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     // The listener may still be connecting: deposit until the frame comes.
     let started = std::time::Instant::now();
     let frame = loop {

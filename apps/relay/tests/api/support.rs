@@ -244,6 +244,58 @@ fn database_for_existing(dir: &std::path::Path) -> Option<String> {
     std::fs::read_to_string(dir.join("database-url")).ok()
 }
 
+/// Starts the relay binary on a free port over `data` (and the suite's PostgreSQL
+/// database for it, if any), with `extra` flags, its log to `stderr` (or nowhere);
+/// returns the child and its base URL.
+pub fn spawn_binary(
+    data: &std::path::Path,
+    extra: &[&str],
+    stderr: Option<&std::path::Path>,
+) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_satchel-relay"));
+    if let Some(url) = data.parent().and_then(database_for) {
+        command.args(["--database", &url]);
+    }
+    command
+        .args(["--listen", "127.0.0.1:0", "--log", "warn", "--data"])
+        .arg(data)
+        .args(extra)
+        .env("SATCHEL_RELAY_REGISTRATION_TOKEN", REGISTRATION_TOKEN)
+        .stdout(std::process::Stdio::piped());
+    match stderr {
+        Some(path) => command.stderr(std::fs::File::create(path).unwrap()),
+        None => command.stderr(std::process::Stdio::null()),
+    };
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the relay did not start: {line:?}"));
+    (child, format!("http://{addr}"))
+}
+
+/// A WebSocket upgrade request for `path` on `relay`, with a queue proof by `keys`.
+pub fn ws_request(
+    relay: &TestRelay,
+    path: &str,
+    keys: &QueueKeys,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = format!("ws://{}{path}", &relay.base["http://".len()..])
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "satchel-auth",
+        queue_auth(keys, "GET", path, b"").parse().unwrap(),
+    );
+    request
+}
+
 pub struct TestRelay {
     relay: Option<Relay>,
     pub base: String,
