@@ -12,6 +12,12 @@
 #           schedule; latency counted from when each request was due.
 #   fetch   relay-load, FETCHERS (16) connections draining every queue (signed fetch with
 #           limit=100, then ack), back to back: drain throughput and per-request latency.
+# Then, unless POSTGRES=0, the same closed loop against PostgreSQL (Debian's package,
+# started durable by scripts/pg-tmp.sh for this run):
+#   floor-pg    bare-floor --database: axum + the same PostgreSQL, one unnest insert per group
+#   relay-pg    satchel-relay --database on that PostgreSQL
+#   relays-pg   two relays on the same database, wrk split over them (SENDERS/2 each)
+# with the CPU each process group used, to say which one is the bottleneck.
 # Everything runs on this machine: the generators compete with the server for the same
 # 2 cores, so the numbers are lower bounds for the server alone.
 set -euo pipefail
@@ -31,33 +37,51 @@ cargo build --release --locked -q -p satchel-relay -p satchel-benches --bin satc
 bin=target/release
 lua=benches/wrk/deposit.lua
 work=$(mktemp -d)
-server_pid=
+servers=()
+PGTMP_DIR=
 cleanup() {
-  if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  [[ -n $PGTMP_DIR ]] && scripts/pg-tmp.sh stop "$PGTMP_DIR"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# Starts a server (command in "$@"), waits for its `listening on ADDR` line, sets $addr.
+# Starts a server (command in "$@"), waits for its `listening on ADDR` line, sets $addr
+# and adds it to $servers.
 start() {
-  local out=$work/server.out
+  local out=$work/server-${#servers[@]}.out err=$work/server-${#servers[@]}.err
   : > "$out"
-  "$@" > "$out" 2> "$work/server.err" &
-  server_pid=$!
+  "$@" > "$out" 2> "$err" &
+  servers+=($!)
   for _ in $(seq 1 200); do
     addr=$(sed -n 's/^listening on //p' "$out")
     [[ -n $addr ]] && return 0
     sleep 0.05
   done
   echo "server did not start:" >&2
-  cat "$work/server.err" >&2
+  cat "$err" >&2
   exit 1
 }
 
+# Stops every server started.
 stop() {
-  kill "$server_pid"
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=
+  for pid in "${servers[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
+  servers=()
+}
+
+# CPU seconds (user + system) used so far by the processes given.
+cpu() {
+  python3 - "$@" <<'PY'
+import os, sys
+ticks = 0
+for pid in sys.argv[1:]:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        pass
+print(ticks / os.sysconf("SC_CLK_TCK"))
+PY
 }
 
 # wrk closed loop (label, send-ids file); prints wrk's report, appends a JSON line.
@@ -126,7 +150,93 @@ start "$bin/satchel-relay" --listen 127.0.0.1:0 --data "$work/relay" --rate-limi
 load relay --fetchers "${FETCHERS:-16}"
 stop
 
-python3 - "$results" <<'PY'
+# wrk's closed loop split over every server in $servers at the addresses in $addrs
+# (label, send-ids file), with the CPU each process group used; appends a JSON line.
+closed_split() {
+  local label=$1 ids=$2
+  local n=${#addrs[@]} pids=() i
+  local pg
+  pg=$(pgrep -d ' ' -x postgres || true)
+  local before_relay before_pg before_all
+  before_relay=$(cpu "${servers[@]}")
+  before_pg=$(cpu $pg)
+  before_all=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+  for i in "${!addrs[@]}"; do
+    SEND_IDS=$ids wrk -t"$(( n > 1 ? 1 : 2 ))" -c"$((senders / n))" -d"${seconds}s" --latency -s "$lua" \
+      "http://${addrs[$i]}" > "$work/wrk-$i.txt" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  local after_relay after_pg after_all
+  after_relay=$(cpu "${servers[@]}")
+  after_pg=$(cpu $pg)
+  after_all=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+  cat "$work"/wrk-*.txt
+  python3 - "$label" "$seconds" "$before_relay" "$after_relay" "$before_pg" "$after_pg" \
+    "$before_all" "$after_all" "$(getconf CLK_TCK)" "$work"/wrk-*.txt >> "$results" <<'PY'
+import json, re, sys
+label, seconds = sys.argv[1], float(sys.argv[2])
+relay_cpu = float(sys.argv[4]) - float(sys.argv[3])
+pg_cpu = float(sys.argv[6]) - float(sys.argv[5])
+all_ticks = int(sys.argv[8]) - int(sys.argv[7])
+tck = int(sys.argv[9])
+rps, bad, p99 = 0.0, 0, 0.0
+for path in sys.argv[10:]:
+    text = open(path).read()
+    rps += float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    bad += int(m.group(1)) if m else 0
+    m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    if m:
+        p99 = max(p99, float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)])
+cores = all_ticks / tck / seconds
+print(json.dumps({"label": label, "phase": "closed", "per_second": rps, "p99_ms": p99,
+                  "errors": bad, "servers_cpu_s": relay_cpu, "postgres_cpu_s": pg_cpu,
+                  "machine_busy_cores": cores}))
+PY
+}
+
+if [[ ${POSTGRES:-1} != 0 ]]; then
+  echo "== PostgreSQL (durable: fsync on, synchronous_commit on), started for this run"
+  eval "$(PG_DURABLE=1 scripts/pg-tmp.sh start)"
+
+  echo "== bare floor on PostgreSQL: axum + one unnest insert per group, no protocol work"
+  start "$bin/bare-floor" --data "$work/floor-pg" --database "$DATABASE_URL"
+  addrs=("$addr")
+  closed_split floor-pg "$work/floor-ids.txt"
+  stop
+
+  echo "== relay on PostgreSQL"
+  start "$bin/satchel-relay" --listen 127.0.0.1:0 --database "$DATABASE_URL" \
+    --rate-limit 1000000 --max-connections-per-address 8192 --log warn
+  addrs=("$addr")
+  coproc SETUP {
+    "$bin/relay-load" --addr "$addr" --label relay-pg --queues "$clients" --clients 0 \
+      --fetchers 0 --send-ids-out "$work/relay-pg-ids.txt" --wait-stdin
+  }
+  setup_pid=$SETUP_PID
+  read -r ready <&"${SETUP[0]}"
+  [[ $ready == ready ]] || { echo "relay-load failed: $ready" >&2; exit 1; }
+  exec {SETUP[1]}>&-
+  wait "$setup_pid" || true
+  closed_split relay-pg "$work/relay-pg-ids.txt"
+
+  echo "== two relays on the same PostgreSQL, wrk split over both"
+  start "$bin/satchel-relay" --listen 127.0.0.1:0 --database "$DATABASE_URL" \
+    --rate-limit 1000000 --max-connections-per-address 8192 --log warn
+  addrs+=("$addr")
+  closed_split relays-pg "$work/relay-pg-ids.txt"
+  stop
+
+  echo "== one relay on PostgreSQL again (the database is larger now)"
+  start "$bin/satchel-relay" --listen 127.0.0.1:0 --database "$DATABASE_URL" \
+    --rate-limit 1000000 --max-connections-per-address 8192 --log warn
+  addrs=("$addr")
+  closed_split relay-pg-again "$work/relay-pg-ids.txt"
+  stop
+fi
+
+python3 - "$results" "$seconds" "$senders" <<'PY'
 import json, sys
 rows = {(r["label"], r["phase"]): r for r in map(json.loads, open(sys.argv[1]))}
 def get(label, phase, key):
@@ -144,5 +254,18 @@ print(f"  open loop ({get('relay', 'open', 'per_second'):,.0f}/s achieved, {get(
 print(f"  fetch: p50 {get('relay', 'fetch', 'p50_ms'):.2f} ms p99 {get('relay', 'fetch', 'p99_ms'):.2f} ms; "
       f"drained {get('relay', 'fetch', 'per_second'):,.0f} messages/s with acks "
       f"(ack p50 {get('relay', 'ack', 'p50_ms'):.2f} ms p99 {get('relay', 'ack', 'p99_ms'):.2f} ms)")
+if ("floor-pg", "closed") in rows:
+    pg_floor = get("floor-pg", "closed", "per_second")
+    one = [get(l, "closed", "per_second") for l in ("relay-pg", "relay-pg-again")]
+    two = get("relays-pg", "closed", "per_second")
+    print(f"  PostgreSQL closed loop (wrk, {sys.argv[3]} connections): floor {pg_floor:,.0f}/s; one relay {one[0]:,.0f}/s "
+          f"and {one[1]:,.0f}/s (relay/floor = {one[0] / pg_floor:.2f}); two relays {two:,.0f}/s "
+          f"(two/one = {two / max(one):.2f})")
+    for label in ("floor-pg", "relay-pg", "relays-pg", "relay-pg-again"):
+        r = rows[(label, "closed")]
+        n = r["per_second"] * float(sys.argv[2])
+        print(f"    {label}: servers {1000 * r['servers_cpu_s'] / n:.3f} ms CPU per deposit, "
+              f"PostgreSQL {1000 * r['postgres_cpu_s'] / n:.3f} ms; machine busy "
+              f"{r['machine_busy_cores']:.2f} of 2 cores; p99 {r['p99_ms']:.1f} ms, {r['errors']} errors")
 print("JSON:", json.dumps(list(rows.values())))
 PY

@@ -6,8 +6,13 @@
 //! `synchronous=FULL`), and answer `202 {"id": N}` after the commit. No queue lookup, no
 //! quotas, no rate limiting, no logging.
 //!
+//! With `--database postgres://…` the writer commits to PostgreSQL instead, the way the
+//! relay's PostgreSQL backend does: one transaction per group, all of its rows inserted
+//! with one `unnest` statement (`synchronous_commit` as the server has it, so durable
+//! by default).
+//!
 //! ```text
-//! bare-floor --data DIR [--listen 127.0.0.1:0] [--per-deposit]
+//! bare-floor --data DIR [--listen 127.0.0.1:0] [--per-deposit] [--database postgres://…]
 //! ```
 //!
 //! `--per-deposit` commits every deposit in its own transaction (the naive design), to
@@ -44,6 +49,69 @@ struct Args {
     /// Commit each deposit in its own transaction instead of in groups.
     #[arg(long)]
     per_deposit: bool,
+    /// Commit to this PostgreSQL database instead of SQLite (its table `floor_messages`
+    /// is emptied at start).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+}
+
+/// Where the writer commits.
+enum Store {
+    Sqlite(Connection),
+    Postgres(postgres::Client, postgres::Statement),
+}
+
+impl Store {
+    fn commit(&mut self, jobs: &mut Vec<Job>) {
+        let ids = match self {
+            Self::Sqlite(conn) => commit_sqlite(conn, jobs).map_err(|e| e.to_string()),
+            Self::Postgres(client, insert) => {
+                commit_postgres(client, insert, jobs).map_err(|e| e.to_string())
+            }
+        };
+        let ids = ids
+            .map_err(|e| eprintln!("bare-floor: commit failed: {e}"))
+            .ok();
+        for (index, job) in jobs.drain(..).enumerate() {
+            let id = ids.as_ref().and_then(|ids| ids.get(index).copied());
+            let _ = job.reply.send(id);
+        }
+    }
+}
+
+fn open_postgres(url: &str) -> Result<Store, postgres::Error> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+    client.batch_execute(
+        "DROP TABLE IF EXISTS floor_messages;
+         CREATE TABLE floor_messages (
+             id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+             queue BYTEA NOT NULL,
+             envelope BYTEA NOT NULL
+         );
+         CREATE INDEX floor_messages_queue ON floor_messages (queue, id);",
+    )?;
+    let insert = client.prepare(
+        "INSERT INTO floor_messages (queue, envelope) \
+         SELECT * FROM unnest($1::bytea[], $2::bytea[]) RETURNING id",
+    )?;
+    Ok(Store::Postgres(client, insert))
+}
+
+fn commit_postgres(
+    client: &mut postgres::Client,
+    insert: &postgres::Statement,
+    jobs: &[Job],
+) -> Result<Vec<i64>, postgres::Error> {
+    let queues: Vec<&[u8]> = jobs.iter().map(|job| &job.queue[..]).collect();
+    let envelopes: Vec<&[u8]> = jobs.iter().map(|job| &job.envelope[..]).collect();
+    let mut tx = client.transaction()?;
+    let ids = tx
+        .query(insert, &[&queues, &envelopes])?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<Vec<i64>, _>>()?;
+    tx.commit()?;
+    Ok(ids)
 }
 
 struct Job {
@@ -67,31 +135,22 @@ fn open(data: &std::path::Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-fn commit(conn: &mut Connection, jobs: &mut Vec<Job>) {
-    let ids: rusqlite::Result<Vec<i64>> = (|| {
-        let tx = conn.transaction()?;
-        let mut ids = Vec::with_capacity(jobs.len());
-        {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO messages (queue, envelope) VALUES (?1, ?2)")?;
-            for job in jobs.iter() {
-                insert.execute((&job.queue[..], &job.envelope[..]))?;
-                ids.push(tx.last_insert_rowid());
-            }
+fn commit_sqlite(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<Vec<i64>> {
+    let tx = conn.transaction()?;
+    let mut ids = Vec::with_capacity(jobs.len());
+    {
+        let mut insert =
+            tx.prepare_cached("INSERT INTO messages (queue, envelope) VALUES (?1, ?2)")?;
+        for job in jobs {
+            insert.execute((&job.queue[..], &job.envelope[..]))?;
+            ids.push(tx.last_insert_rowid());
         }
-        tx.commit()?;
-        Ok(ids)
-    })();
-    let ids = ids
-        .map_err(|e| eprintln!("bare-floor: commit failed: {e}"))
-        .ok();
-    for (index, job) in jobs.drain(..).enumerate() {
-        let id = ids.as_ref().and_then(|ids| ids.get(index).copied());
-        let _ = job.reply.send(id);
     }
+    tx.commit()?;
+    Ok(ids)
 }
 
-fn writer(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, per_deposit: bool) {
+fn writer(mut store: Store, mut jobs: mpsc::Receiver<Job>, per_deposit: bool) {
     let limit = if per_deposit { 1 } else { MAX_GROUP };
     let mut group = Vec::with_capacity(limit);
     while let Some(first) = jobs.blocking_recv() {
@@ -102,7 +161,7 @@ fn writer(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, per_deposit: bool
                 Err(_) => break,
             }
         }
-        commit(&mut conn, &mut group);
+        store.commit(&mut group);
     }
 }
 
@@ -135,10 +194,16 @@ async fn deposit(State(jobs): State<mpsc::Sender<Job>>, body: Bytes) -> (StatusC
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.data)?;
-    let conn = open(&args.data)?;
+    // The sync PostgreSQL client must not run on a tokio worker: connect on a thread.
+    let store = match args.database.clone() {
+        Some(url) => std::thread::spawn(move || open_postgres(&url))
+            .join()
+            .map_err(|_| "the connecting thread panicked")??,
+        None => Store::Sqlite(open(&args.data)?),
+    };
     let (sender, receiver) = mpsc::channel(8192);
     let per_deposit = args.per_deposit;
-    std::thread::spawn(move || writer(conn, receiver, per_deposit));
+    std::thread::spawn(move || writer(store, receiver, per_deposit));
 
     let app = Router::new()
         .route("/v1/envelopes", post(deposit))

@@ -33,3 +33,4 @@ mod restore;
 mod schools;
 mod several_relays;
 mod shared;
+mod slow_clients;

@@ -12,6 +12,11 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use satchel_core::ReceiveId;
 
+mod checkpoint;
+mod counters;
+
+use self::checkpoint::Checkpointer;
+use self::counters::HeldCounters;
 use super::mail_index::{MailChange, MailIndex};
 use super::mailbox_limit::MailboxBuckets;
 use super::stored_form::{send_hash, without_send_id};
@@ -290,10 +295,12 @@ struct StoredEnvelope {
 }
 
 /// Stores a message in the queue of `send_id`, within its quota and, for a contact
-/// mailbox, the sender's deposit limit.
+/// mailbox, the sender's deposit limit. The queue's counters change in `held` and reach
+/// the database when the batch writes them back.
 #[allow(clippy::too_many_arguments)]
 fn deposit_into(
     tx: &rusqlite::Transaction<'_>,
+    held: &mut HeldCounters,
     mail: &mut Vec<MailChange>,
     mailboxes: &MailboxBuckets,
     send_id: &Id16,
@@ -302,47 +309,29 @@ fn deposit_into(
     now: i64,
     sender: Option<MailboxSender>,
 ) -> rusqlite::Result<WriteOutcome> {
-    let row: Option<(i64, Vec<u8>, i64, i64, i64, bool)> = tx
-        .prepare_cached(
-            "SELECT queue, receive_id, message_count, byte_count, last_seq, mailbox \
-             FROM queues WHERE send_hash = ?1",
-        )?
-        .query_row([send_hash(send_id).as_slice()], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-            ))
-        })
-        .optional()?;
-    let Some((queue, receive_id, count, bytes, last_seq, mailbox)) = row else {
+    let Some(queue) = held.get(tx, send_hash(send_id))? else {
         return Ok(WriteOutcome::NotFound);
     };
-    if to_u64(count) >= quota.max_messages || to_u64(bytes) >= quota.max_bytes {
+    if to_u64(queue.message_count) >= quota.max_messages
+        || to_u64(queue.byte_count) >= quota.max_bytes
+    {
         return Ok(WriteOutcome::Full);
     }
-    if mailbox
+    if queue.mailbox
         && let Some(sender) = sender
-        && let Err(wait) = mailboxes.take(queue, &sender)
+        && let Err(wait) = mailboxes.take(queue.queue, &sender)
     {
         return Ok(WriteOutcome::Throttled {
             retry_after_secs: wait.as_secs().saturating_add(1),
         });
     }
-    let id = last_seq + 1;
+    let receive_id = ReceiveId::from_bytes(id16(&queue.receive_id)?);
+    let id = queue.last_seq + 1;
     tx.prepare_cached(
         "INSERT INTO messages (queue, seq, created_at, envelope, body) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![queue, id, now, stored.row, stored.body])?;
-    tx.prepare_cached(
-        "UPDATE queues SET message_count = message_count + 1, \
-         byte_count = byte_count + ?2, last_seq = ?3 WHERE queue = ?1",
-    )?
-    .execute(params![queue, to_i64(stored.len as u64), id])?;
-    let receive_id = ReceiveId::from_bytes(id16(&receive_id)?);
+    .execute(params![queue.queue, id, now, stored.row, stored.body])?;
+    queue.deposit(to_i64(stored.len as u64));
     mail.push(MailChange::Filled(receive_id));
     Ok(WriteOutcome::Deposited {
         id: to_u64(id),
@@ -401,12 +390,25 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     mail: MailIndex,
     mailboxes: MailboxBuckets,
+    checkpoints: Checkpointer,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore").finish_non_exhaustive()
     }
+}
+
+/// Bytes the write-ahead log file is cut back to after the log starts over.
+const WAL_SIZE_LIMIT: i64 = 64 << 20;
+
+/// A busy handler for the connections that take the write lock (the writer and the
+/// checkpoint thread): retry every 200 µs for up to 5 s. SQLite's own timeout sleeps
+/// 1, 2, 5, 10… ms between tries, which would turn a lock held for a millisecond into
+/// a stall of several.
+fn wait_briefly(tries: i32) -> bool {
+    std::thread::sleep(Duration::from_micros(200));
+    tries < 25_000
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -441,6 +443,11 @@ impl SqliteStore {
             )));
         }
         migrate(&mut conn)?;
+        // Checkpoints run on their own thread (`checkpoint.rs`), never inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+        conn.busy_handler(Some(wait_briefly))?;
+        let checkpoints = Checkpointer::start(&path)?;
         let mail = MailIndex::new(queues_with_mail(&conn)?);
         Ok(Self {
             path,
@@ -448,6 +455,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             mail,
             mailboxes: MailboxBuckets::default(),
+            checkpoints,
         })
     }
 
@@ -626,9 +634,13 @@ fn queue_by_receive_id(
 fn apply(
     tx: &mut Transaction<'_>,
     op: &WriteOp,
+    held: &mut HeldCounters,
     mail: &mut Vec<MailChange>,
     mailboxes: &MailboxBuckets,
 ) -> Result<WriteOutcome, rusqlite::Error> {
+    if !matches!(op, WriteOp::Deposit { .. } | WriteOp::DepositShared { .. }) {
+        held.write_back(tx)?;
+    }
     match op {
         WriteOp::RegisterSchool {
             school_id,
@@ -1070,6 +1082,7 @@ fn apply(
             sender,
         } => deposit_into(
             tx,
+            held,
             mail,
             mailboxes,
             send_id,
@@ -1105,8 +1118,9 @@ fn apply(
             let mut outcomes = Vec::with_capacity(send_ids.len());
             let mut refs = 0i64;
             for send_id in send_ids {
-                let outcome =
-                    deposit_into(tx, mail, mailboxes, send_id, &stored, quota, *now, *sender)?;
+                let outcome = deposit_into(
+                    tx, held, mail, mailboxes, send_id, &stored, quota, *now, *sender,
+                )?;
                 if matches!(outcome, WriteOutcome::Deposited { .. }) {
                     refs += 1;
                 }
@@ -1300,10 +1314,13 @@ impl RelayStore for SqliteStore {
         let mut tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(ops.len());
         let mut mail = Vec::new();
+        let mut held = HeldCounters::default();
         for op in ops {
-            outcomes.push(apply(&mut tx, op, &mut mail, &self.mailboxes)?);
+            outcomes.push(apply(&mut tx, op, &mut held, &mut mail, &self.mailboxes)?);
         }
+        held.write_back(&tx)?;
         tx.commit()?;
+        self.checkpoints.committed();
         self.mail.apply(&mail);
         Ok(outcomes)
     }
