@@ -84,25 +84,53 @@ print(ticks / os.sysconf("SC_CLK_TCK"))
 PY
 }
 
-# wrk closed loop (label, send-ids file); prints wrk's report, appends a JSON line.
+# wrk's closed loop (label, send-ids file), SENDERS connections split over the servers at
+# the addresses in $addrs, with the CPU the servers ($servers) and PostgreSQL used and how
+# busy the machine was; prints wrk's reports, appends a JSON line.
 closed() {
-  local label=$1
-  SEND_IDS=$2 wrk -t2 -c"$senders" -d"${seconds}s" --latency -s "$lua" "http://$addr" \
-    | tee "$work/wrk.txt"
-  python3 - "$label" "$work/wrk.txt" >> "$results" <<'PY'
+  local label=$1 ids=$2
+  local n=${#addrs[@]} pids=() i
+  rm -f "$work"/wrk-*.txt
+  local pg
+  pg=$(pgrep -d ' ' -x postgres || true)
+  local before_relay before_pg before_all
+  before_relay=$(cpu "${servers[@]}")
+  before_pg=$(cpu $pg)
+  before_all=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat)
+  for i in "${!addrs[@]}"; do
+    SEND_IDS=$ids wrk -t"$(( n > 1 ? 1 : 2 ))" -c"$((senders / n))" -d"${seconds}s" --latency -s "$lua" \
+      "http://${addrs[$i]}" > "$work/wrk-$i.txt" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  local after_relay after_pg after_all
+  after_relay=$(cpu "${servers[@]}")
+  after_pg=$(cpu $pg)
+  after_all=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat)
+  cat "$work"/wrk-*.txt
+  python3 - "$label" "$seconds" "$before_relay" "$after_relay" "$before_pg" "$after_pg" \
+    "$before_all" "$after_all" "$(getconf CLK_TCK)" "$work"/wrk-*.txt >> "$results" <<'PY'
 import json, re, sys
-text = open(sys.argv[2]).read()
-def ms(label):
-    m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
-    if not m: return float("nan")
-    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-errors = re.search(r"Socket errors: (.*)", text)
-print(json.dumps({"label": sys.argv[1], "phase": "closed", "per_second": rps,
-                  "p50_ms": ms("50%"), "p99_ms": ms("99%"),
-                  "errors": int(bad.group(1)) if bad else 0,
-                  "socket_errors": errors.group(1) if errors else None}))
+label, seconds = sys.argv[1], float(sys.argv[2])
+relay_cpu = float(sys.argv[4]) - float(sys.argv[3])
+pg_cpu = float(sys.argv[6]) - float(sys.argv[5])
+all_ticks = int(sys.argv[8]) - int(sys.argv[7])
+tck = int(sys.argv[9])
+rps, bad, p50, p99 = 0.0, 0, 0.0, 0.0
+for path in sys.argv[10:]:
+    text = open(path).read()
+    rps += float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    bad += int(m.group(1)) if m else 0
+    def ms(label):
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)] if m else float("nan")
+    # With several servers: the worst of their percentiles.
+    p50, p99 = max(p50, ms("50%")), max(p99, ms("99%"))
+cores = all_ticks / tck / seconds
+print(json.dumps({"label": label, "phase": "closed", "per_second": rps, "p50_ms": p50, "p99_ms": p99,
+                  "errors": bad, "servers_cpu_s": relay_cpu, "postgres_cpu_s": pg_cpu,
+                  "machine_busy_cores": cores}))
 PY
 }
 
@@ -121,6 +149,7 @@ load() {
       --send-ids-out "$work/$label-ids.txt" --wait-stdin "$@"
   }
   local load_pid=$LOAD_PID
+  addrs=("$addr")
   local ready
   read -r ready <&"${LOAD[0]}"
   [[ $ready == ready ]] || { echo "relay-load failed: $ready" >&2; exit 1; }
@@ -138,6 +167,7 @@ stop
 
 echo "== bare floor, one transaction per deposit (for scale)"
 start "$bin/bare-floor" --data "$work/floor-single" --per-deposit
+addrs=("$addr")
 closed single "$work/floor-ids.txt"
 stop
 
@@ -150,52 +180,6 @@ start "$bin/satchel-relay" --listen 127.0.0.1:0 --data "$work/relay" --rate-limi
 load relay --fetchers "${FETCHERS:-16}"
 stop
 
-# wrk's closed loop split over every server in $servers at the addresses in $addrs
-# (label, send-ids file), with the CPU each process group used; appends a JSON line.
-closed_split() {
-  local label=$1 ids=$2
-  local n=${#addrs[@]} pids=() i
-  local pg
-  pg=$(pgrep -d ' ' -x postgres || true)
-  local before_relay before_pg before_all
-  before_relay=$(cpu "${servers[@]}")
-  before_pg=$(cpu $pg)
-  before_all=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
-  for i in "${!addrs[@]}"; do
-    SEND_IDS=$ids wrk -t"$(( n > 1 ? 1 : 2 ))" -c"$((senders / n))" -d"${seconds}s" --latency -s "$lua" \
-      "http://${addrs[$i]}" > "$work/wrk-$i.txt" &
-    pids+=($!)
-  done
-  for pid in "${pids[@]}"; do wait "$pid"; done
-  local after_relay after_pg after_all
-  after_relay=$(cpu "${servers[@]}")
-  after_pg=$(cpu $pg)
-  after_all=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
-  cat "$work"/wrk-*.txt
-  python3 - "$label" "$seconds" "$before_relay" "$after_relay" "$before_pg" "$after_pg" \
-    "$before_all" "$after_all" "$(getconf CLK_TCK)" "$work"/wrk-*.txt >> "$results" <<'PY'
-import json, re, sys
-label, seconds = sys.argv[1], float(sys.argv[2])
-relay_cpu = float(sys.argv[4]) - float(sys.argv[3])
-pg_cpu = float(sys.argv[6]) - float(sys.argv[5])
-all_ticks = int(sys.argv[8]) - int(sys.argv[7])
-tck = int(sys.argv[9])
-rps, bad, p99 = 0.0, 0, 0.0
-for path in sys.argv[10:]:
-    text = open(path).read()
-    rps += float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    bad += int(m.group(1)) if m else 0
-    m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
-    if m:
-        p99 = max(p99, float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)])
-cores = all_ticks / tck / seconds
-print(json.dumps({"label": label, "phase": "closed", "per_second": rps, "p99_ms": p99,
-                  "errors": bad, "servers_cpu_s": relay_cpu, "postgres_cpu_s": pg_cpu,
-                  "machine_busy_cores": cores}))
-PY
-}
-
 if [[ ${POSTGRES:-1} != 0 ]]; then
   echo "== PostgreSQL (durable: fsync on, synchronous_commit on), started for this run"
   eval "$(PG_DURABLE=1 scripts/pg-tmp.sh start)"
@@ -203,7 +187,7 @@ if [[ ${POSTGRES:-1} != 0 ]]; then
   echo "== bare floor on PostgreSQL: axum + one unnest insert per group, no protocol work"
   start "$bin/bare-floor" --data "$work/floor-pg" --database "$DATABASE_URL"
   addrs=("$addr")
-  closed_split floor-pg "$work/floor-ids.txt"
+  closed floor-pg "$work/floor-ids.txt"
   stop
 
   echo "== relay on PostgreSQL"
@@ -219,20 +203,20 @@ if [[ ${POSTGRES:-1} != 0 ]]; then
   [[ $ready == ready ]] || { echo "relay-load failed: $ready" >&2; exit 1; }
   exec {SETUP[1]}>&-
   wait "$setup_pid" || true
-  closed_split relay-pg "$work/relay-pg-ids.txt"
+  closed relay-pg "$work/relay-pg-ids.txt"
 
   echo "== two relays on the same PostgreSQL, wrk split over both"
   start "$bin/satchel-relay" --listen 127.0.0.1:0 --database "$DATABASE_URL" \
     --rate-limit 1000000 --max-connections-per-address 8192 --log warn
   addrs+=("$addr")
-  closed_split relays-pg "$work/relay-pg-ids.txt"
+  closed relays-pg "$work/relay-pg-ids.txt"
   stop
 
   echo "== one relay on PostgreSQL again (the database is larger now)"
   start "$bin/satchel-relay" --listen 127.0.0.1:0 --database "$DATABASE_URL" \
     --rate-limit 1000000 --max-connections-per-address 8192 --log warn
   addrs=("$addr")
-  closed_split relay-pg-again "$work/relay-pg-ids.txt"
+  closed relay-pg-again "$work/relay-pg-ids.txt"
   stop
 fi
 
@@ -261,8 +245,9 @@ if ("floor-pg", "closed") in rows:
     print(f"  PostgreSQL closed loop (wrk, {sys.argv[3]} connections): floor {pg_floor:,.0f}/s; one relay {one[0]:,.0f}/s "
           f"and {one[1]:,.0f}/s (relay/floor = {one[0] / pg_floor:.2f}); two relays {two:,.0f}/s "
           f"(two/one = {two / max(one):.2f})")
-    for label in ("floor-pg", "relay-pg", "relays-pg", "relay-pg-again"):
-        r = rows[(label, "closed")]
+print("  CPU per deposit in the closed loops (the rest of the machine's busy time is wrk):")
+for (label, phase), r in rows.items():
+    if phase == "closed":
         n = r["per_second"] * float(sys.argv[2])
         print(f"    {label}: servers {1000 * r['servers_cpu_s'] / n:.3f} ms CPU per deposit, "
               f"PostgreSQL {1000 * r['postgres_cpu_s'] / n:.3f} ms; machine busy "

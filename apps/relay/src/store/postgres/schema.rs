@@ -117,8 +117,21 @@ CREATE TABLE messages (
 CREATE INDEX messages_created ON messages (created_at);
 ";
 
+/// Every batch of deposits updates its queues' counters. PostgreSQL can update a row in
+/// place (a HOT update: no new index entries) only when no index mentions a changed
+/// column and the row's page has room. Step 1's partial index named `message_count`, so
+/// each update added an entry to all four indexes and left a dead row behind (measured:
+/// 0 HOT updates out of 102,782). Questions about mail go through the `receive_id`
+/// index instead, half of each page is kept free for new row versions, and the table is
+/// vacuumed every 2,000 dead rows rather than at a fifth of its size.
+const STEP_2: &str = "
+DROP INDEX queues_with_mail;
+ALTER TABLE queues SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0,
+                        autovacuum_vacuum_threshold = 2000);
+";
+
 /// The steps, in order.
-const STEPS: [&str; 1] = [STEP_1];
+const STEPS: [&str; 2] = [STEP_1, STEP_2];
 
 /// The schema version this relay writes to PostgreSQL.
 pub const SCHEMA_VERSION: usize = STEPS.len();

@@ -1753,7 +1753,17 @@ mod tests {
             .collect();
         assert_eq!(
             ids,
-            [Some(1), Some(2), Some(1), None, Some(3), None, Some(2), Some(3), None]
+            [
+                Some(1),
+                Some(2),
+                Some(1),
+                None,
+                Some(3),
+                None,
+                Some(2),
+                Some(3),
+                None
+            ]
         );
         assert_eq!(outcomes[3], WriteOutcome::Deleted(1));
         assert_eq!(outcomes[5], WriteOutcome::NotFound);
