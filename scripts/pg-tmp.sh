@@ -8,6 +8,8 @@
 #
 # Durability is off (fsync, synchronous_commit, full_page_writes) unless PG_DURABLE=1:
 # tests want speed, benchmarks and crash tests want the real thing.
+# PG_OPTIONS adds server options, e.g. for profiling:
+#   PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements" scripts/pg-tmp.sh start
 # Installs the `postgresql` package when its binaries are missing (INSTALL=0 refuses).
 # As root, the server runs as the `postgres` user the package creates (initdb refuses
 # to run as root).
@@ -46,7 +48,7 @@ server_options() {
     if [[ ${PG_DURABLE:-0} != 1 ]]; then
         options+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
-    echo "$options"
+    echo "$options ${PG_OPTIONS:-}"
 }
 
 start() {

@@ -454,8 +454,17 @@ impl Drop for BackgroundTasks {
 }
 
 /// The relay's storage. Implementations must be safe to share between threads; reads may
-/// run concurrently with [`RelayStore::write_batch`], which only one thread calls.
+/// run concurrently with [`RelayStore::write_batch`], which as many threads call at once
+/// as [`RelayStore::writer_threads`] says.
 pub trait RelayStore: Send + Sync + 'static {
+    /// How many group-commit threads may call [`RelayStore::write_batch`] at once. One
+    /// (the default) for a database with a single writer, such as SQLite; more where
+    /// the database keeps concurrent batches apart itself and a batch spends most of its
+    /// time waiting for round trips and the commit, so that batches can overlap.
+    fn writer_threads(&self) -> usize {
+        1
+    }
+
     /// Applies `ops` in order, atomically: either all are committed durably (the call
     /// returns only then) or none is. Outcomes such as [`WriteOutcome::Conflict`] are not
     /// errors and do not abort the batch.

@@ -1,14 +1,18 @@
-//! The group-commit writer: one thread that owns every write.
+//! The group-commit writer: the threads that own every write.
 //!
-//! Handlers send [`WriteOp`]s over a channel and await the answer. The thread takes
+//! Handlers send [`WriteOp`]s over a channel and await the answer. A writer thread takes
 //! everything that is queued (up to [`MAX_BATCH_OPS`]), applies it in one transaction via
 //! [`RelayStore::write_batch`], and answers all callers after the commit. Under load that
 //! turns thousands of fsyncs into a few, which is what makes durable deposits fast.
 //!
+//! There is one thread, or as many as [`RelayStore::writer_threads`] allows: they take
+//! turns at the channel, so while one waits for its commit the next gathers and applies
+//! the following batch.
+//!
 //! If a batch fails, each job in it is retried in its own transaction, so one bad job
 //! cannot fail its neighbours.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
@@ -34,37 +38,50 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
-/// The running writer thread; [`WriterThread::join`] waits for it after every [`Writer`]
-/// handle is dropped.
+/// The running writer threads; [`WriterThread::join`] waits for them after every
+/// [`Writer`] handle is dropped.
 #[derive(Debug)]
 pub struct WriterThread {
-    handle: JoinHandle<()>,
+    handles: Vec<JoinHandle<()>>,
 }
 
 impl WriterThread {
-    /// Waits until the thread has committed everything queued and stopped. Call after
+    /// Waits until the threads have committed everything queued and stopped. Call after
     /// dropping every [`Writer`].
     pub fn join(self) {
-        if self.handle.join().is_err() {
-            tracing::error!("the storage writer thread panicked");
+        for handle in self.handles {
+            if handle.join().is_err() {
+                tracing::error!("a storage writer thread panicked");
+            }
         }
     }
 }
 
 impl Writer {
-    /// Starts the writer thread over `store`.
+    /// Starts the writer threads over `store` ([`RelayStore::writer_threads`] of them).
     ///
     /// # Errors
-    /// The OS error if the thread cannot be spawned.
+    /// The OS error if a thread cannot be spawned.
     pub fn start(
         store: Arc<dyn RelayStore>,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> std::io::Result<(Self, WriterThread)> {
         let (jobs, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let handle = std::thread::Builder::new()
-            .name("satchel-writer".to_owned())
-            .spawn(move || run(store.as_ref(), &metrics, receiver))?;
-        Ok((Self { jobs }, WriterThread { handle }))
+        let receiver = Arc::new(Mutex::new(receiver));
+        let mut handles = Vec::new();
+        for index in 0..store.writer_threads().max(1) {
+            let (store, metrics, receiver) = (
+                Arc::clone(&store),
+                Arc::clone(&metrics),
+                Arc::clone(&receiver),
+            );
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("satchel-writer-{index}"))
+                    .spawn(move || run(store.as_ref(), &metrics, &receiver))?,
+            );
+        }
+        Ok((Self { jobs }, WriterThread { handles }))
     }
 
     /// Commits `ops` atomically (in one group commit with whatever else is queued) and
@@ -93,24 +110,35 @@ impl Writer {
     }
 }
 
+/// Takes the next batch: waits for a job, then adds whatever else is queued. The channel
+/// is held meanwhile, so writer threads take turns; `None` once every [`Writer`] is gone.
+fn next_batch(receiver: &Mutex<mpsc::Receiver<Job>>, jobs: &mut Vec<Job>) -> Option<usize> {
+    // A thread that panicked holding the lock left the receiver itself intact.
+    let mut receiver = receiver
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let first = receiver.blocking_recv()?;
+    let mut op_count = first.ops.len();
+    jobs.push(first);
+    while op_count < MAX_BATCH_OPS {
+        match receiver.try_recv() {
+            Ok(job) => {
+                op_count += job.ops.len();
+                jobs.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(op_count)
+}
+
 fn run(
     store: &dyn RelayStore,
     metrics: &crate::metrics::Metrics,
-    mut receiver: mpsc::Receiver<Job>,
+    receiver: &Mutex<mpsc::Receiver<Job>>,
 ) {
     let mut jobs: Vec<Job> = Vec::new();
-    while let Some(first) = receiver.blocking_recv() {
-        let mut op_count = first.ops.len();
-        jobs.push(first);
-        while op_count < MAX_BATCH_OPS {
-            match receiver.try_recv() {
-                Ok(job) => {
-                    op_count += job.ops.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some(op_count) = next_batch(receiver, &mut jobs) {
         let started = std::time::Instant::now();
         commit(store, &mut jobs);
         metrics.committed(op_count, started.elapsed());

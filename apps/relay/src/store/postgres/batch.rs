@@ -84,6 +84,48 @@ struct NewMessage {
     body: Option<i64>,
 }
 
+/// Message rows as the `unnest` insert takes them: one array per column.
+struct NewMessages {
+    queues: Vec<i64>,
+    seqs: Vec<i64>,
+    times: Vec<i64>,
+    envelopes: Vec<Vec<u8>>,
+    bodies: Vec<Option<i64>>,
+}
+
+impl From<Vec<NewMessage>> for NewMessages {
+    fn from(messages: Vec<NewMessage>) -> Self {
+        let mut columns = Self {
+            queues: Vec::with_capacity(messages.len()),
+            seqs: Vec::with_capacity(messages.len()),
+            times: Vec::with_capacity(messages.len()),
+            envelopes: Vec::with_capacity(messages.len()),
+            bodies: Vec::with_capacity(messages.len()),
+        };
+        for message in messages {
+            columns.queues.push(message.queue);
+            columns.seqs.push(message.seq);
+            columns.times.push(message.created_at);
+            columns.envelopes.push(message.envelope);
+            columns.bodies.push(message.body);
+        }
+        columns
+    }
+}
+
+impl NewMessages {
+    /// The five arrays, in the insert's column order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.queues,
+            &self.seqs,
+            &self.times,
+            &self.envelopes,
+            &self.bodies,
+        ]
+    }
+}
+
 /// An envelope to store: the row's bytes, any shared body, and the whole length.
 struct Stored<'a> {
     row: &'a [u8],
@@ -201,24 +243,19 @@ impl Batch<'_, '_> {
         if self.new_messages.is_empty() {
             return Ok(());
         }
-        let messages = std::mem::take(&mut self.new_messages);
-        let queues: Vec<i64> = messages.iter().map(|m| m.queue).collect();
-        let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
-        let times: Vec<i64> = messages.iter().map(|m| m.created_at).collect();
-        let envelopes: Vec<&[u8]> = messages.iter().map(|m| m.envelope.as_slice()).collect();
-        let bodies: Vec<Option<i64>> = messages.iter().map(|m| m.body).collect();
+        let messages = NewMessages::from(std::mem::take(&mut self.new_messages));
         self.exec(
             "INSERT INTO messages (queue, seq, created_at, envelope, body) \
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bytea[], \
              $5::bigint[])",
-            &[&queues, &seqs, &times, &envelopes, &bodies],
+            &messages.params(),
         )?;
         Ok(())
     }
 
-    /// Writes the messages and the changed counters.
+    /// Writes the messages and the changed counters, in one statement when there are
+    /// both (the common case: a batch of deposits), to save a round trip.
     fn flush(&mut self) -> Result<(), StoreError> {
-        self.flush_messages()?;
         let mut ids = Vec::new();
         let mut counts = Vec::new();
         let mut bytes = Vec::new();
@@ -232,14 +269,32 @@ impl Batch<'_, '_> {
                 row.changed = false;
             }
         }
-        if !ids.is_empty() {
+        if ids.is_empty() {
+            return self.flush_messages();
+        }
+        if self.new_messages.is_empty() {
             self.exec(
                 "UPDATE queues AS q SET message_count = u.c, byte_count = u.b, last_seq = u.s \
                  FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) \
                  AS u(queue, c, b, s) WHERE q.queue = u.queue",
                 &[&ids, &counts, &bytes, &seqs],
             )?;
+            return Ok(());
         }
+        let messages = NewMessages::from(std::mem::take(&mut self.new_messages));
+        let [queues, seq, times, envelopes, bodies] = messages.params();
+        self.exec(
+            "WITH inserted AS (\
+                 INSERT INTO messages (queue, seq, created_at, envelope, body) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bytea[], \
+                 $5::bigint[])) \
+             UPDATE queues AS q SET message_count = u.c, byte_count = u.b, last_seq = u.s \
+             FROM unnest($6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) \
+             AS u(queue, c, b, s) WHERE q.queue = u.queue",
+            &[
+                queues, seq, times, envelopes, bodies, &ids, &counts, &bytes, &seqs,
+            ],
+        )?;
         Ok(())
     }
 

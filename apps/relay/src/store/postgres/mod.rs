@@ -1,9 +1,10 @@
 //! The PostgreSQL backend, for relays that outgrow one machine: several relay processes
 //! share one database (`satchel-relay --database postgres://…`).
 //!
-//! It keeps the shape of the SQLite backend: the blocking `postgres` client, one
-//! connection owned by the group-commit writer thread (`batch.rs`), and a small pool of
-//! read connections used from `spawn_blocking`. What changes with several relays:
+//! It keeps the shape of the SQLite backend: the blocking `postgres` client, a
+//! connection per group-commit writer thread (`batch.rs`; two threads take turns, so one
+//! batch is applied while the previous one commits), and a small pool of read
+//! connections used from `spawn_blocking`. What changes with several relays:
 //!
 //! - Queue rows are locked at the start of each batch, in queue order, so two relays'
 //!   batches never deadlock over them, and message sequence numbers stay unique per
@@ -118,7 +119,8 @@ impl From<postgres::Error> for StoreError {
 /// The PostgreSQL store.
 pub struct PostgresStore {
     config: postgres::Config,
-    writer: Mutex<Option<Connection>>,
+    /// Connections of the writer threads that are not in a batch right now.
+    writers: Mutex<Vec<Connection>>,
     readers: Mutex<Vec<Connection>>,
     mailboxes: MailboxBuckets,
     events: mail_events::Publisher,
@@ -165,7 +167,7 @@ impl PostgresStore {
             .map_err(|error| StoreError::Backend(Box::new(error)))?;
         Ok(Self {
             config,
-            writer: Mutex::new(Some(writer)),
+            writers: Mutex::new(vec![writer]),
             readers: Mutex::new(Vec::new()),
             mailboxes: MailboxBuckets::default(),
             events,
@@ -238,25 +240,34 @@ fn id16(bytes: &[u8]) -> Result<Id16, StoreError> {
     bytes.try_into().map_err(|_| wrong_size("id"))
 }
 
+/// Group-commit threads writing at once. A batch is mostly waiting (five round trips
+/// and the commit's flush), so a second thread gathers and applies the next batch
+/// meanwhile; row locks taken in queue order keep the two apart as they keep two relays
+/// apart. Measured with `benches/relay.sh`: see `docs/BENCHMARKS.md`.
+const WRITER_THREADS: usize = 2;
+
 impl RelayStore for PostgresStore {
+    fn writer_threads(&self) -> usize {
+        WRITER_THREADS
+    }
+
     fn write_batch(&self, ops: &[WriteOp]) -> Result<Vec<WriteOutcome>, StoreError> {
-        let mut writer = self.writer.lock().map_err(|_| poisoned())?;
-        let conn = match writer.take() {
-            Some(conn) if !conn.client.is_closed() => writer.insert(conn),
-            _ => writer.insert(connect(&self.config)?),
+        let idle = self.writers.lock().map_err(|_| poisoned())?.pop();
+        let mut conn = match idle {
+            Some(conn) if !conn.client.is_closed() => conn,
+            _ => connect(&self.config)?,
         };
-        match batch::apply(conn, ops, &self.mailboxes) {
-            Ok(applied) => {
-                self.events.publish(applied.filled);
-                Ok(applied.outcomes)
-            }
-            Err(error) => {
-                if matches!(error, StoreError::Unavailable(_)) || conn.client.is_closed() {
-                    *writer = None;
-                }
-                Err(error)
-            }
+        let result = batch::apply(&mut conn, ops, &self.mailboxes);
+        let keep = match &result {
+            Ok(_) => true,
+            Err(error) => !matches!(error, StoreError::Unavailable(_)) && !conn.client.is_closed(),
+        };
+        if keep {
+            self.writers.lock().map_err(|_| poisoned())?.push(conn);
         }
+        let applied = result?;
+        self.events.publish(applied.filled);
+        Ok(applied.outcomes)
     }
 
     fn stats(&self) -> Result<super::StoreStats, StoreError> {
