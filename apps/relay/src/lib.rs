@@ -230,7 +230,7 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
             dir: "the database's new-mail announcements".to_owned(),
             source,
         })?;
-    let state = AppState {
+    let state = AppState::new(http::SharedState {
         store,
         writer: writer.clone(),
         push,
@@ -250,7 +250,7 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
             config.prekey_take_burst,
         )),
         metrics: Arc::clone(&metrics),
-    };
+    });
     let metrics_parts = (metrics, Arc::clone(&state.store), Arc::clone(&state.push));
     let router = app(state);
     let admission = Admission::new(

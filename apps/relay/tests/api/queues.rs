@@ -150,6 +150,50 @@ async fn deposit_fetch_ack_delete() {
     relay.stop().await;
 }
 
+/// A queue deleted and created again with the same keys is a new queue: deposits and
+/// acknowledgements reach it, and its ids start again, whatever the relay remembered of
+/// the old one (the PostgreSQL backend keeps queues' row ids in memory).
+#[tokio::test]
+async fn a_queue_created_again_after_deletion_is_a_new_queue() {
+    let relay = TestRelay::start().await;
+    let keys = queue_keys();
+    let send_id = *keys.send_id().as_bytes();
+    let receive_id = relay.create_queue(&keys).await;
+    for expected in 1..=2 {
+        let r = relay.deposit(envelope(&send_id, 10)).await;
+        assert_eq!((r.status, r.json["id"].as_u64()), (202, Some(expected)));
+    }
+    let path = format!("/v1/queues/{receive_id}");
+    let r = relay.queue("DELETE", &path, json!(null), &keys).await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    let r = relay.deposit(envelope(&send_id, 10)).await;
+    assert_eq!((r.status, r.error()), (404, "unknown_queue"));
+
+    assert_eq!(relay.create_queue(&keys).await, receive_id);
+    let r = relay.deposit(envelope(&send_id, 10)).await;
+    assert_eq!(
+        (r.status, r.json["id"].as_u64()),
+        (202, Some(1)),
+        "{}",
+        r.json
+    );
+    let r = relay.fetch(&keys, "").await;
+    let messages = r.json["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1);
+    let r = relay
+        .queue(
+            "POST",
+            &format!("/v1/queues/{receive_id}/ack"),
+            json!({ "ids": [1] }),
+            &keys,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    let r = relay.fetch(&keys, "").await;
+    assert_eq!(r.json["messages"].as_array().unwrap().len(), 0);
+    relay.stop().await;
+}
+
 /// A real conversation through the relay: a sealed first contact to a mailbox, then a
 /// reply on the initiator's queue.
 #[tokio::test]

@@ -26,6 +26,7 @@ use super::super::{
     DirectoryWriter, Id16, MailboxSender, PublicKey, QueueQuota, StoreError, UploadedPrekey,
     WriteOp, WriteOutcome,
 };
+use super::queue_ids::QueueIds;
 use super::{Connection, id16, key32, to_i64, to_u64};
 
 /// What a committed batch did.
@@ -41,6 +42,7 @@ pub(super) fn apply(
     conn: &mut Connection,
     ops: &[WriteOp],
     mailboxes: &MailboxBuckets,
+    known: &QueueIds,
 ) -> Result<Applied, StoreError> {
     let Connection { client, prepared } = conn;
     let tx = client.transaction()?;
@@ -53,7 +55,7 @@ pub(super) fn apply(
         new_messages: Vec::new(),
         filled: Vec::new(),
     };
-    batch.lock_queues(ops)?;
+    batch.lock_queues(ops, known)?;
     let mut outcomes = Vec::with_capacity(ops.len());
     for op in ops {
         outcomes.push(batch.apply(op, mailboxes)?);
@@ -183,20 +185,24 @@ impl Batch<'_, '_> {
         Ok(self.row(sql, params)?.is_some())
     }
 
-    /// Locks and reads every queue the batch names, in queue order.
-    fn lock_queues(&mut self, ops: &[WriteOp]) -> Result<(), StoreError> {
-        let mut hashes: Vec<Vec<u8>> = Vec::new();
-        let mut receive_ids: Vec<Vec<u8>> = Vec::new();
+    /// Locks and reads every queue the batch names, in queue order: by row id those this
+    /// relay knows (`queue_ids.rs`), then by hash or receive id the others. Two
+    /// statements can lock out of order between them; a batch with unknown queues can
+    /// then deadlock with another, which PostgreSQL breaks by failing one batch, whose
+    /// jobs the writer then retries one by one.
+    fn lock_queues(&mut self, ops: &[WriteOp], known: &QueueIds) -> Result<(), StoreError> {
+        let mut hashes: Vec<[u8; 32]> = Vec::new();
+        let mut receive_ids: Vec<[u8; 16]> = Vec::new();
         for op in ops {
             match op {
                 WriteOp::Deposit { send_id, .. } | WriteOp::CreateQueue { send_id, .. } => {
-                    hashes.push(send_hash(send_id).to_vec());
+                    hashes.push(send_hash(send_id));
                 }
                 WriteOp::DepositShared { send_ids, .. } => {
-                    hashes.extend(send_ids.iter().map(|id| send_hash(id).to_vec()));
+                    hashes.extend(send_ids.iter().map(send_hash));
                 }
                 WriteOp::Ack { receive_id, .. } | WriteOp::DeleteQueue { receive_id } => {
-                    receive_ids.push(receive_id.as_bytes().to_vec());
+                    receive_ids.push(*receive_id.as_bytes());
                 }
                 _ => {}
             }
@@ -204,14 +210,59 @@ impl Batch<'_, '_> {
         if hashes.is_empty() && receive_ids.is_empty() {
             return Ok(());
         }
-        let rows = self.rows(
-            "SELECT queue, send_hash, receive_id, auth_key, message_count, byte_count, \
-             last_seq, mailbox FROM queues \
-             WHERE send_hash = ANY($1) OR receive_id = ANY($2) ORDER BY queue FOR UPDATE",
-            &[&hashes, &receive_ids],
-        )?;
-        for row in rows {
-            self.remember(&row)?;
+        let ids = known.lookup(&hashes, &receive_ids);
+        if !ids.is_empty() {
+            let rows = self.rows(
+                "SELECT queue, send_hash, receive_id, auth_key, message_count, byte_count, \
+                 last_seq, mailbox FROM queues WHERE queue = ANY($1) ORDER BY queue FOR UPDATE",
+                &[&ids],
+            )?;
+            for row in rows {
+                self.remember(&row)?;
+            }
+        }
+        let hashes: Vec<Vec<u8>> = hashes
+            .iter()
+            .filter(|hash| !self.by_hash.contains_key(*hash))
+            .map(|hash| hash.to_vec())
+            .collect();
+        let receive_ids: Vec<Vec<u8>> = receive_ids
+            .iter()
+            .filter(|id| !self.by_receive.contains_key(*id))
+            .map(|id| id.to_vec())
+            .collect();
+        // One statement per shape: an `OR` of both lists makes PostgreSQL combine two
+        // index scans, which cost a batch of deposits alone about a quarter more
+        // (measured with pgbench: 0.58 against 0.45 ms for 15 queues).
+        let rows = if hashes.is_empty() && receive_ids.is_empty() {
+            Vec::new()
+        } else if receive_ids.is_empty() {
+            self.rows(
+                "SELECT queue, send_hash, receive_id, auth_key, message_count, byte_count, \
+                 last_seq, mailbox FROM queues \
+                 WHERE send_hash = ANY($1) ORDER BY queue FOR UPDATE",
+                &[&hashes],
+            )?
+        } else if hashes.is_empty() {
+            self.rows(
+                "SELECT queue, send_hash, receive_id, auth_key, message_count, byte_count, \
+                 last_seq, mailbox FROM queues \
+                 WHERE receive_id = ANY($1) ORDER BY queue FOR UPDATE",
+                &[&receive_ids],
+            )?
+        } else {
+            self.rows(
+                "SELECT queue, send_hash, receive_id, auth_key, message_count, byte_count, \
+                 last_seq, mailbox FROM queues \
+                 WHERE send_hash = ANY($1) OR receive_id = ANY($2) ORDER BY queue FOR UPDATE",
+                &[&hashes, &receive_ids],
+            )?
+        };
+        if !rows.is_empty() {
+            for row in rows {
+                self.remember(&row)?;
+            }
+            known.learn(self.by_hash.iter(), self.by_receive.iter());
         }
         Ok(())
     }

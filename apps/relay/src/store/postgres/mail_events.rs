@@ -1,8 +1,8 @@
 //! "New mail" between relay processes that share one database: LISTEN/NOTIFY.
 //!
 //! After the writer commits a batch that filled queues, [`Publisher`] sends one
-//! `NOTIFY satchel_mail` per batch (more only past the 8,000-byte payload limit) on its
-//! own connection with `synchronous_commit = off`. It sends after the commit, never in
+//! `NOTIFY satchel_mail` for the batches committed within [`GATHER`] (more only past the
+//! 8,000-byte payload limit) on its own connection with `synchronous_commit = off`. It sends after the commit, never in
 //! it: a NOTIFY inside a durable transaction holds a global lock through the commit's
 //! fsync and serializes every notifying commit of every relay. The payload is the
 //! sending relay's random instance id and the receive ids (hex); receive ids are what
@@ -18,7 +18,7 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator as _;
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 use satchel_core::ReceiveId;
 
 use super::super::{BackgroundTasks, MailSink, StoreError};
@@ -29,6 +29,12 @@ const CHANNEL: &str = "satchel_mail";
 /// Receive ids per notification: 16 hex characters of instance id, then 32 per id,
 /// under PostgreSQL's 8,000-byte payload limit.
 const IDS_PER_NOTIFICATION: usize = 240;
+
+/// How long the publisher lets committed batches gather before it announces them: one
+/// notification then covers every batch of those milliseconds (under load a batch
+/// commits every millisecond or two, and each notification costs a round trip and work
+/// in every listening relay). Other relays' WebSockets hear of mail this much later.
+const GATHER: Duration = Duration::from_millis(5);
 
 /// How long the listener waits between attempts to reconnect.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -78,8 +84,9 @@ fn publish_loop(
     instance: &str,
     receiver: &mpsc::Receiver<Vec<ReceiveId>>,
 ) {
-    let mut client: Option<Client> = None;
+    let mut client: Option<(Client, Statement)> = None;
     while let Ok(first) = receiver.recv() {
+        std::thread::sleep(GATHER);
         let mut ids = first;
         while let Ok(more) = receiver.try_recv() {
             ids.extend(more);
@@ -102,26 +109,26 @@ fn publish_loop(
 
 fn send(
     config: &postgres::Config,
-    client: &mut Option<Client>,
+    client: &mut Option<(Client, Statement)>,
     instance: &str,
     ids: &[ReceiveId],
 ) -> Result<(), StoreError> {
-    let connected = match client.take() {
-        Some(existing) if !existing.is_closed() => client.insert(existing),
+    let (connected, statement) = match client.take() {
+        Some(existing) if !existing.0.is_closed() => client.insert(existing),
         _ => {
             let mut fresh = config.connect(NoTls)?;
             fresh.batch_execute("SET synchronous_commit = off")?;
-            client.insert(fresh)
+            let statement = fresh.prepare("SELECT pg_notify($1, $2)")?;
+            client.insert((fresh, statement))
         }
     };
-    let statement = connected.prepare("SELECT pg_notify($1, $2)")?;
     for chunk in ids.chunks(IDS_PER_NOTIFICATION) {
         let mut payload = String::with_capacity(instance.len() + 32 * chunk.len());
         payload.push_str(instance);
         for id in chunk {
             payload.push_str(&hex::encode(id.as_bytes()));
         }
-        connected.query(&statement, &[&CHANNEL, &payload])?;
+        connected.query(&*statement, &[&CHANNEL, &payload])?;
     }
     Ok(())
 }

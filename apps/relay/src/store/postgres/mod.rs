@@ -12,7 +12,8 @@
 //! - "Which queues hold mail" is asked of the database (another relay may have filled
 //!   or emptied a queue), not of an in-memory set.
 //! - "New mail" reaches WebSockets held by other relays through LISTEN/NOTIFY
-//!   (`mail_events.rs`): one notification per committed batch, sent after the commit.
+//!   (`mail_events.rs`): one notification for the batches of a few milliseconds, sent
+//!   after their commits.
 //! - Per-sender mailbox limits and the replay cache stay per process (see
 //!   docs/OPERATIONS.md).
 //!
@@ -21,6 +22,7 @@
 
 mod batch;
 mod mail_events;
+mod queue_ids;
 mod schema;
 
 use std::collections::HashSet;
@@ -123,6 +125,7 @@ pub struct PostgresStore {
     writers: Mutex<Vec<Connection>>,
     readers: Mutex<Vec<Connection>>,
     mailboxes: MailboxBuckets,
+    queue_ids: queue_ids::QueueIds,
     events: mail_events::Publisher,
 }
 
@@ -170,6 +173,7 @@ impl PostgresStore {
             writers: Mutex::new(vec![writer]),
             readers: Mutex::new(Vec::new()),
             mailboxes: MailboxBuckets::default(),
+            queue_ids: queue_ids::QueueIds::default(),
             events,
         })
     }
@@ -257,7 +261,7 @@ impl RelayStore for PostgresStore {
             Some(conn) if !conn.client.is_closed() => conn,
             _ => connect(&self.config)?,
         };
-        let result = batch::apply(&mut conn, ops, &self.mailboxes);
+        let result = batch::apply(&mut conn, ops, &self.mailboxes, &self.queue_ids);
         let keep = match &result {
             Ok(_) => true,
             Err(error) => !matches!(error, StoreError::Unavailable(_)) && !conn.client.is_closed(),
