@@ -69,19 +69,14 @@ stop() {
   servers=()
 }
 
-# CPU seconds (user + system) used so far by the processes given.
+# CPU time (user + system, in clock ticks) used so far by each process given, as
+# "pid:ticks" words.
 cpu() {
-  python3 - "$@" <<'PY'
-import os, sys
-ticks = 0
-for pid in sys.argv[1:]:
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
-        pass
-print(ticks / os.sysconf("SC_CLK_TCK"))
-PY
+  local pid
+  for pid in "$@"; do
+    awk -v pid="$pid" '{ sub(/^.*\) /, ""); print pid ":" $12 + $13 }' "/proc/$pid/stat" \
+      2>/dev/null || true
+  done | tr '\n' ' '
 }
 
 # wrk's closed loop (label, send-ids file), SENDERS connections split over the servers at
@@ -91,11 +86,10 @@ closed() {
   local label=$1 ids=$2
   local n=${#addrs[@]} pids=() i
   rm -f "$work"/wrk-*.txt
-  local pg
-  pg=$(pgrep -d ' ' -x postgres || true)
   local before_relay before_pg before_all
   before_relay=$(cpu "${servers[@]}")
-  before_pg=$(cpu $pg)
+  # shellcheck disable=SC2046 # one word per pid
+  before_pg=$(cpu $(pgrep -x postgres || true))
   before_all=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat)
   for i in "${!addrs[@]}"; do
     SEND_IDS=$ids wrk -t"$(( n > 1 ? 1 : 2 ))" -c"$((senders / n))" -d"${seconds}s" --latency -s "$lua" \
@@ -105,17 +99,24 @@ closed() {
   for pid in "${pids[@]}"; do wait "$pid"; done
   local after_relay after_pg after_all
   after_relay=$(cpu "${servers[@]}")
-  after_pg=$(cpu $pg)
+  # Connections opened during the loop count too (their whole time is in it).
+  # shellcheck disable=SC2046
+  after_pg=$(cpu $(pgrep -x postgres || true))
   after_all=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat)
   cat "$work"/wrk-*.txt
   python3 - "$label" "$seconds" "$before_relay" "$after_relay" "$before_pg" "$after_pg" \
     "$before_all" "$after_all" "$(getconf CLK_TCK)" "$work"/wrk-*.txt >> "$results" <<'PY'
 import json, re, sys
 label, seconds = sys.argv[1], float(sys.argv[2])
-relay_cpu = float(sys.argv[4]) - float(sys.argv[3])
-pg_cpu = float(sys.argv[6]) - float(sys.argv[5])
-all_ticks = int(sys.argv[8]) - int(sys.argv[7])
 tck = int(sys.argv[9])
+def ticks(words):
+    return {pid: int(n) for pid, n in (w.split(":") for w in words.split())}
+def used(before, after):
+    b, a = ticks(before), ticks(after)
+    return sum(n - b.get(pid, 0) for pid, n in a.items()) / tck
+relay_cpu = used(sys.argv[3], sys.argv[4])
+pg_cpu = used(sys.argv[5], sys.argv[6])
+all_ticks = int(sys.argv[8]) - int(sys.argv[7])
 rps, bad, p50, p99 = 0.0, 0, 0.0, 0.0
 for path in sys.argv[10:]:
     text = open(path).read()
