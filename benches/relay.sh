@@ -185,6 +185,12 @@ if [[ ${POSTGRES:-1} != 0 ]]; then
   echo "== PostgreSQL (durable: fsync on, synchronous_commit on), started for this run"
   eval "$(PG_DURABLE=1 scripts/pg-tmp.sh start)"
 
+  # A relay on the run's PostgreSQL, with the load's per-address limits lifted.
+  start_pg_relay() {
+    start "$bin/satchel-relay" --listen 127.0.0.1:0 --database "$DATABASE_URL" \
+      --rate-limit 1000000 --max-connections-per-address 8192 --log warn
+  }
+
   echo "== bare floor on PostgreSQL: axum + one unnest insert per group, no protocol work"
   start "$bin/bare-floor" --data "$work/floor-pg" --database "$DATABASE_URL"
   addrs=("$addr")
@@ -192,8 +198,7 @@ if [[ ${POSTGRES:-1} != 0 ]]; then
   stop
 
   echo "== relay on PostgreSQL"
-  start "$bin/satchel-relay" --listen 127.0.0.1:0 --database "$DATABASE_URL" \
-    --rate-limit 1000000 --max-connections-per-address 8192 --log warn
+  start_pg_relay
   addrs=("$addr")
   coproc SETUP {
     "$bin/relay-load" --addr "$addr" --label relay-pg --queues "$clients" --clients 0 \
@@ -207,15 +212,13 @@ if [[ ${POSTGRES:-1} != 0 ]]; then
   closed relay-pg "$work/relay-pg-ids.txt"
 
   echo "== two relays on the same PostgreSQL, wrk split over both"
-  start "$bin/satchel-relay" --listen 127.0.0.1:0 --database "$DATABASE_URL" \
-    --rate-limit 1000000 --max-connections-per-address 8192 --log warn
+  start_pg_relay
   addrs+=("$addr")
   closed relays-pg "$work/relay-pg-ids.txt"
   stop
 
   echo "== one relay on PostgreSQL again (the database is larger now)"
-  start "$bin/satchel-relay" --listen 127.0.0.1:0 --database "$DATABASE_URL" \
-    --rate-limit 1000000 --max-connections-per-address 8192 --log warn
+  start_pg_relay
   addrs=("$addr")
   closed relay-pg-again "$work/relay-pg-ids.txt"
   stop

@@ -148,6 +148,19 @@ struct Batch<'t, 'p> {
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
+/// The statement that locks and reads the queues matching `$cond`, in queue order, with
+/// the columns [`Batch::remember`] reads.
+macro_rules! lock_queues_where {
+    ($cond:literal) => {
+        concat!(
+            "SELECT queue, send_hash, receive_id, auth_key, message_count, byte_count, \
+             last_seq, mailbox FROM queues WHERE ",
+            $cond,
+            " ORDER BY queue FOR UPDATE"
+        )
+    };
+}
+
 impl Batch<'_, '_> {
     fn statement(&mut self, sql: &'static str) -> Result<postgres::Statement, StoreError> {
         if let Some(statement) = self.prepared.get(sql) {
@@ -212,11 +225,7 @@ impl Batch<'_, '_> {
         }
         let ids = known.lookup(&hashes, &receive_ids);
         if !ids.is_empty() {
-            let rows = self.rows(
-                "SELECT queue, send_hash, receive_id, auth_key, message_count, byte_count, \
-                 last_seq, mailbox FROM queues WHERE queue = ANY($1) ORDER BY queue FOR UPDATE",
-                &[&ids],
-            )?;
+            let rows = self.rows(lock_queues_where!("queue = ANY($1)"), &[&ids])?;
             for row in rows {
                 self.remember(&row)?;
             }
@@ -237,24 +246,12 @@ impl Batch<'_, '_> {
         let rows = if hashes.is_empty() && receive_ids.is_empty() {
             Vec::new()
         } else if receive_ids.is_empty() {
-            self.rows(
-                "SELECT queue, send_hash, receive_id, auth_key, message_count, byte_count, \
-                 last_seq, mailbox FROM queues \
-                 WHERE send_hash = ANY($1) ORDER BY queue FOR UPDATE",
-                &[&hashes],
-            )?
+            self.rows(lock_queues_where!("send_hash = ANY($1)"), &[&hashes])?
         } else if hashes.is_empty() {
-            self.rows(
-                "SELECT queue, send_hash, receive_id, auth_key, message_count, byte_count, \
-                 last_seq, mailbox FROM queues \
-                 WHERE receive_id = ANY($1) ORDER BY queue FOR UPDATE",
-                &[&receive_ids],
-            )?
+            self.rows(lock_queues_where!("receive_id = ANY($1)"), &[&receive_ids])?
         } else {
             self.rows(
-                "SELECT queue, send_hash, receive_id, auth_key, message_count, byte_count, \
-                 last_seq, mailbox FROM queues \
-                 WHERE send_hash = ANY($1) OR receive_id = ANY($2) ORDER BY queue FOR UPDATE",
+                lock_queues_where!("send_hash = ANY($1) OR receive_id = ANY($2)"),
                 &[&hashes, &receive_ids],
             )?
         };
