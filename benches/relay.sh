@@ -38,9 +38,11 @@ bin=target/release
 lua=benches/wrk/deposit.lua
 work=$(mktemp -d)
 servers=()
+cgroups=()
 PGTMP_DIR=
 cleanup() {
   for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for dir in "${cgroups[@]}"; do rmdir "$dir" 2>/dev/null || true; done
   [[ -n $PGTMP_DIR ]] && scripts/pg-tmp.sh stop "$PGTMP_DIR"
   rm -rf "$work"
 }
@@ -191,6 +193,38 @@ if [[ ${POSTGRES:-1} != 0 ]]; then
       --rate-limit 1000000 --max-connections-per-address 8192 --log warn
   }
 
+  # The cgroup for relay N's CPU budget: cgroup v1's cpu controller or cgroup v2's
+  # cpu.max at the root, made on first use and removed when the run ends.
+  cpu_budget_dir() {
+    if [[ -w /sys/fs/cgroup/cpu/cgroup.procs ]]; then
+      echo "/sys/fs/cgroup/cpu/satchel-bench-$1"
+    elif [[ -w /sys/fs/cgroup/cgroup.procs ]] && grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+      echo "/sys/fs/cgroup/satchel-bench-$1"
+    else
+      return 1
+    fi
+  }
+  cpu_budget_works() {
+    local dir quota
+    for n in 1 2; do
+      dir=$(cpu_budget_dir "$n") || return 1
+      mkdir -p "$dir" 2>/dev/null || return 1
+      cgroups+=("$dir")
+      quota=$(python3 -c "print(round($budget * 100000))")
+      if [[ -e $dir/cpu.cfs_quota_us ]]; then
+        echo 100000 > "$dir/cpu.cfs_period_us" && echo "$quota" > "$dir/cpu.cfs_quota_us" || return 1
+      else
+        echo "$quota 100000" > "$dir/cpu.max" || return 1
+      fi
+    done
+  }
+  start_pg_relay_in_budget() {
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    start sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$(cpu_budget_dir "$1")" \
+      "$bin/satchel-relay" --listen 127.0.0.1:0 --database "$DATABASE_URL" \
+      --rate-limit 1000000 --max-connections-per-address 8192 --log warn
+  }
+
   echo "== bare floor on PostgreSQL: axum + one unnest insert per group, no protocol work"
   start "$bin/bare-floor" --data "$work/floor-pg" --database "$DATABASE_URL"
   addrs=("$addr")
@@ -222,6 +256,25 @@ if [[ ${POSTGRES:-1} != 0 ]]; then
   addrs=("$addr")
   closed relay-pg-again "$work/relay-pg-ids.txt"
   stop
+
+  # Two relays can only add throughput when each has cores of its own and the database has
+  # room to spare; on this machine the relays, PostgreSQL and wrk share 2 cores. So each
+  # relay here gets a CPU budget of RELAY_CORES (a cgroup quota, as if it ran on a small
+  # machine of its own), which leaves the database and wrk the rest.
+  budget=${RELAY_CORES:-0.3}
+  if cpu_budget_works; then
+    echo "== one relay on PostgreSQL limited to $budget of a core"
+    start_pg_relay_in_budget 1
+    addrs=("$addr")
+    closed relay-pg-budget "$work/relay-pg-ids.txt"
+    echo "== two relays on PostgreSQL, each limited to $budget of a core"
+    start_pg_relay_in_budget 2
+    addrs+=("$addr")
+    closed relays-pg-budget "$work/relay-pg-ids.txt"
+    stop
+  else
+    echo "== skipped: relays with a CPU budget need root and a cgroup cpu controller"
+  fi
 fi
 
 python3 - "$results" "$seconds" "$senders" <<'PY'
@@ -249,6 +302,12 @@ if ("floor-pg", "closed") in rows:
     print(f"  PostgreSQL closed loop (wrk, {sys.argv[3]} connections): floor {pg_floor:,.0f}/s; one relay {one[0]:,.0f}/s "
           f"and {one[1]:,.0f}/s (relay/floor = {one[0] / pg_floor:.2f}); two relays {two:,.0f}/s "
           f"(two/one = {two / max(one):.2f})")
+if ("relays-pg-budget", "closed") in rows:
+    one_b, two_b = get("relay-pg-budget", "closed", "per_second"), get("relays-pg-budget", "closed", "per_second")
+    busy = get("relays-pg-budget", "closed", "machine_busy_cores")
+    pg = get("relays-pg-budget", "closed", "postgres_cpu_s") / float(sys.argv[2])
+    print(f"  relays with a CPU budget each: one {one_b:,.0f}/s, two {two_b:,.0f}/s (two/one = {two_b / one_b:.2f}); "
+          f"with two, PostgreSQL used {pg:.2f} cores and the machine {busy:.2f} of 2")
 print("  CPU per deposit in the closed loops (the rest of the machine's busy time is wrk):")
 for (label, phase), r in rows.items():
     if phase == "closed":

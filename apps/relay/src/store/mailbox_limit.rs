@@ -61,6 +61,13 @@ impl MailboxBuckets {
             Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
         }
     }
+
+    /// Drops the buckets of a deleted mailbox: a queue created later starts with full
+    /// buckets, even where the backend gives it the same row id (SQLite may).
+    pub fn forget(&self, queue: i64) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        buckets.retain(|(mailbox, _), _| *mailbox != queue);
+    }
 }
 
 #[cfg(test)]

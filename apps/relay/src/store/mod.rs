@@ -10,6 +10,8 @@
 //! The store holds only ids, public keys, opaque ciphertext blobs, sizes and coarse
 //! timestamps. Nothing in it is a name, an address or a message text.
 
+#[cfg(test)]
+mod backends_agree;
 mod mail_index;
 pub mod mailbox_limit;
 mod migrations;

@@ -1,7 +1,8 @@
 //! One group-commit batch on PostgreSQL: every [`WriteOp`] of the batch in one
 //! transaction, with the outcomes the SQLite backend gives.
 //!
-//! Deposits are the hot path, so a batch works on queue rows it holds itself:
+//! A batch of nothing but deposits goes through one statement (`deposits.rs`) when it
+//! can. Any other batch works on queue rows it holds itself:
 //!
 //! 1. One statement locks every queue the batch deposits into, acknowledges from or
 //!    deletes (`FOR UPDATE`, in queue order, so two relays' batches cannot deadlock)
@@ -27,7 +28,7 @@ use super::super::{
     WriteOp, WriteOutcome,
 };
 use super::queue_ids::QueueIds;
-use super::{Connection, id16, key32, to_i64, to_u64};
+use super::{Connection, deposits, id16, key32, to_i64, to_u64};
 
 /// What a committed batch did.
 pub(super) struct Applied {
@@ -37,13 +38,21 @@ pub(super) struct Applied {
     pub filled: Vec<ReceiveId>,
 }
 
-/// Applies `ops` in one transaction and commits it.
+/// Applies `ops` in one transaction and commits it: a batch of nothing but plain
+/// deposits in one statement when it can (`deposits.rs`), any other batch here, in
+/// order.
 pub(super) fn apply(
     conn: &mut Connection,
     ops: &[WriteOp],
     mailboxes: &MailboxBuckets,
     known: &QueueIds,
 ) -> Result<Applied, StoreError> {
+    if let Some(quota) = deposits::only_deposits(ops) {
+        let Connection { client, prepared } = conn;
+        if let Some(applied) = deposits::apply(client, prepared, ops, quota, known)? {
+            return Ok(applied);
+        }
+    }
     let Connection { client, prepared } = conn;
     let tx = client.transaction()?;
     let mut batch = Batch {
@@ -736,6 +745,7 @@ impl Batch<'_, '_> {
                 self.release_bodies(&shared)?;
                 self.exec("DELETE FROM queues WHERE queue = $1", &[&queue])?;
                 self.forget(queue);
+                mailboxes.forget(queue);
                 Ok(WriteOutcome::Deleted(deleted.len() as u64))
             }
             WriteOp::Deposit {

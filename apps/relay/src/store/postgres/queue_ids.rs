@@ -44,6 +44,19 @@ impl QueueIds {
         ids
     }
 
+    /// The row ids of the queues with these send id hashes, without repeats, if every
+    /// one is known.
+    pub fn lookup_all(&self, hashes: &[[u8; 32]]) -> Option<Vec<i64>> {
+        let maps = self.maps.lock().ok()?;
+        let mut ids = hashes
+            .iter()
+            .map(|hash| maps.by_hash.get(hash).copied())
+            .collect::<Option<Vec<i64>>>()?;
+        ids.sort_unstable();
+        ids.dedup();
+        Some(ids)
+    }
+
     /// Remembers rows a batch found.
     pub fn learn<'a>(
         &self,
@@ -78,5 +91,10 @@ mod tests {
         );
         assert_eq!(ids.lookup(&[[2; 32], [1; 32], [9; 32]], &[[3; 16]]), [5, 7]);
         assert!(ids.lookup(&[[9; 32]], &[[9; 16]]).is_empty());
+        assert_eq!(
+            ids.lookup_all(&[[2; 32], [1; 32], [2; 32]]),
+            Some(vec![5, 7])
+        );
+        assert_eq!(ids.lookup_all(&[[2; 32], [9; 32]]), None);
     }
 }

@@ -1073,6 +1073,8 @@ fn apply(
             release_bodies(tx, &shared)?;
             tx.prepare_cached("DELETE FROM queues WHERE queue = ?1")?
                 .execute([queue])?;
+            // SQLite may give a queue created later this row id.
+            mailboxes.forget(queue);
             mail.push(MailChange::Emptied(*receive_id));
             Ok(WriteOutcome::Deleted(n as u64))
         }
