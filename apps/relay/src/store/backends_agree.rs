@@ -21,11 +21,13 @@ use super::sqlite::SqliteStore;
 use super::{MailboxSender, QueueQuota, RelayStore, WriteOp, WriteOutcome};
 
 /// Queues per case; the last send id is never created.
-const QUEUES: u8 = 4;
+const QUEUES: u8 = 3;
+
+const QUOTA_MESSAGES: usize = 5;
 
 const QUOTA: QueueQuota = QueueQuota {
-    max_messages: 3,
-    max_bytes: 600,
+    max_messages: QUOTA_MESSAGES as u64,
+    max_bytes: 500,
 };
 
 /// One operation, naming its queue by number.
@@ -174,43 +176,122 @@ fn stores(server: &str) -> Stores {
     }
 }
 
-#[test]
-fn sqlite_and_postgres_agree_on_random_batches() {
-    let Some(server) = std::env::var("SATCHEL_TEST_POSTGRES")
+/// The test server, or `None` (and a note that the test skipped).
+fn test_server() -> Option<String> {
+    let server = std::env::var("SATCHEL_TEST_POSTGRES")
         .ok()
-        .filter(|url| !url.is_empty())
-    else {
+        .filter(|url| !url.is_empty());
+    if server.is_none() {
         eprintln!("skipped: SATCHEL_TEST_POSTGRES names no PostgreSQL server");
+    }
+    server
+}
+
+/// Applies `batches` to both stores, after creating every queue but the last (queue 1
+/// a contact mailbox); the outcomes of each batch and then every queue's messages must
+/// be equal.
+fn compare(stores: &Stores, keys: &Keys, batches: &[Vec<Step>]) -> Result<(), String> {
+    let setup: Vec<WriteOp> = (0..QUEUES)
+        .map(|queue| {
+            keys.op(
+                &Step::Create {
+                    queue,
+                    mailbox: queue == 1,
+                },
+                0,
+            )
+        })
+        .collect();
+    stores
+        .sqlite
+        .write_batch(&setup)
+        .map_err(|e| e.to_string())?;
+    stores
+        .postgres
+        .write_batch(&setup)
+        .map_err(|e| e.to_string())?;
+    for (number, batch) in batches.iter().enumerate() {
+        let ops: Vec<WriteOp> = batch
+            .iter()
+            .enumerate()
+            .map(|(salt, step)| keys.op(step, number * 16 + salt))
+            .collect();
+        let sqlite: Vec<WriteOutcome> = stores
+            .sqlite
+            .write_batch(&ops)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(comparable)
+            .collect();
+        let postgres: Vec<WriteOutcome> = stores
+            .postgres
+            .write_batch(&ops)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(comparable)
+            .collect();
+        if sqlite != postgres {
+            return Err(format!(
+                "batch {number}: SQLite {sqlite:?}, PostgreSQL {postgres:?}"
+            ));
+        }
+    }
+    for queue in 0..=QUEUES {
+        let receive_id = keys.receive_id(queue);
+        let sqlite = stores.sqlite.fetch(&receive_id, 0, 100, 1 << 20);
+        let postgres = stores.postgres.fetch(&receive_id, 0, 100, 1 << 20);
+        let (sqlite, postgres) = (
+            sqlite.map_err(|e| e.to_string())?,
+            postgres.map_err(|e| e.to_string())?,
+        );
+        if sqlite != postgres {
+            return Err(format!(
+                "queue {queue}: SQLite {sqlite:?}, PostgreSQL {postgres:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The limits within one batch of deposits, at their edges: the last message that fits
+/// and the first that does not, by count and by bytes.
+#[test]
+fn both_backends_stop_a_batch_of_deposits_at_the_quota() {
+    let Some(server) = test_server() else {
         return;
     };
     let stores = stores(&server);
-    let cases = AtomicU64::new(1);
-    let batches = proptest::collection::vec(proptest::collection::vec(step(), 1..10), 1..8);
-    proptest!(ProptestConfig::with_cases(256), |(batches in batches)| {
+    let deposit = |len| Step::Deposit {
+        queue: 0,
+        len,
+        network: 0,
+    };
+    let by_count = vec![vec![deposit(17); QUOTA_MESSAGES + 1]];
+    compare(&stores, &Keys { case: 1 }, &by_count).unwrap();
+    // 250 + 240 bytes fit under 500 (the second starts at 250); the third starts at 490,
+    // under the limit, and is taken; the fourth starts at 510 and is refused.
+    let by_bytes = vec![vec![deposit(250), deposit(240), deposit(20), deposit(20)]];
+    compare(&stores, &Keys { case: 2 }, &by_bytes).unwrap();
+    // The same across batches, with a message already stored.
+    let stored_first = vec![vec![deposit(300)], vec![deposit(199), deposit(17)]];
+    compare(&stores, &Keys { case: 3 }, &stored_first).unwrap();
+    let refused: Vec<WriteOutcome> = stores
+        .postgres
+        .write_batch(&[Keys { case: 2 }.op(&deposit(17), 0)])
+        .unwrap();
+    assert_eq!(refused, [WriteOutcome::Full]);
+}
+
+#[test]
+fn sqlite_and_postgres_agree_on_random_batches() {
+    let Some(server) = test_server() else {
+        return;
+    };
+    let stores = stores(&server);
+    let cases = AtomicU64::new(100);
+    let batches = proptest::collection::vec(proptest::collection::vec(step(), 1..12), 1..8);
+    proptest!(ProptestConfig::with_cases(512), |(batches in batches)| {
         let keys = Keys { case: cases.fetch_add(1, Ordering::Relaxed) };
-        // Every queue but the last exists at the start, one of them a contact mailbox.
-        let setup: Vec<WriteOp> = (0..QUEUES)
-            .map(|queue| keys.op(&Step::Create { queue, mailbox: queue == 1 }, 0))
-            .collect();
-        stores.sqlite.write_batch(&setup).unwrap();
-        stores.postgres.write_batch(&setup).unwrap();
-        for (number, batch) in batches.iter().enumerate() {
-            let ops: Vec<WriteOp> = batch
-                .iter()
-                .enumerate()
-                .map(|(salt, step)| keys.op(step, number * 16 + salt))
-                .collect();
-            let sqlite: Vec<WriteOutcome> =
-                stores.sqlite.write_batch(&ops).unwrap().into_iter().map(comparable).collect();
-            let postgres: Vec<WriteOutcome> =
-                stores.postgres.write_batch(&ops).unwrap().into_iter().map(comparable).collect();
-            prop_assert_eq!(sqlite, postgres, "batch {} of {:?}", number, batches);
-        }
-        for queue in 0..=QUEUES {
-            let receive_id = keys.receive_id(queue);
-            let sqlite = stores.sqlite.fetch(&receive_id, 0, 100, 1 << 20).unwrap();
-            let postgres = stores.postgres.fetch(&receive_id, 0, 100, 1 << 20).unwrap();
-            prop_assert_eq!(sqlite, postgres, "queue {} after {:?}", queue, batches);
-        }
+        prop_assert_eq!(compare(&stores, &keys, &batches), Ok(()), "{:?}", batches);
     });
 }

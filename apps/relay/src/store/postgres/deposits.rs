@@ -1,15 +1,16 @@
 //! A batch of plain deposits in one statement: the hot path on PostgreSQL.
 //!
-//! Under load nearly every batch is deposits and nothing else. The general path
+//! Under load most batches are deposits and nothing else. The general path
 //! (`batch.rs`) spends four round trips on one (begin, lock, write, commit), and every
 //! round trip wakes the writer thread and a PostgreSQL backend on a machine whose cores
 //! are already busy. Here one statement, which is its own transaction:
 //!
 //! 1. locks the batch's queues in queue order (`FOR UPDATE`, the order every other
 //!    writer uses, so it cannot deadlock with them);
-//! 2. numbers the deposits per queue in batch order and decides each against the quota:
-//!    a deposit is taken while the messages and bytes before it, counting the batch's
-//!    earlier deposits into the same queue, are under the limits. Counts only grow
+//! 2. numbers the deposits per queue and decides each against the quota: the relay
+//!    passes each deposit's place among the batch's deposits into its queue and the
+//!    bytes deposited there before it, and a deposit is taken while the queue's stored
+//!    messages and bytes plus those before it are under the limits. Counts only grow
 //!    within the batch, so once one deposit is refused every later one into that queue
 //!    is refused too, and the taken deposits are exactly those the general path takes;
 //! 3. inserts the taken messages and adds them to their queues' counters.
@@ -33,25 +34,26 @@ use super::batch::Applied;
 use super::queue_ids::QueueIds;
 use super::{id16, to_i64, to_u64};
 
-/// The statement for queues matching `$cond` (`$7`: row ids or send id hashes).
+/// The statement for queues matching `$cond` (`$7`: row ids or send id hashes). Each
+/// deposit comes with its place among the batch's deposits into the same queue (`$8`,
+/// from 1) and the bytes deposited there before it (`$9`).
 macro_rules! deposit_where {
     ($cond:literal) => {
         concat!(
-            "WITH input AS (\
-                 SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::bytea[]) \
-                 WITH ORDINALITY AS i(hash, len, created_at, envelope, ord)), \
-             locked AS MATERIALIZED (\
+            "WITH locked AS MATERIALIZED (\
                  SELECT queue, send_hash, receive_id, message_count, byte_count, last_seq \
                  FROM queues WHERE ",
             $cond,
             " AND NOT mailbox ORDER BY queue FOR UPDATE), \
              numbered AS MATERIALIZED (\
                  SELECT i.ord, l.queue, l.receive_id, i.created_at, i.envelope, i.len, \
-                 l.last_seq + row_number() OVER w AS seq, \
-                 l.message_count + row_number() OVER w - 1 < $5::bigint \
-                 AND l.byte_count + (sum(i.len) OVER w)::bigint - i.len < $6::bigint AS taken \
-                 FROM input i JOIN locked l ON l.send_hash = i.hash \
-                 WINDOW w AS (PARTITION BY l.queue ORDER BY i.ord)), \
+                 l.last_seq + i.place AS seq, \
+                 l.message_count + i.place - 1 < $5::bigint \
+                 AND l.byte_count + i.before < $6::bigint AS taken \
+                 FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::bytea[], \
+                 $8::bigint[], $9::bigint[]) \
+                 WITH ORDINALITY AS i(hash, len, created_at, envelope, place, before, ord) \
+                 JOIN locked l ON l.send_hash = i.hash), \
              every AS (SELECT count(*) = cardinality($1) AS found FROM numbered), \
              inserted AS (\
                  INSERT INTO messages (queue, seq, created_at, envelope) \
@@ -116,6 +118,17 @@ pub(super) fn apply(
     if hashes.len() != ops.len() {
         return Ok(None);
     }
+    // Each deposit's place in its queue within the batch, and the bytes before it there.
+    let mut places = Vec::with_capacity(ops.len());
+    let mut befores = Vec::with_capacity(ops.len());
+    let mut per_queue: HashMap<[u8; 32], (i64, i64)> = HashMap::with_capacity(ops.len());
+    for (hash, len) in hashes.iter().zip(&lens) {
+        let (count, bytes) = per_queue.entry(*hash).or_default();
+        *count += 1;
+        places.push(*count);
+        befores.push(*bytes);
+        *bytes = bytes.saturating_add(*len);
+    }
     let hash_params: Vec<&[u8]> = hashes.iter().map(<[u8; 32]>::as_slice).collect();
     let max_messages = to_i64(quota.max_messages);
     let max_bytes = to_i64(quota.max_bytes);
@@ -143,6 +156,8 @@ pub(super) fn apply(
             &max_messages,
             &max_bytes,
             by,
+            &places,
+            &befores,
         ],
     )?;
     let mut outcomes: Vec<Option<WriteOutcome>> = vec![None; ops.len()];
