@@ -146,6 +146,11 @@ pub(super) fn apply(
             statement
         }
     };
+    // The statement has committed when its rows arrive. Reading them fails only on a
+    // damaged database (a stored receive id of the wrong length); the error then fails
+    // the batch, and the writer's one-by-one retry deposits its messages again. That is
+    // the case of an answer lost after a commit, which clients already survive: a
+    // ratchet refuses a message it has opened.
     let found = client.query(
         &statement,
         &[
