@@ -143,6 +143,17 @@ pub enum Error {
         /// Seconds until the next deposit is allowed (sent as `Retry-After`).
         retry_after_secs: u64,
     },
+    /// This client network holds its share of large answers it has not read yet.
+    #[error(
+        "your network has too many large answers it has not read yet; read them, or retry \
+         in a few seconds"
+    )]
+    UnreadAnswers,
+    /// All clients together hold the relay's limit of large answers not read yet.
+    #[error(
+        "the relay holds too many answers its clients have not read yet; retry in a few seconds"
+    )]
+    AnswersBusy,
     /// The relay is shutting down.
     #[error("the relay is shutting down; retry shortly")]
     Unavailable,
@@ -192,10 +203,13 @@ impl Error {
             Self::QueueFull
             | Self::RateLimited
             | Self::TooManyTakes { .. }
-            | Self::MailboxBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable | Self::Busy | Self::DatabaseUnavailable | Self::StorageFull => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            | Self::MailboxBusy { .. }
+            | Self::UnreadAnswers => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable
+            | Self::Busy
+            | Self::DatabaseUnavailable
+            | Self::StorageFull
+            | Self::AnswersBusy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -233,12 +247,15 @@ impl Error {
             Self::TooLarge(_) => ErrorCode::TooLarge,
             Self::TooManyPrekeys(_) => ErrorCode::TooManyPrekeys,
             Self::QueueFull => ErrorCode::QueueFull,
-            Self::RateLimited | Self::TooManyTakes { .. } | Self::MailboxBusy { .. } => {
-                ErrorCode::RateLimited
-            }
-            Self::Unavailable | Self::Busy | Self::DatabaseUnavailable | Self::StorageFull => {
-                ErrorCode::Unavailable
-            }
+            Self::RateLimited
+            | Self::TooManyTakes { .. }
+            | Self::MailboxBusy { .. }
+            | Self::UnreadAnswers => ErrorCode::RateLimited,
+            Self::Unavailable
+            | Self::Busy
+            | Self::DatabaseUnavailable
+            | Self::StorageFull
+            | Self::AnswersBusy => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -319,6 +336,7 @@ impl IntoResponse for Error {
         let retry_after = match self {
             Self::Busy | Self::StorageFull => Some("60"),
             Self::DatabaseUnavailable | Self::Unavailable => Some("2"),
+            Self::AnswersBusy => Some("5"),
             _ => None,
         };
         if let Some(seconds) = retry_after {

@@ -1,9 +1,11 @@
 //! Queues: create, delete, fetch and acknowledge, all but creation with a queue proof.
 
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use satchel_core::{QUEUE_ID_LEN, ReceiveId};
 
 use super::schools::unexpected;
@@ -15,6 +17,8 @@ use satchel_relay_api::{
 
 use crate::auth::{RawBody, SignedRequest};
 use crate::error::{Error, Result};
+use crate::server::ClientSlot;
+use crate::server::admission::{AnswersRefused, HeldAnswer};
 use crate::store::{WriteOp, WriteOutcome};
 
 /// The default number of messages per fetch.
@@ -177,10 +181,11 @@ fn fetch_query(query: Option<&str>) -> Result<(u64, u32)> {
 
 async fn fetch(
     State(state): State<AppState>,
+    slot: Option<Extension<ClientSlot>>,
     Path(receive_id): Path<String>,
     uri: axum::http::Uri,
     signed: SignedRequest,
-) -> Result<Json<FetchResponse>> {
+) -> Result<Response> {
     let receive_id = parse_receive_id(&receive_id)?;
     let (after, limit) = fetch_query(uri.query())?;
     check_proof(&state, &signed, receive_id).await?;
@@ -188,7 +193,7 @@ async fn fetch(
         .read(move |store| store.fetch(&receive_id, after, limit, MAX_FETCH_BYTES))
         .await?;
     state.metrics.fetched(page.messages.len() as u64);
-    Ok(Json(FetchResponse {
+    let answer = serde_json::to_vec(&FetchResponse {
         more: Some(page.more),
         messages: page
             .messages
@@ -198,7 +203,34 @@ async fn fetch(
                 envelope: b64(&m.envelope),
             })
             .collect(),
-    }))
+    })
+    .map_err(|e| Error::Internal(format!("a fetch answer could not be encoded: {e}")))?;
+    held_answer(slot.as_deref(), answer)
+}
+
+/// Answers above this size count against the client network's share of unsent answers
+/// (`server/admission.rs`); smaller ones fit the connection's kernel send buffer.
+const HELD_ABOVE: usize = 64 * 1024;
+
+/// A JSON answer whose bytes, if large, count against the client network's share until
+/// they have been handed to the kernel or the connection is gone.
+fn held_answer(slot: Option<&ClientSlot>, answer: Vec<u8>) -> Result<Response> {
+    let body = match slot {
+        Some(slot) if answer.len() > HELD_ABOVE => {
+            let hold = slot
+                .hold_answer(answer.len())
+                .map_err(|refused| match refused {
+                    AnswersRefused::Network => Error::UnreadAnswers,
+                    AnswersRefused::Total => Error::AnswersBusy,
+                })?;
+            Body::from(Bytes::from_owner(HeldAnswer {
+                bytes: answer,
+                hold,
+            }))
+        }
+        _ => Body::from(answer),
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn ack(

@@ -12,6 +12,15 @@
 //! and new connections from it are refused at accept — cheaply, before any byte is read
 //! — until the debt is paid back at the normal rate. A flood then costs the relay an
 //! accept and a close per attempt instead of a parsed request and an answer.
+//!
+//! The table also counts the bytes of large answers (pages of fetched messages) that
+//! are built but not yet sent to their client. A client that asks and never reads
+//! would otherwise make the relay hold each answer until the connection's idle timeout.
+//! The kernel takes only [`SEND_BUFFER_BYTES`] of each answer (see `server/mod.rs`);
+//! the rest waits in the relay. A network may hold [`ANSWER_BYTES_PER_NETWORK`] of such
+//! answers and all networks together [`ANSWER_BYTES_TOTAL`]; past that a large answer
+//! is refused (429, or 503 when the whole relay is at its limit) until earlier answers
+//! are read or their connections close.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher as _, RandomState};
@@ -20,6 +29,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::limits::RateLimit;
+
+/// The kernel send buffer of each client connection. Without a fixed size, Linux grows
+/// it up to `net.ipv4.tcp_wmem`'s maximum (4 MiB by default) for a client that does not
+/// read, and a few networks of unread connections push the whole machine into TCP memory
+/// pressure. 256 KiB (the kernel doubles it for its bookkeeping) still fills a link of
+/// 20 Mbit/s at 100 ms round trip.
+pub const SEND_BUFFER_BYTES: usize = 256 << 10;
+
+/// Bytes of unsent answers one client network may hold: about eleven full pages of
+/// fetched messages. A client reading its answers holds at most one at a time.
+pub const ANSWER_BYTES_PER_NETWORK: usize = 16 << 20;
+
+/// Bytes of unsent answers all client networks together may hold.
+pub const ANSWER_BYTES_TOTAL: usize = 256 << 20;
 
 /// The connection limits: in total and per client network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +83,8 @@ struct Entry {
     connections: usize,
     tokens: f64,
     last: Instant,
+    /// Bytes of this network's answers not yet sent.
+    answer_bytes: usize,
 }
 
 impl Entry {
@@ -75,6 +100,8 @@ impl Entry {
 struct Table {
     entries: HashMap<Network, Entry>,
     total: usize,
+    /// Bytes of all networks' answers not yet sent.
+    answer_bytes: usize,
     /// Admissions since the last sweep of idle entries.
     since_sweep: usize,
 }
@@ -115,6 +142,7 @@ impl Admission {
             table: Mutex::new(Table {
                 entries: HashMap::new(),
                 total: 0,
+                answer_bytes: 0,
                 since_sweep: 0,
             }),
         })
@@ -142,6 +170,7 @@ impl Admission {
             connections: 0,
             tokens: rate.burst,
             last: now,
+            answer_bytes: 0,
         });
         if entry.connections >= self.limits.per_address {
             return Err(Refused::PerAddress);
@@ -157,7 +186,7 @@ impl Admission {
             table.since_sweep = 0;
             table.entries.retain(|_, entry| {
                 entry.refill(now, rate);
-                entry.connections > 0 || entry.tokens < rate.burst
+                entry.connections > 0 || entry.tokens < rate.burst || entry.answer_bytes > 0
             });
         }
         Ok(ClientSlot(Arc::new(Slot {
@@ -181,12 +210,44 @@ impl Admission {
                 // Keep a network whose bucket is not full: closing every connection and
                 // reconnecting must not refill it early.
                 entry.refill(Instant::now(), self.rate);
-                entry.connections == 0 && entry.tokens >= self.rate.burst
+                entry.connections == 0 && entry.tokens >= self.rate.burst && entry.answer_bytes == 0
             }
             None => false,
         };
         if remove {
             table.entries.remove(&network);
+        }
+    }
+
+    fn hold_answer(
+        self: &Arc<Self>,
+        network: Network,
+        bytes: usize,
+    ) -> Result<AnswerHold, AnswersRefused> {
+        let mut table = self.lock();
+        if table.answer_bytes.saturating_add(bytes) > ANSWER_BYTES_TOTAL {
+            return Err(AnswersRefused::Total);
+        }
+        let Some(entry) = table.entries.get_mut(&network) else {
+            return Err(AnswersRefused::Network);
+        };
+        if entry.answer_bytes.saturating_add(bytes) > ANSWER_BYTES_PER_NETWORK {
+            return Err(AnswersRefused::Network);
+        }
+        entry.answer_bytes += bytes;
+        table.answer_bytes += bytes;
+        Ok(AnswerHold {
+            admission: Arc::clone(self),
+            network,
+            bytes,
+        })
+    }
+
+    fn release_answer(&self, network: Network, bytes: usize) {
+        let mut table = self.lock();
+        table.answer_bytes = table.answer_bytes.saturating_sub(bytes);
+        if let Some(entry) = table.entries.get_mut(&network) {
+            entry.answer_bytes = entry.answer_bytes.saturating_sub(bytes);
         }
     }
 
@@ -239,6 +300,55 @@ impl ClientSlot {
     #[must_use]
     pub fn take(&self) -> bool {
         self.0.admission.take(self.0.network)
+    }
+
+    /// Counts an answer of `bytes` against this client network's share until the
+    /// returned hold is dropped: keep the hold with the answer's bytes ([`HeldAnswer`]).
+    ///
+    /// # Errors
+    /// [`AnswersRefused`] when the network or the relay already holds its limit.
+    pub fn hold_answer(&self, bytes: usize) -> Result<AnswerHold, AnswersRefused> {
+        self.0.admission.hold_answer(self.0.network, bytes)
+    }
+}
+
+/// Why a large answer was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswersRefused {
+    /// This client network holds its share of unsent answers.
+    Network,
+    /// All networks together hold the relay's limit.
+    Total,
+}
+
+/// An answer's bytes counted against its network's share until dropped.
+#[derive(Debug)]
+pub struct AnswerHold {
+    admission: Arc<Admission>,
+    network: Network,
+    bytes: usize,
+}
+
+impl Drop for AnswerHold {
+    fn drop(&mut self) {
+        self.admission.release_answer(self.network, self.bytes);
+    }
+}
+
+/// An answer's bytes together with their hold. Made into `Bytes::from_owner`, the hold
+/// ends when the last reference to the bytes is dropped: when the answer has been
+/// handed to the kernel, or its connection is gone.
+#[derive(Debug)]
+pub struct HeldAnswer {
+    /// The answer.
+    pub bytes: Vec<u8>,
+    /// Its place in the network's share.
+    pub hold: AnswerHold,
+}
+
+impl AsRef<[u8]> for HeldAnswer {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
     }
 }
 

@@ -34,6 +34,8 @@ use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
 pub use admission::{Admission, ClientSlot, ConnectionLimits, Refused};
+
+use admission::SEND_BUFFER_BYTES;
 use idle::IdleTimeout;
 
 use crate::tls::TlsConfig;
@@ -122,6 +124,9 @@ impl Server {
             };
             // Small responses should not wait for Nagle's algorithm.
             let _ = tcp.set_nodelay(true);
+            // A fixed send buffer: what a client does not read stays in the relay, where
+            // its network's share of unsent answers counts it (`admission.rs`).
+            let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(SEND_BUFFER_BYTES);
             let io = IdleTimeout::new(tcp, timeouts.idle, slot.clone());
             let router = router.clone();
             let stop = stop.clone();
