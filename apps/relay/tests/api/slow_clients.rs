@@ -73,14 +73,7 @@ async fn slow_clients_do_not_slow_a_fast_one() {
     let fast = queue_keys();
     relay.create_queue(&fast).await;
     // A queue holding a full page (1 MiB) for the unread answers.
-    let big = queue_keys();
-    relay.create_queue(&big).await;
-    for _ in 0..16 {
-        let r = relay
-            .deposit(envelope(big.send_id().as_bytes(), 64 * 1024))
-            .await;
-        assert_eq!(r.status, 202, "{}", r.json);
-    }
+    let big = full_page(&relay).await;
 
     let before = fast_client(&relay, &fast).await;
 
