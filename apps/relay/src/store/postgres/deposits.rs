@@ -70,8 +70,8 @@ macro_rules! deposit_where {
 }
 
 /// The quota every operation shares when `ops` are all plain deposits, the only batches
-/// this statement takes (its window decides with one quota; the relay gives every
-/// deposit the same).
+/// this statement takes (it decides with one quota; the relay gives every deposit the
+/// same).
 pub(super) fn only_deposits(ops: &[WriteOp]) -> Option<QueueQuota> {
     let mut shared = None;
     for op in ops {
