@@ -93,6 +93,20 @@ pub struct Config {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections_per_address: usize,
 
+    /// MiB of large answers (pages of fetched messages) that all clients together may
+    /// leave unread: past it such fetches get 503 until answers drain. The kernel takes
+    /// 256 KiB per connection; the rest waits in the relay's memory.
+    #[arg(long, value_name = "MIB", default_value_t = 256,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 20))]
+    pub max_unread_answers_mib: usize,
+
+    /// MiB of large answers one client network may leave unread (about eleven full
+    /// pages per 16 MiB): past it its fetches get 429 until it reads them. Behind a
+    /// reverse proxy every client has the proxy's address: raise this there.
+    #[arg(long, value_name = "MIB", default_value_t = 16,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 20))]
+    pub max_unread_answers_mib_per_address: usize,
+
     /// Seconds a client may take to send a request's headers; a connection that sits
     /// idle this long between requests is closed too (slow-header attacks).
     #[arg(long, value_name = "SECONDS", default_value_t = 30,
@@ -168,6 +182,8 @@ impl Config {
             rate_limit: DEFAULT_RATE_LIMIT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            max_unread_answers_mib: 256,
+            max_unread_answers_mib_per_address: 16,
             header_timeout: 30,
             idle_timeout: 75,
             replay_cache_entries: crate::replay::DEFAULT_CAPACITY,

@@ -257,6 +257,10 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         ConnectionLimits {
             total: config.max_connections,
             per_address: config.max_connections_per_address,
+            answer_bytes_total: config.max_unread_answers_mib.saturating_mul(1 << 20),
+            answer_bytes_per_address: config
+                .max_unread_answers_mib_per_address
+                .saturating_mul(1 << 20),
         },
         RateLimit::new(config.rate_limit),
     );
@@ -315,6 +319,8 @@ pub async fn serve_with_tls(config: Config, tls: Option<TlsConfig>) -> Result<Re
         rate_limit = config.rate_limit,
         max_connections = config.max_connections,
         max_connections_per_address = config.max_connections_per_address,
+        max_unread_answers_mib = config.max_unread_answers_mib,
+        max_unread_answers_mib_per_address = config.max_unread_answers_mib_per_address,
         header_timeout_s = config.header_timeout,
         idle_timeout_s = config.idle_timeout,
         replay_cache_entries = config.replay_cache_entries,

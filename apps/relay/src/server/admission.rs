@@ -17,10 +17,11 @@
 //! are built but not yet sent to their client. A client that asks and never reads
 //! would otherwise make the relay hold each answer until the connection's idle timeout.
 //! The kernel takes only [`SEND_BUFFER_BYTES`] of each answer (see `server/mod.rs`);
-//! the rest waits in the relay. A network may hold [`ANSWER_BYTES_PER_NETWORK`] of such
-//! answers and all networks together [`ANSWER_BYTES_TOTAL`]; past that a large answer
-//! is refused (429, or 503 when the whole relay is at its limit) until earlier answers
-//! are read or their connections close.
+//! the rest waits in the relay. A network may hold
+//! [`ConnectionLimits::answer_bytes_per_address`] of such answers and all networks
+//! together [`ConnectionLimits::answer_bytes_total`]; past that a large answer is
+//! refused (429, or 503 when the whole relay is at its limit) until earlier answers are
+//! read or their connections close.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher as _, RandomState};
@@ -37,13 +38,6 @@ use crate::limits::RateLimit;
 /// 20 Mbit/s at 100 ms round trip.
 pub const SEND_BUFFER_BYTES: usize = 256 << 10;
 
-/// Bytes of unsent answers one client network may hold: about eleven full pages of
-/// fetched messages. A client reading its answers holds at most one at a time.
-pub const ANSWER_BYTES_PER_NETWORK: usize = 16 << 20;
-
-/// Bytes of unsent answers all client networks together may hold.
-pub const ANSWER_BYTES_TOTAL: usize = 256 << 20;
-
 /// The connection limits: in total and per client network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -51,6 +45,10 @@ pub struct ConnectionLimits {
     pub total: usize,
     /// The most connections one client network holds at once.
     pub per_address: usize,
+    /// Bytes of unsent answers all client networks together may hold.
+    pub answer_bytes_total: usize,
+    /// Bytes of unsent answers one client network may hold.
+    pub answer_bytes_per_address: usize,
 }
 
 /// The key of a client network: an IPv4 address, or the first 64 bits of an IPv6 one
@@ -225,17 +223,19 @@ impl Admission {
         bytes: usize,
     ) -> Result<AnswerHold, AnswersRefused> {
         let mut table = self.lock();
-        if table.answer_bytes.saturating_add(bytes) > ANSWER_BYTES_TOTAL {
-            return Err(AnswersRefused::Total);
-        }
+        let total = table.answer_bytes.saturating_add(bytes);
+        // The network's own share first: a network over it hears that it is the cause.
         let Some(entry) = table.entries.get_mut(&network) else {
             return Err(AnswersRefused::Network);
         };
-        if entry.answer_bytes.saturating_add(bytes) > ANSWER_BYTES_PER_NETWORK {
+        if entry.answer_bytes.saturating_add(bytes) > self.limits.answer_bytes_per_address {
             return Err(AnswersRefused::Network);
         }
+        if total > self.limits.answer_bytes_total {
+            return Err(AnswersRefused::Total);
+        }
         entry.answer_bytes += bytes;
-        table.answer_bytes += bytes;
+        table.answer_bytes = total;
         Ok(AnswerHold {
             admission: Arc::clone(self),
             network,
@@ -358,7 +358,12 @@ mod tests {
 
     fn admission(total: usize, per_address: usize, per_second: u32) -> Arc<Admission> {
         Admission::new(
-            ConnectionLimits { total, per_address },
+            ConnectionLimits {
+                total,
+                per_address,
+                answer_bytes_total: 1 << 20,
+                answer_bytes_per_address: 1 << 20,
+            },
             RateLimit::new(per_second),
         )
     }
@@ -398,6 +403,32 @@ mod tests {
             table.admit(ip("::ffff:192.0.2.7")).err(),
             Some(Refused::PerAddress)
         );
+    }
+
+    #[test]
+    fn unsent_answers_are_held_per_network_and_in_total_until_dropped() {
+        // 1 MiB per network and in total (see `admission` above).
+        let table = admission(10, 10, 10);
+        let (Ok(a), Ok(b)) = (table.admit(ip("10.0.0.1")), table.admit(ip("10.0.0.2"))) else {
+            panic!("admitted");
+        };
+        let first = a.hold_answer(600 << 10);
+        assert!(first.is_ok());
+        assert_eq!(
+            a.hold_answer(600 << 10).err(),
+            Some(AnswersRefused::Network)
+        );
+        assert_eq!(b.hold_answer(600 << 10).err(), Some(AnswersRefused::Total));
+        let small = b.hold_answer(400 << 10);
+        assert!(small.is_ok());
+        drop(first);
+        assert!(b.hold_answer(600 << 10).is_ok());
+        // A hold outlives its connection's slot and still gives its bytes back.
+        let late = a.hold_answer(1 << 10);
+        drop(a);
+        drop(late);
+        drop(small);
+        assert!(b.hold_answer(1 << 20).is_ok());
     }
 
     #[test]
