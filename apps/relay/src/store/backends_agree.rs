@@ -187,6 +187,16 @@ fn test_server() -> Option<String> {
     server
 }
 
+/// One store's outcomes for `ops`, made comparable.
+fn outcomes(store: &dyn RelayStore, ops: &[WriteOp]) -> Result<Vec<WriteOutcome>, String> {
+    Ok(store
+        .write_batch(ops)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(comparable)
+        .collect())
+}
+
 /// Applies `batches` to both stores, after creating every queue but the last (queue 1
 /// a contact mailbox); the outcomes of each batch and then every queue's messages must
 /// be equal.
@@ -202,34 +212,16 @@ fn compare(stores: &Stores, keys: &Keys, batches: &[Vec<Step>]) -> Result<(), St
             )
         })
         .collect();
-    stores
-        .sqlite
-        .write_batch(&setup)
-        .map_err(|e| e.to_string())?;
-    stores
-        .postgres
-        .write_batch(&setup)
-        .map_err(|e| e.to_string())?;
+    outcomes(&stores.sqlite, &setup)?;
+    outcomes(&stores.postgres, &setup)?;
     for (number, batch) in batches.iter().enumerate() {
         let ops: Vec<WriteOp> = batch
             .iter()
             .enumerate()
             .map(|(salt, step)| keys.op(step, number * 16 + salt))
             .collect();
-        let sqlite: Vec<WriteOutcome> = stores
-            .sqlite
-            .write_batch(&ops)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(comparable)
-            .collect();
-        let postgres: Vec<WriteOutcome> = stores
-            .postgres
-            .write_batch(&ops)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(comparable)
-            .collect();
+        let sqlite = outcomes(&stores.sqlite, &ops)?;
+        let postgres = outcomes(&stores.postgres, &ops)?;
         if sqlite != postgres {
             return Err(format!(
                 "batch {number}: SQLite {sqlite:?}, PostgreSQL {postgres:?}"

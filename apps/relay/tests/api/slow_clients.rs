@@ -100,17 +100,9 @@ async fn slow_clients_do_not_slow_a_fast_one() {
         held.push(stream);
     }
     // Unread answers: a signed fetch of the full page, and the answer is never read.
-    let path = format!("/v1/queues/{}/messages?limit=500", rid(&big));
     for _ in 0..UNREAD_ANSWERS {
         let mut stream = connect_from("127.0.0.4", &host, Some(4096)).await;
-        let auth = queue_auth(&big, "GET", &path, b"");
-        stream
-            .write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: relay\r\nsatchel-auth: {auth}\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await
-            .unwrap();
+        send_page_fetch(&mut stream, &big).await;
         held.push(stream);
     }
     // The relay has read the pages and started answering (the answers are large; that
@@ -184,9 +176,8 @@ async fn full_page(relay: &TestRelay) -> QueueKeys {
     big
 }
 
-/// Sends a signed fetch of the whole page on `stream` and reads the answer's head: its
-/// status and, for a refusal, its `Retry-After` (the rest of a 200 stays unread).
-async fn unread_fetch(stream: &mut TcpStream, big: &QueueKeys) -> (u16, Option<String>) {
+/// Sends a signed fetch of the whole page of `big` on `stream`.
+async fn send_page_fetch(stream: &mut TcpStream, big: &QueueKeys) {
     let path = format!("/v1/queues/{}/messages?limit=500", rid(big));
     let auth = queue_auth(big, "GET", &path, b"");
     stream
@@ -196,6 +187,12 @@ async fn unread_fetch(stream: &mut TcpStream, big: &QueueKeys) -> (u16, Option<S
         )
         .await
         .unwrap();
+}
+
+/// Sends a signed fetch of the whole page on `stream` and reads the answer's head: its
+/// status and, for a refusal, its `Retry-After` (the rest of a 200 stays unread).
+async fn unread_fetch(stream: &mut TcpStream, big: &QueueKeys) -> (u16, Option<String>) {
+    send_page_fetch(stream, big).await;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
